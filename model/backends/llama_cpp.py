@@ -1,0 +1,228 @@
+"""The default backend: llama.cpp in-process through llama-cpp-python.
+
+One warm context per model. Each call reuses the KV cache for the longest common token
+prefix with what is already evaluated (DESIGN.md §4: a keystroke must re-evaluate a handful
+of tokens, not the prompt). LlamaRAMCache is deliberately not used: it snapshots the whole
+state per call and was measured ~3x slower. Decoding is our own short loop over
+``Llama.eval`` so that we can stop on Qwen's stop-token set, cut at stop strings, honour a
+wall-clock cap, be cancelled between decode steps, and report per-token logprobs, without
+paying for ``logits_all`` (a full vocabulary row per prompt token).
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import os
+import threading
+import time
+from pathlib import Path
+
+from model.backends.base import (
+    Cancelled,
+    GenerationRequest,
+    GenerationResult,
+    OnText,
+    cut_stop_text,
+)
+from model.errors import BadModelFile, ModelError
+from model.gguf_check import inspect_gguf
+
+
+def default_threads() -> int:
+    """Physical-ish core count: llama.cpp slows down past the number of real cores."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class LlamaCppBackend:
+    """A GGUF model loaded in this process."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        n_batch: int = 512,
+        lora_path: str | Path | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.info = inspect_gguf(self.path)
+        if lora_path is not None and not Path(lora_path).is_file():
+            raise BadModelFile(f"LoRA adapter {lora_path} does not exist")
+        from llama_cpp import Llama
+
+        threads = n_threads or default_threads()
+        try:
+            self._llm = Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,  # explicit: llama-cpp-python's default is 512
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=n_gpu_layers,
+                n_batch=n_batch,
+                lora_path=str(lora_path) if lora_path else None,
+                logits_all=False,
+                verbose=verbose,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BadModelFile(f"llama.cpp could not load {self.path}: {exc}") from exc
+        self.name = str(self.path)
+        self.n_ctx = self._llm.n_ctx()
+        self.n_threads = threads
+        self.lora_path = Path(lora_path) if lora_path else None
+        self._n_vocab = self._llm.n_vocab()
+        self._lock = threading.Lock()
+        self._logits = None  # logits after the last evaluated token, if still valid
+
+    # -- tokens -------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self._llm.detokenize(ids).decode("utf-8", errors="replace")
+
+    # -- evaluation ---------------------------------------------------------------------
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        n = min(len(cached), len(tokens))
+        keep = 0
+        while keep < n and cached[keep] == tokens[keep]:
+            keep += 1
+        return keep
+
+    def _evaluate(self, tokens: list[int], cancel, deadline: float | None) -> int:
+        """Bring the KV cache to ``tokens``; returns how many tokens were reused."""
+        llm = self._llm
+        keep = self._cached_prefix(tokens)
+        if keep == len(tokens) == llm.n_tokens and self._logits is not None:
+            return keep  # exact repeat: the logits for the next token are still here
+        if keep == len(tokens):
+            keep -= 1  # replay the last token to get its logits
+        llm.n_tokens = keep  # Llama.eval drops the KV cells past n_tokens first
+        self._logits = None
+        todo = tokens[keep:]
+        step = llm.n_batch
+        for start in range(0, len(todo), step):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            if deadline is not None and time.perf_counter() > deadline:
+                raise TimeoutError
+            llm.eval(todo[start : start + step])
+        self._logits = self._last_logits()
+        return keep
+
+    def _last_logits(self):
+        import numpy as np
+
+        ptr = self._llm._ctx.get_logits_ith(-1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
+
+    def prefill(self, prompt: str, *, cancel: threading.Event | None = None) -> int:
+        tokens = self.tokenize(prompt)
+        self._check_fits(tokens, 1)
+        with self._lock:
+            try:
+                reused = self._evaluate(tokens, cancel, None)
+            except Cancelled:
+                return 0
+        return len(tokens) - reused
+
+    def _check_fits(self, tokens: list[int], min_new: int) -> None:
+        if len(tokens) + min_new > self.n_ctx:
+            raise ModelError(
+                f"the prompt has {len(tokens):,} tokens but the context window of {self.path.name} "
+                f"is {self.n_ctx:,}; trim the prompt (the context budget) or raise n_ctx"
+            )
+
+    # -- generation ---------------------------------------------------------------------
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_text: OnText | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        import numpy as np
+
+        tokens = self.tokenize(request.prompt)
+        self._check_fits(tokens, 1)
+        max_new = min(request.max_tokens, self.n_ctx - len(tokens))
+        result = GenerationResult(text="", prompt_tokens=len(tokens))
+        rng = np.random.default_rng(request.seed) if request.temperature > 0 else None
+        with self._lock:
+            t0 = time.perf_counter()
+            deadline = t0 + request.prompt_time_limit_s if request.prompt_time_limit_s else None
+            try:
+                result.reused_tokens = self._evaluate(tokens, cancel, deadline)
+            except Cancelled:
+                result.stop_reason = "cancelled"
+                return result
+            except TimeoutError:
+                result.stop_reason = "time"
+                return result
+            finally:
+                result.prompt_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            gen_deadline = t1 + request.time_limit_s if request.time_limit_s else None
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            text = ""
+            emitted = 0
+            hold = max((len(s) for s in request.stop_texts), default=1) - 1
+            result.stop_reason = "length"
+            for _ in range(max_new):
+                if cancel is not None and cancel.is_set():
+                    result.stop_reason = "cancelled"
+                    break
+                if gen_deadline is not None and time.perf_counter() > gen_deadline:
+                    result.stop_reason = "time"
+                    break
+                logits = self._logits
+                if rng is None:
+                    token = int(np.argmax(logits))
+                else:
+                    token = _sample(logits, request.temperature, rng)
+                top = float(logits.max())
+                logprob = float(logits[token]) - (top + math.log(float(np.exp(logits - top).sum())))
+                if token in request.stop_ids:
+                    result.stop_reason = "eos"
+                    break
+                result.token_ids.append(token)
+                result.logprobs.append(logprob)
+                text += decoder.decode(self._llm.detokenize([token]))
+                if request.stop_texts:
+                    text, stopped = cut_stop_text(text, request.stop_texts)
+                    if stopped:
+                        result.stop_reason = "stop_text"
+                        break
+                if on_text is not None and len(text) - hold > emitted:
+                    on_text(text[emitted : len(text) - hold])
+                    emitted = len(text) - hold
+                self._logits = None
+                self._llm.eval([token])
+                self._logits = self._last_logits()
+            text += decoder.decode(b"", final=True) if result.stop_reason != "stop_text" else ""
+            if on_text is not None and len(text) > emitted:
+                on_text(text[emitted:])
+            result.text = text
+            result.gen_s = time.perf_counter() - t1
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            llm, self._llm = getattr(self, "_llm", None), None
+            if llm is not None:
+                llm.close()
+
+
+def _sample(logits, temperature: float, rng) -> int:
+    import numpy as np
+
+    scaled = logits / temperature
+    scaled -= scaled.max()
+    probs = np.exp(scaled)
+    probs /= probs.sum()
+    return int(rng.choice(len(probs), p=probs))

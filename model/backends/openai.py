@@ -1,0 +1,134 @@
+"""The OpenAI-compatible backend: ``/v1/completions`` on llama-server, vLLM and the like.
+
+How a team outgrows one machine: one GPU server, many editors. Uses only the standard
+library (urllib) with streaming (server-sent events), so cancellation and the time cap take
+effect between chunks. Token counts for budgets come from the local Qwen tokenizer, which
+is exact for every Qwen2.5-Coder size.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
+from model.errors import ModelError
+from model.tokens import STOP_TOKEN_TEXTS, cut_at_leaked_token
+
+
+class OpenAIBackend:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str = "qwen2.5-coder",
+        api_key: str | None = None,
+        n_ctx: int = 32_768,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.endswith("/v1"):
+            self.base_url += "/v1"
+        self.model = model
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.name = f"{self.base_url} ({model})"
+        self.n_ctx = n_ctx
+        self._tokenizer = None
+
+    def _tok(self):
+        if self._tokenizer is None:
+            from model.tokenizer import load_fast_tokenizer
+
+            self._tokenizer = load_fast_tokenizer()
+        return self._tokenizer
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._tok().encode(text, add_special_tokens=False).ids
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self._tok().decode(ids, skip_special_tokens=False)
+
+    def prefill(self, prompt: str, *, cancel: threading.Event | None = None) -> int:
+        return 0  # the server keeps its own cache (llama-server: --cache-reuse)
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_text: OnText | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        body = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed,
+            "stream": True,
+            "logprobs": 1,
+            # servers stop at the model's EOS themselves; the FIM/repo tokens are ours to name
+            "stop": list(dict.fromkeys(request.stop_texts + STOP_TOKEN_TEXTS))[:16],
+        }
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(
+            f"{self.base_url}/completions", data=json.dumps(body).encode(), headers=headers
+        )
+        result = GenerationResult(text="")
+        t0 = time.perf_counter()
+        deadline = t0 + request.time_limit_s + (request.prompt_time_limit_s or 0) if request.time_limit_s else None
+        text = ""
+        first = True
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                result.stop_reason = "length"
+                for raw in resp:
+                    if cancel is not None and cancel.is_set():
+                        result.stop_reason = "cancelled"
+                        break
+                    if deadline is not None and time.perf_counter() > deadline:
+                        result.stop_reason = "time"
+                        break
+                    line = raw.decode("utf-8", errors="replace").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    choice = json.loads(data)["choices"][0]
+                    if first:
+                        result.prompt_s = time.perf_counter() - t0
+                        first = False
+                    piece = choice.get("text") or ""
+                    lps = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                    result.logprobs.extend(float(x) for x in lps if x is not None)
+                    text += piece
+                    if on_text is not None and piece:
+                        on_text(piece)
+                    if choice.get("finish_reason") == "stop":
+                        result.stop_reason = "eos"
+                    elif choice.get("finish_reason") == "length":
+                        result.stop_reason = "length"
+        except urllib.error.HTTPError as exc:
+            raise ModelError(f"{self.base_url} answered HTTP {exc.code}: {exc.read()[:200]!r}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise ModelError(
+                f"cannot reach the completion server {self.base_url} ({exc}); is it running?"
+            ) from exc
+        text = cut_at_leaked_token(text)
+        if request.stop_texts:
+            text, stopped = cut_stop_text(text, request.stop_texts)
+            if stopped:
+                result.stop_reason = "stop_text"
+        result.text = text
+        result.gen_s = time.perf_counter() - t0 - result.prompt_s
+        result.prompt_tokens = len(self.tokenize(request.prompt))
+        return result
+
+    def close(self) -> None:
+        pass
