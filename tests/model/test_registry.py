@@ -1,0 +1,70 @@
+"""The registry covers all six sizes, base and instruct, with the released shapes."""
+
+import pytest
+
+from model import registry
+from model.errors import ModelNotFound
+
+# DESIGN.md §3, corrected table: hidden, layers, Q heads, KV heads, head dim, FFN, tied, context
+RELEASED = {
+    "0.5b": (896, 24, 14, 2, 64, 4864, True, 32_768),
+    "1.5b": (1536, 28, 12, 2, 128, 8960, True, 32_768),
+    "3b": (2048, 36, 16, 2, 128, 11008, True, 32_768),
+    "7b": (3584, 28, 28, 4, 128, 18944, False, 131_072),
+    "14b": (5120, 48, 40, 8, 128, 13824, False, 131_072),
+    "32b": (5120, 64, 40, 8, 128, 27648, False, 131_072),
+}
+
+
+@pytest.mark.parametrize("size", RELEASED)
+def test_shapes_match_the_released_configs(size):
+    s = registry.SHAPES[size]
+    assert (s.hidden, s.layers, s.heads, s.kv_heads, s.head_dim, s.ffn, s.tied_embeddings, s.context) == RELEASED[size]
+    assert s.hidden == s.heads * s.head_dim
+    assert s.vocab == (151_936 if size in ("0.5b", "1.5b", "3b") else 152_064)
+    assert s.rope_theta == 1_000_000 and s.rms_eps == 1e-6
+
+
+@pytest.mark.parametrize(
+    "size,billions", [("0.5b", 0.49), ("1.5b", 1.54), ("3b", 3.09), ("7b", 7.62), ("14b", 14.77), ("32b", 32.76)]
+)
+def test_parameter_counts_match_the_model_cards(size, billions):
+    assert registry.SHAPES[size].parameters() / 1e9 == pytest.approx(billions, rel=0.01)
+
+
+def test_every_size_has_base_and_instruct_with_hf_repos():
+    assert len(registry.REGISTRY) == 12
+    for size in RELEASED:
+        base = registry.get(f"qwen2.5-coder-{size}")
+        inst = registry.get(f"qwen2.5-coder-{size}-instruct")
+        assert not base.instruct and inst.instruct
+        assert base.hf_repo == f"Qwen/Qwen2.5-Coder-{size.upper()}"
+        assert inst.hf_repo == f"Qwen/Qwen2.5-Coder-{size.upper()}-Instruct"
+        assert inst.gguf_repo == f"Qwen/Qwen2.5-Coder-{size.upper()}-Instruct-GGUF"
+        assert inst.gguf_files["q4_k_m"] == f"qwen2.5-coder-{size}-instruct-q4_k_m.gguf"
+
+
+def test_base_gguf_is_the_one_llama_vim_uses():
+    spec = registry.get("qwen2.5-coder-1.5b")
+    assert spec.gguf_repo == "ggml-org/Qwen2.5-Coder-1.5B-Q8_0-GGUF"
+    assert spec.gguf_files == {"q8_0": "qwen2.5-coder-1.5b-q8_0.gguf"}
+    assert registry.get("qwen2.5-coder-32b").gguf_repo is None
+
+
+def test_names_are_case_insensitive():
+    assert registry.get("Qwen2.5-Coder-7B-Instruct").name == "qwen2.5-coder-7b-instruct"
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ModelNotFound) as err:
+        registry.get("qwen2.5-coder-2b")
+    msg = str(err.value)
+    assert "qwen2.5-coder-2b" in msg
+    assert "qwen2.5-coder-1.5b-instruct" in msg and "qwen2.5-coder-32b" in msg
+    assert ".gguf" in msg
+
+
+def test_hf_config_is_a_valid_qwen2_config():
+    import transformers
+    cfg = transformers.Qwen2Config(**registry.SHAPES["1.5b"].hf_config())
+    assert cfg.num_key_value_heads == 2 and cfg.tie_word_embeddings
