@@ -1,22 +1,29 @@
-"""``qwenpair model pull``: download a registry model's GGUF with huggingface_hub.
+"""``qwenpair model pull``: download a registry model's GGUF, resumably and verified.
 
 The only network traffic qwenpair makes, and only when the user asks. huggingface_hub
-downloads into a ``.incomplete`` file beside the target and renames it when complete, and
-resumes an interrupted download with a Range request; we add the size and SHA-256 check
-against the hub's metadata, and a clear message naming the exact file and where to put it
-when the hub cannot be reached.
+resolves the file (its URL under ``HF_ENDPOINT``, size, SHA-256 and auth headers); we
+stream it into ``<file>.part`` with HTTP Range so that a second ``pull`` after an
+interruption continues where the first stopped (huggingface_hub 1.x+ downloads into a
+per-process temporary file and starts over), check size and SHA-256, and only then rename
+it to its final name: a half file never sits under the name the loader looks for. With no
+network the error names the exact file and where to put it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from model import registry
 from model.errors import DownloadError
 from model.loader import local_path
+
+CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,7 @@ class PullResult:
     size: int
     sha256: str | None
     already_present: bool
+    resumed_from: int = 0
 
 
 def _manual_hint(spec: registry.ModelSpec, filename: str, target: Path) -> str:
@@ -35,61 +43,90 @@ def _manual_hint(spec: registry.ModelSpec, filename: str, target: Path) -> str:
     )
 
 
-def _sha256(path: Path, chunk: int = 1 << 22) -> str:
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
-        while block := fh.read(chunk):
+        while block := fh.read(CHUNK * 4):
             h.update(block)
     return h.hexdigest()
 
 
-def pull(name: str, quant: str | None = None, *, revision: str = "main") -> PullResult:
+def _resolve(spec: registry.ModelSpec, filename: str, revision: str):
+    """(url, size, sha256 or None, headers) from the hub's metadata."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers
+
+    url = hf_hub_url(spec.gguf_repo, filename, revision=revision)
+    meta = get_hf_file_metadata(url)
+    etag = (meta.etag or "").strip('"')
+    sha = etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) else None
+    return meta.location or url, meta.size, sha, build_hf_headers()
+
+
+def _stream(url: str, part: Path, size: int | None, headers: dict, quiet: bool) -> int:
+    """Append the rest of ``url`` to ``part``; returns the byte offset it resumed from."""
+    have = part.stat().st_size if part.exists() else 0
+    if size is not None and have > size:
+        part.unlink()
+        have = 0
+    if size is not None and have == size:
+        return have
+    request_headers = dict(headers)
+    if have:
+        request_headers["Range"] = f"bytes={have}-"
+    req = urllib.request.Request(url, headers=request_headers)
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        mode = "ab"
+        if have and resp.status != 206:  # the server ignored Range: start over
+            mode, have = "wb", 0
+        from tqdm import tqdm
+
+        with part.open(mode) as out, tqdm(
+            total=size, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
+            disable=quiet, file=sys.stderr,
+        ) as bar:
+            while block := resp.read(CHUNK):
+                out.write(block)
+                bar.update(len(block))
+    return have
+
+
+def pull(name: str, quant: str | None = None, *, revision: str = "main", quiet: bool = False) -> PullResult:
     """Download ``name`` (registry name) into the models directory; verify size and hash."""
     spec = registry.get(name)
     target = local_path(spec, quant)
     filename = target.name
     try:
-        from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
-        from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise DownloadError(f"huggingface_hub is not installed ({exc}); reinstall qwenpair") from exc
-
-    try:
-        meta = get_hf_file_metadata(hf_hub_url(spec.gguf_repo, filename, revision=revision))
-    except EntryNotFoundError as exc:
-        raise DownloadError(f"{spec.gguf_repo} has no file {filename} ({exc})") from exc
-    except (OfflineModeIsEnabled, OSError, Exception) as exc:  # no DNS, refused, offline mode
+        url, size, sha, headers = _resolve(spec, filename, revision)
+    except Exception as exc:  # no DNS, refused, offline mode, missing entry
+        if type(exc).__name__ in ("EntryNotFoundError", "RemoteEntryNotFoundError"):
+            raise DownloadError(f"{spec.gguf_repo} has no file {filename}") from exc
         raise DownloadError(
             f"cannot reach the Hugging Face hub to download {spec.gguf_repo}/{filename} "
             f"({type(exc).__name__}). To install it by hand: {_manual_hint(spec, filename, target)}."
         ) from exc
-    expected_size = meta.size
-    expected_sha = (meta.etag or "").strip('"') if meta.etag and len(meta.etag.strip('"')) == 64 else None
 
-    if target.exists() and target.stat().st_size == expected_size:
-        if expected_sha is None or _sha256(target) == expected_sha:
-            return PullResult(target, expected_size or 0, expected_sha, True)
+    if target.exists() and (size is None or target.stat().st_size == size):
+        if sha is None or _sha256(target) == sha:
+            return PullResult(target, target.stat().st_size, sha, True)
     target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
     try:
-        got = Path(
-            hf_hub_download(
-                spec.gguf_repo,
-                filename,
-                revision=revision,
-                local_dir=target.parent,  # writes <file>.incomplete, renames when complete
-            )
-        )
-    except Exception as exc:
+        resumed = _stream(url, part, size, headers, quiet)
+    except (urllib.error.URLError, OSError) as exc:
+        have = part.stat().st_size if part.exists() else 0
         raise DownloadError(
-            f"downloading {spec.gguf_repo}/{filename} failed ({exc}); run the same command "
-            f"again to resume, or {_manual_hint(spec, filename, target)}"
+            f"downloading {spec.gguf_repo}/{filename} stopped after {have:,} bytes ({exc}); "
+            f"run `qwenpair model pull {spec.name}` again to resume, or {_manual_hint(spec, filename, target)}"
         ) from exc
-    size = got.stat().st_size
-    if expected_size is not None and size != expected_size:
-        got.unlink(missing_ok=True)
-        raise DownloadError(f"{got} has {size:,} bytes, expected {expected_size:,}; removed it, pull again")
-    digest = _sha256(got) if expected_sha else None
-    if expected_sha and digest != expected_sha:
-        got.unlink(missing_ok=True)
-        raise DownloadError(f"{got} failed its SHA-256 check; removed it, pull again")
-    return PullResult(got, size, digest, False)
+    got = part.stat().st_size
+    if size is not None and got != size:
+        raise DownloadError(
+            f"{part} has {got:,} of {size:,} bytes; run `qwenpair model pull {spec.name}` again to resume"
+        )
+    digest = _sha256(part) if sha else None
+    if sha and digest != sha:
+        part.unlink()
+        raise DownloadError(f"{spec.gguf_repo}/{filename} failed its SHA-256 check; removed it, pull again")
+    os.replace(part, target)
+    return PullResult(target, got, digest, False, resumed)

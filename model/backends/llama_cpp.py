@@ -211,6 +211,17 @@ class LlamaCppBackend:
             result.gen_s = time.perf_counter() - t1
         return result
 
+    def reset_cache(self) -> None:
+        """Forget the KV cache (the next call evaluates its whole prompt): for benchmarks."""
+        with self._lock:
+            self._llm.reset()
+            self._logits = None
+
+    @property
+    def raw(self):
+        """The underlying ``llama_cpp.Llama`` (benchmarks compare against direct calls)."""
+        return self._llm
+
     def close(self) -> None:
         with self._lock:
             llm, self._llm = getattr(self, "_llm", None), None
