@@ -1,0 +1,175 @@
+"""The context builder: what goes into a completion prompt, in what order, under a budget.
+
+Inputs: the document and cursor, cross-file snippets from a ``Retriever`` (repo_index:
+definitions of identifiers near the cursor and of the file's imports, plus windows similar
+to the code before the cursor), and the other open or recently edited documents. Output:
+the parts of a Qwen repo-level FIM prompt (``model.prompt.repo_fim``) with the real
+repository name and relative paths, and an explanation of every piece.
+
+KV-cache discipline (DESIGN.md §4): the prompt is laid out stable-first — other documents,
+then definitions, then similar windows, then the current file — and the current line up to
+the cursor goes after ``<|fim_middle|>``. The snippet set is frozen while the cursor stays on
+one line (and refreshed after a pause), so typing re-evaluates a handful of tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from assistant.document import Cursor
+from assistant.request import ExplainEntry
+from model.fit import fit_prefix_suffix
+from model.prompt import RepoFile, fim, repo_fim, split_current_line
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A piece of another file, as the retriever hands it over."""
+
+    path: str  # relative to the repository root, '/'-separated
+    start_line: int  # 0-based, inclusive
+    end_line: int  # 0-based, exclusive
+    text: str
+    kind: str  # "definition", "import", "similar", "document"
+    reason: str
+    score: float = 0.0
+
+
+class Retriever(Protocol):
+    def retrieve(self, path: Path, text: str, line: int, col: int) -> Sequence[Snippet]: ...
+
+
+#: Order of snippet kinds in the prompt: the most stable first.
+KIND_ORDER = {"document": 0, "import": 1, "definition": 2, "similar": 3}
+
+
+@dataclass
+class PromptParts:
+    prompt: str
+    head: str  # current file before the cursor's line (after budget trimming)
+    middle_start: str  # the current line up to the cursor
+    suffix: str
+    files: list[RepoFile] = field(default_factory=list)
+    explain: list[ExplainEntry] = field(default_factory=list)
+    stable_len: int = 0  # characters of the prompt that do not change while typing on this line
+
+
+@dataclass
+class _Frozen:
+    line: int
+    at: float
+    snippets: list[Snippet]
+
+
+class ContextBuilder:
+    def __init__(
+        self,
+        count_tokens: Callable[[str], int],
+        *,
+        retriever: Retriever | None = None,
+        prefix_lines: int = 120,
+        suffix_lines: int = 40,
+        max_snippets: int = 8,
+        refresh_s: float = 1.0,
+    ) -> None:
+        self._count_raw = count_tokens
+        self._counts: dict[str, int] = {}
+        self.retriever = retriever
+        self.prefix_lines = prefix_lines
+        self.suffix_lines = suffix_lines
+        self.max_snippets = max_snippets
+        self.refresh_s = refresh_s
+        self._frozen: dict[Path, _Frozen] = {}
+
+    def count(self, text: str) -> int:
+        """Token count, memoised: snippet texts recur on every keystroke."""
+        n = self._counts.get(text)
+        if n is None:
+            n = self._count_raw(text)
+            if len(self._counts) > 4096:
+                self._counts.clear()
+            self._counts[text] = n
+        return n
+
+    def snippets(self, path: Path, text: str, cursor: Cursor, *, now: float | None = None) -> list[Snippet]:
+        """The cross-file snippets for this cursor; the same set while on the same line."""
+        if self.retriever is None:
+            return []
+        now = time.monotonic() if now is None else now
+        frozen = self._frozen.get(path)
+        if frozen is not None and frozen.line == cursor.line and now - frozen.at < self.refresh_s:
+            frozen.at = now  # still typing: keep the set (and the KV prefix) as it is
+            return frozen.snippets
+        found = list(self.retriever.retrieve(path, text, cursor.line, cursor.col))[: self.max_snippets]
+        found.sort(key=lambda s: (KIND_ORDER.get(s.kind, 9), s.path, s.start_line))
+        self._frozen[path] = _Frozen(cursor.line, now, found)
+        return found
+
+    def forget(self, path: Path) -> None:
+        self._frozen.pop(path, None)
+
+    def build(
+        self,
+        *,
+        repo_name: str | None,
+        rel_path: str,
+        text: str,
+        cursor: Cursor,
+        snippets: Sequence[Snippet],
+        budget: int,
+        repo_budget: int,
+    ) -> PromptParts:
+        """Pack the prompt into ``budget`` tokens, at most ``repo_budget`` of them cross-file."""
+        lines = text.split("\n")
+        first = max(0, cursor.line - self.prefix_lines)
+        last = min(len(lines), cursor.line + 1 + self.suffix_lines)
+        prefix = "\n".join(lines[first : cursor.line] + [lines[cursor.line][: cursor.col]])
+        suffix = "\n".join([lines[cursor.line][cursor.col :]] + lines[cursor.line + 1 : last])
+        head, current = split_current_line(prefix)
+        explain: list[ExplainEntry] = []
+
+        files: list[RepoFile] = []
+        used = 0
+        if repo_name is not None:
+            grouped: dict[str, list[Snippet]] = {}
+            order: list[str] = []
+            for snip in snippets:
+                cost = self.count(snip.text) + 4
+                if used + cost > repo_budget:
+                    explain.append(ExplainEntry("budget", _where(snip), f"dropped: over the cross-file budget ({snip.reason})", cost))
+                    continue
+                used += cost
+                if snip.path not in grouped:
+                    grouped[snip.path] = []
+                    order.append(snip.path)
+                grouped[snip.path].append(snip)
+                explain.append(ExplainEntry("snippet", _where(snip), f"{snip.kind}: {snip.reason}", cost))
+            for p in order:
+                parts = sorted(grouped[p], key=lambda s: s.start_line)
+                files.append(RepoFile(p, "\n".join(s.text.rstrip("\n") for s in parts) + "\n"))
+            header_cost = self.count(repo_name) + self.count(rel_path) + 6
+        else:
+            header_cost = 4
+        local_budget = max(0, budget - used - header_cost - self.count(current))
+        head, suffix = fit_prefix_suffix(head, suffix, local_budget, self.count)
+        explain.append(
+            ExplainEntry(
+                "local",
+                f"{rel_path}:{cursor.line - head.count(chr(10)) + 1}-{cursor.line + suffix.count(chr(10)) + 1}",
+                "the current file around the cursor (far prefix trimmed first)",
+                self.count(head) + self.count(suffix),
+            )
+        )
+        if repo_name is not None:
+            prompt = repo_fim(repo_name, files, rel_path, head, suffix, middle_start=current)
+        else:
+            prompt = fim(head, suffix, middle_start=current)
+        return PromptParts(prompt, head, current, suffix, files, explain, len(prompt) - len(current))
+
+
+def _where(s: Snippet) -> str:
+    return f"{s.path}:{s.start_line + 1}-{s.end_line}"

@@ -1,0 +1,336 @@
+"""The completion engine: a cursor in, ranked completions out.
+
+request -> cache (exact or typed-ahead: no model call) -> scheduler (one generation at a
+time; the newest request per document wins) -> context builder (repo-level prompt under a
+token budget sized by measured speed) -> backend (stop set, time caps) -> post-processing
+-> cache. Knows nothing of LSP; the server and the CLI both drive it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.cache import CachedCompletion, CompletionCache
+from assistant.config import EngineConfig
+from assistant.context import ContextBuilder, Retriever, Snippet
+from assistant.document import clamp_cursor
+from assistant.latency import LatencyModel
+from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
+from assistant.scheduler import Scheduler, Superseded
+from model.backends.base import Backend, GenerationRequest
+from model.tokens import cut_at_leaked_token
+
+#: A path policy answers (allowed, reason) for "may this file's text enter a prompt".
+PathPolicy = Callable[[Path], tuple[bool, str]]
+
+#: How many other documents (open or recently edited) may lend context.
+OTHER_DOCUMENTS = 4
+#: Lines of another document shown around its last edit.
+DOCUMENT_WINDOW = 20
+#: Line endings that open a block: a completion there may span several lines.
+BLOCK_OPENERS = (":", "{", "(", "[", "=>", " do", " then", "->")
+
+
+@dataclass
+class _Doc:
+    text: str
+    last_line: int = 0
+
+
+class CompletionEngine:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        config: EngineConfig | None = None,
+        workspace_root: Path | None = None,
+        repo_name: str | None = None,
+        retriever: Retriever | None = None,
+        path_policy: PathPolicy | None = None,
+        postprocess: Callable[..., str] | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.backend = backend
+        self.workspace_root = workspace_root.resolve() if workspace_root else None
+        self.repo_name = repo_name or (self.workspace_root.name if self.workspace_root else None)
+        self.path_policy = path_policy
+        self.postprocess = postprocess
+        self.scheduler = Scheduler()
+        self.cache = CompletionCache(self.config.cache_entries)
+        self.latency = LatencyModel()
+        self.context = ContextBuilder(
+            self._count,
+            retriever=retriever,
+            prefix_lines=self.config.prefix_lines,
+            suffix_lines=self.config.suffix_lines,
+            max_snippets=self.config.max_snippets,
+            refresh_s=self.config.snippet_refresh_s,
+        )
+        self._docs: OrderedDict[Path, _Doc] = OrderedDict()
+        self._docs_lock = threading.Lock()
+        self._last_prompt = ""
+        self._chars_per_token = 3.0
+        self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0}
+
+    # -- documents ----------------------------------------------------------------------
+    def document_opened(self, path: Path, text: str) -> Future | None:
+        """Track the document and pre-fill the stable part of its prompt in the background."""
+        with self._docs_lock:
+            self._docs[path] = _Doc(text)
+            self._docs.move_to_end(path)
+        if not self._allowed(path)[0]:
+            return None
+        request = CompletionRequest(path, text, 0, 0)
+        return self.scheduler.submit_background(f"prefill:{path}", lambda cancel: self._prefill(request, cancel))
+
+    def document_changed(self, path: Path, text: str, line: int | None = None) -> None:
+        with self._docs_lock:
+            doc = self._docs.get(path) or _Doc(text)
+            doc.text = text
+            if line is not None:
+                doc.last_line = line
+            self._docs[path] = doc
+            self._docs.move_to_end(path)
+
+    def document_closed(self, path: Path) -> None:
+        self.context.forget(path)  # keep the text: a recently edited document still helps
+
+    # -- requests -----------------------------------------------------------------------
+    def complete(self, request: CompletionRequest) -> Future:
+        """A future of the ``CompletionResult``; it fails with ``Superseded`` when replaced."""
+        self.counters["requests"] += 1
+        self.document_changed(request.path, request.text, request.line)
+        hit = self._cached(request)
+        if hit is not None:
+            done: Future = Future()
+            done.set_result(hit)
+            return done
+        return self.scheduler.submit(str(request.path), lambda cancel: self._run(request, cancel))
+
+    def complete_sync(self, request: CompletionRequest, timeout: float | None = None) -> CompletionResult:
+        try:
+            return self.complete(request).result(timeout=timeout)
+        except Superseded:
+            self.counters["cancelled"] += 1
+            return CompletionResult(stop_reason="cancelled", version=request.version)
+
+    def cancel(self, path: Path) -> None:
+        self.scheduler.cancel(str(path))
+
+    def calibrate(self) -> None:
+        """Measure the backend's speed (a ~100-token prompt and 8 tokens)."""
+        self.scheduler.submit("calibrate", lambda cancel: self.latency.calibrate(self.backend)).result()
+
+    def set_backend(self, backend: Backend) -> Backend:
+        """Swap the model between generations; returns the old backend (caller closes it)."""
+
+        def swap(cancel):
+            old, self.backend = self.backend, backend
+            self.cache.clear()
+            self._last_prompt = ""
+            self.context._counts.clear()
+            return old
+
+        return self.scheduler.submit("swap-backend", swap).result()
+
+    def close(self) -> None:
+        self.scheduler.close()
+
+    # -- internals ----------------------------------------------------------------------
+    def _count(self, text: str) -> int:
+        return len(self.backend.tokenize(text)) if text else 0
+
+    def _allowed(self, path: Path) -> tuple[bool, str]:
+        if self.path_policy is None:
+            return True, ""
+        try:
+            return self.path_policy(path)
+        except OSError as exc:
+            return True, f"could not check {path}: {exc}"
+
+    def _rel_path(self, path: Path) -> tuple[str | None, str]:
+        """(repo name or None, path as written in the prompt)."""
+        if self.workspace_root is not None:
+            try:
+                return self.repo_name, path.resolve().relative_to(self.workspace_root).as_posix()
+            except ValueError:
+                pass  # outside the workspace: file-level prompt
+        return None, path.name
+
+    def _windows(self, request: CompletionRequest):
+        cursor = clamp_cursor(request.text, request.line, request.col)
+        lines = request.text.split("\n")
+        first = max(0, cursor.line - self.config.prefix_lines)
+        before = "\n".join(lines[first : cursor.line] + [lines[cursor.line][: cursor.col]])
+        after = "\n".join([lines[cursor.line][cursor.col :]] + lines[cursor.line + 1 : cursor.line + 1 + self.config.suffix_lines])
+        return cursor, before, after
+
+    def _cached(self, request: CompletionRequest) -> CompletionResult | None:
+        cursor, before, after = self._windows(request)
+        hit = self.cache.get(str(request.path), before, after)
+        if hit is None:
+            return None
+        self.counters["typed_hits" if hit.typed else "cache_hits"] += 1
+        texts = (hit.completion.text,) + hit.completion.extra
+        items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col) for t in texts]
+        warnings = [cursor.warning] if cursor.warning else []
+        return CompletionResult(items, "typed" if hit.typed else "hit", warnings=warnings, version=request.version)
+
+    def _other_documents(self, current: Path) -> list[Snippet]:
+        out: list[Snippet] = []
+        with self._docs_lock:
+            docs = [(p, d) for p, d in reversed(self._docs.items()) if p != current][:OTHER_DOCUMENTS]
+        for path, doc in sorted(docs, key=lambda pd: str(pd[0])):  # stable order
+            repo, rel = self._rel_path(path)
+            if repo is None or not self._allowed(path)[0]:
+                continue
+            lines = doc.text.split("\n")
+            lo = max(0, doc.last_line - DOCUMENT_WINDOW // 2)
+            hi = min(len(lines), lo + DOCUMENT_WINDOW)
+            out.append(Snippet(rel, lo, hi, "\n".join(lines[lo:hi]), "document", "open or recently edited in the editor"))
+        return out
+
+    def _prompt(self, request: CompletionRequest, *, max_new: int, expected_new: int):
+        cfg = self.config
+        cursor = clamp_cursor(request.text, request.line, request.col)
+        repo, rel = self._rel_path(request.path)
+        snippets: list[Snippet] = []
+        if repo is not None:
+            snippets = self._other_documents(request.path) + self.context.snippets(request.path, request.text, cursor)
+        full = max(64, min(cfg.context_tokens, self.backend.n_ctx - max_new - 16))
+
+        def build(budget: int):
+            return self.context.build(
+                repo_name=repo, rel_path=rel, text=request.text, cursor=cursor, snippets=snippets,
+                budget=budget, repo_budget=int(budget * cfg.repo_context_share),
+            )
+
+        parts = build(full)
+        # Latency-targeted sizing: only the part of the prompt not already in the KV cache costs.
+        shared = _common_prefix(parts.prompt, self._last_prompt)
+        cached_tokens = int(shared / self._chars_per_token)
+        affordable = self.latency.prompt_budget(cfg.latency_target_s, expected_new, cached_tokens)
+        total_tokens = int(len(parts.prompt) / self._chars_per_token)
+        explain = []
+        if total_tokens > affordable and affordable < full:
+            budget = max(64, affordable)
+            parts = build(budget)
+            explain.append(ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
+        parts.explain[:0] = explain
+        return cursor, parts
+
+    def _multiline(self, before: str, after: str) -> bool:
+        """Multi-line at the end of a blank line or of one that opens a block; else one line."""
+        if after.strip():
+            return False
+        stripped = before.rstrip()
+        return not stripped or stripped.endswith(BLOCK_OPENERS)
+
+    def _prefill(self, request: CompletionRequest, cancel: threading.Event) -> int:
+        _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0)
+        stable = parts.prompt[: parts.stable_len]
+        if not stable:
+            return 0
+        n = self.backend.prefill(stable, cancel=cancel)
+        self._last_prompt = stable
+        return n
+
+    def _run(self, request: CompletionRequest, cancel: threading.Event) -> CompletionResult:
+        cfg = self.config
+        allowed, why = self._allowed(request.path)
+        if not allowed:
+            return CompletionResult(warnings=[f"no completion in {request.path.name}: {why}"], version=request.version)
+        t0 = time.perf_counter()
+        probe_cursor = clamp_cursor(request.text, request.line, request.col)
+        line_text = request.text.split("\n")[probe_cursor.line]
+        multiline = self._multiline(line_text[: probe_cursor.col], line_text[probe_cursor.col :])
+        max_new = cfg.max_tokens_multi if multiline else cfg.max_tokens_single
+        cursor, parts = self._prompt(request, max_new=max_new, expected_new=max_new // 4)
+        t_ctx = time.perf_counter()
+        stops = () if multiline else ("\n",)
+        n = max(1, request.candidates or cfg.candidates)
+        candidates: list[tuple[str, float]] = []
+        first = None
+        for i in range(n):
+            if cancel.is_set():
+                break
+            result = self.backend.generate(
+                GenerationRequest(
+                    parts.prompt,
+                    max_tokens=max_new,
+                    stop_texts=stops,
+                    time_limit_s=cfg.generation_time_cap_s,
+                    prompt_time_limit_s=cfg.prompt_time_cap_s,
+                    temperature=0.0 if i == 0 else 0.7,
+                    seed=i,
+                ),
+                cancel=cancel,
+            )
+            self.counters["model_calls"] += 1
+            first = first or result
+            if result.prompt_tokens:
+                self._chars_per_token = max(1.0, len(parts.prompt) / result.prompt_tokens)
+            self._last_prompt = parts.prompt
+            self.latency.observe(result.evaluated_tokens, result.prompt_s, len(result.token_ids), result.gen_s)
+            text = cut_at_leaked_token(result.text)
+            if result.stop_reason == "time" and multiline and "\n" in text:
+                text = text[: text.rfind("\n")]  # the cap hit: keep the last complete line
+            if self.postprocess is not None:
+                text = self.postprocess(text, request=request, cursor=cursor, parts=parts, multiline=multiline)
+            elif not multiline:
+                text = text.split("\n", 1)[0]
+            if text.strip() and all(text != c for c, _ in candidates):
+                candidates.append((text, result.mean_logprob))
+        candidates.sort(key=lambda c: c[1], reverse=True)
+        items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col, lp) for t, lp in candidates]
+        out = CompletionResult(
+            items=items,
+            prompt=parts.prompt,
+            prompt_tokens=first.prompt_tokens if first else 0,
+            evaluated_tokens=first.evaluated_tokens if first else 0,
+            stop_reason=first.stop_reason if first else "cancelled",
+            timings={
+                "context_s": t_ctx - t0,
+                "prompt_s": first.prompt_s if first else 0.0,
+                "generate_s": first.gen_s if first else 0.0,
+                "total_s": time.perf_counter() - t0,
+            },
+            warnings=[cursor.warning] if cursor.warning else [],
+            explain=parts.explain if request.explain else [],
+            version=request.version,
+        )
+        if items and not cancel.is_set():
+            _, before, after = self._windows(request)
+            self.cache.put(str(request.path), before, after, CachedCompletion(items[0].text, tuple(i.text for i in items[1:])))
+        return out
+
+    def status(self) -> dict:
+        s = self.latency.speed
+        return {
+            "model": self.backend.name,
+            "n_ctx": self.backend.n_ctx,
+            "prompt_tokens_per_s": round(s.prompt_tps, 1),
+            "generation_tokens_per_s": round(s.gen_tps, 1),
+            "cache_entries": len(self.cache),
+            **self.counters,
+        }
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # binary search on the longest equal prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
