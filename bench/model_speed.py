@@ -113,10 +113,9 @@ def main() -> None:
     ap.add_argument("--quants", default="Q8_0,Q4_K_M")
     args = ap.parse_args()
 
-    from model.make_test import make_test_model
-    from model.paths import test_models_dir
+    from model.make_test import cached_test_model
 
-    built = make_test_model(test_models_dir() / args.shape, shape=args.shape)
+    built = cached_test_model(args.shape)
     results = []
     for quant in args.quants.split(","):
         gguf = built.quantized(quant)

@@ -48,8 +48,7 @@ def resolve_model(name: str | None) -> str:
     except ModelNotFound:
         if name is None:
             raise
-    from model.make_test import make_test_model
-    from model.paths import test_models_dir
+    from model.make_test import cached_test_model
 
     warn(
         f"{registry.DEFAULT_COMPLETION_MODEL} is not downloaded (`qwenpair model pull "
@@ -57,7 +56,7 @@ def resolve_model(name: str | None) -> str:
         "builds itself. Its weights are random: the completion below is meaningless text. "
         "It shows the pipeline works, not what a real model would write."
     )
-    return str(make_test_model(test_models_dir() / "tiny", shape="tiny").gguf)
+    return str(cached_test_model("tiny").gguf)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,5 +107,7 @@ def run(args: argparse.Namespace) -> int:
         )
         sys.stdout.write("\n")
     else:
+        if not done.text:
+            warn("the model returned an empty completion at this position")
         sys.stdout.write(done.text + "\n")
     return 0
