@@ -1,0 +1,122 @@
+"""Atomic file and directory writes: a reader sees the old thing or the new thing, never half.
+
+Files are written under a temporary name in the same directory, flushed and fsynced, then
+renamed over the final name (``os.replace`` is atomic on POSIX). Directories (checkpoints)
+are filled under a ``.tmp-`` name and renamed when complete. A kill or a full disk at any
+moment leaves at most a ``.tmp-`` leftover, which ``clean_tmp`` removes on the next run.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from training.errors import OutOfSpace
+
+TMP_PREFIX = ".tmp-"
+
+#: errno values that mean "no room to write": a full disk, a quota, a file-size limit.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _NO_SPACE
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # some filesystems do not open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def tmp_name(final: Path) -> Path:
+    return final.with_name(f"{TMP_PREFIX}{final.name}-{os.getpid()}")
+
+
+@contextmanager
+def atomic_open(final: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file that becomes ``final`` only if the block finishes.
+
+    On any error (a full disk included) the temporary file is removed and the error is
+    re-raised; running out of space becomes ``OutOfSpace`` naming the file.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(final)
+    try:
+        with open(tmp, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if is_out_of_space(exc):
+            raise OutOfSpace(
+                f"ran out of disk space writing {final}; nothing was left under that name. "
+                "Free some space and run the same command again (finished work is kept)."
+            ) from exc
+        raise
+    fsync_dir(final.parent)
+
+
+def write_bytes(final: Path, data: bytes) -> None:
+    with atomic_open(final, "wb") as fh:
+        fh.write(data)
+
+
+def write_text(final: Path, text: str) -> None:
+    write_bytes(final, text.encode("utf-8"))
+
+
+def write_json(final: Path, obj: Any) -> None:
+    write_text(final, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def commit_dir(tmp: Path, final: Path) -> None:
+    """Rename a fully written directory ``tmp`` to ``final`` (replacing an older ``final``)."""
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    if final.exists():
+        old = final.with_name(f"{TMP_PREFIX}old-{final.name}-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def clean_tmp(directory: Path) -> list[Path]:
+    """Remove ``.tmp-`` leftovers of killed runs in ``directory``; returns what was removed."""
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for p in directory.iterdir():
+        if p.name.startswith(TMP_PREFIX):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
