@@ -86,7 +86,7 @@ class HfBackend:
             result.prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             past, logits = out.past_key_values, out.logits[0, -1].float()
-            deadline = t1 + request.time_limit_s if request.time_limit_s else None
+            deadline = t1 + request.time_limit_s if request.time_limit_s is not None else None
             text, emitted = "", 0
             hold = max((len(s) for s in request.stop_texts), default=1) - 1
             result.stop_reason = "length"

@@ -155,7 +155,7 @@ class LlamaCppBackend:
         rng = np.random.default_rng(request.seed) if request.temperature > 0 else None
         with self._lock:
             t0 = time.perf_counter()
-            deadline = t0 + request.prompt_time_limit_s if request.prompt_time_limit_s else None
+            deadline = t0 + request.prompt_time_limit_s if request.prompt_time_limit_s is not None else None
             try:
                 result.reused_tokens = self._evaluate(tokens, cancel, deadline)
             except Cancelled:
@@ -167,7 +167,7 @@ class LlamaCppBackend:
             finally:
                 result.prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            gen_deadline = t1 + request.time_limit_s if request.time_limit_s else None
+            gen_deadline = t1 + request.time_limit_s if request.time_limit_s is not None else None
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             text = ""
             emitted = 0
