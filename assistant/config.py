@@ -42,6 +42,9 @@ class EngineConfig:
     """Results kept in the LRU cache."""
     speculative: bool = False
     """After a suggestion is shown, precompute the completion that follows it (llama.vim)."""
+    naive_layout: bool = False
+    """The layout of llama-server's /infill, for comparison only: the current line inside the
+    prefix and snippets re-ranked on every keystroke (so every keystroke re-evaluates the suffix)."""
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> tuple[EngineConfig, list[str]]:

@@ -75,6 +75,7 @@ class ContextBuilder:
         suffix_lines: int = 40,
         max_snippets: int = 8,
         refresh_s: float = 1.0,
+        naive_layout: bool = False,
     ) -> None:
         self._count_raw = count_tokens
         self._counts: dict[str, int] = {}
@@ -83,6 +84,7 @@ class ContextBuilder:
         self.suffix_lines = suffix_lines
         self.max_snippets = max_snippets
         self.refresh_s = refresh_s
+        self.naive_layout = naive_layout
         self._frozen: dict[Path, _Frozen] = {}
 
     def count(self, text: str) -> int:
@@ -101,7 +103,7 @@ class ContextBuilder:
             return []
         now = time.monotonic() if now is None else now
         frozen = self._frozen.get(path)
-        if frozen is not None and frozen.line == cursor.line and now - frozen.at < self.refresh_s:
+        if not self.naive_layout and frozen is not None and frozen.line == cursor.line and now - frozen.at < self.refresh_s:
             frozen.at = now  # still typing: keep the set (and the KV prefix) as it is
             return frozen.snippets
         found = list(self.retriever.retrieve(path, text, cursor.line, cursor.col))[: self.max_snippets]
@@ -130,6 +132,8 @@ class ContextBuilder:
         prefix = "\n".join(lines[first : cursor.line] + [lines[cursor.line][: cursor.col]])
         suffix = "\n".join([lines[cursor.line][cursor.col :]] + lines[cursor.line + 1 : last])
         head, current = split_current_line(prefix)
+        if self.naive_layout:
+            head, current = prefix, ""
         explain: list[ExplainEntry] = []
 
         files: list[RepoFile] = []

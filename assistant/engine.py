@@ -71,6 +71,7 @@ class CompletionEngine:
             suffix_lines=self.config.suffix_lines,
             max_snippets=self.config.max_snippets,
             refresh_s=self.config.snippet_refresh_s,
+            naive_layout=self.config.naive_layout,
         )
         self._docs: OrderedDict[Path, _Doc] = OrderedDict()
         self._docs_lock = threading.Lock()

@@ -1,0 +1,149 @@
+"""Keystroke-to-completion latency of the engine on a replayed typing trace (issue 4 figures).
+
+Takes a real file of a real repository, blanks a few lines, opens the document in the
+engine (which pre-fills the stable part of the prompt in the background), then types the
+lines back character by character, asking for a completion after every keystroke, with
+the 0.5B-shaped Q8_0 model on CPU (random weights: speed depends on shape, not weights).
+The same trace is replayed with the naive layout (current line inside the prefix,
+snippets re-ranked on every keystroke: what llama-server's /infill does) in the same run.
+
+Reports per layout: keystroke latency p50/p95, prompt tokens re-evaluated per keystroke,
+time to the first completion after opening the file, overhead against the model's own
+compute for the same tokens (engine wall time / (prompt eval + generation time)), and
+cache and typed-ahead hit rates; then the naive/ours ratios.
+
+    .venv/bin/python bench/keystroke_latency.py [--root DIR --file REL] [--keys 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import emit, median, percentile  # noqa: E402
+
+
+def make_retriever(root: Path):
+    """The workspace index as the engine's retriever, when repo_index provides one."""
+    try:
+        from assistant.retrieval import workspace_retriever
+    except ImportError:
+        return None, None
+    return workspace_retriever(root)
+
+
+def pick_lines(text: str, count: int) -> list[int]:
+    """``count`` consecutive lines with real code (not blank, not comments), past the imports."""
+    lines = text.split("\n")
+    for start in range(len(lines) // 3, len(lines) - count):
+        block = lines[start : start + count]
+        if all(len(l.strip()) >= 12 and not l.strip().startswith(("#", "//", '"')) for l in block):
+            return list(range(start, start + count))
+    raise SystemExit("no suitable lines to retype in the file")
+
+
+def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys: int, naive: bool, retriever) -> dict:
+    from assistant.config import EngineConfig
+    from assistant.engine import CompletionEngine
+    from assistant.request import CompletionRequest
+
+    config = EngineConfig(
+        naive_layout=naive, max_tokens_single=16, max_tokens_multi=16, generation_time_cap_s=10.0,
+        prompt_time_cap_s=60.0, latency_target_s=60.0, context_tokens=2048,
+    )
+    backend.reset_cache()
+    engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever)
+    lines = text.split("\n")
+    typed_lines = {i: lines[i] for i in targets}
+    for i in targets:
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        lines[i] = lines[i][:indent]
+    t_open = time.perf_counter()
+    prefill = engine.document_opened(path, "\n".join(lines))
+    if prefill is not None:
+        prefill.result()
+    first = None
+    latencies, evaluated, overheads = [], [], []
+    kinds = {"miss": 0, "hit": 0, "typed": 0}
+    n = 0
+    for i in targets:
+        indent = len(lines[i])
+        for ch in typed_lines[i][indent:]:
+            if n >= keys:
+                break
+            if first is not None:
+                lines[i] += ch
+            req = CompletionRequest(path, "\n".join(lines), i, len(lines[i]))
+            t0 = time.perf_counter()
+            result = engine.complete_sync(req)
+            dt = time.perf_counter() - t0
+            if first is None:
+                first = time.perf_counter() - t_open
+                lines[i] += ch
+                continue
+            n += 1
+            latencies.append(dt)
+            kinds[result.cache] += 1
+            if result.cache == "miss":
+                evaluated.append(result.evaluated_tokens)
+                compute = result.timings["prompt_s"] + result.timings["generate_s"]
+                if compute > 0:
+                    overheads.append(dt / compute)
+    engine.close()
+    return {
+        "layout": "naive (/infill-like)" if naive else "cache-friendly (ours)",
+        "keystrokes": n,
+        "latency_p50_ms": median(latencies) * 1000,
+        "latency_p95_ms": percentile(latencies, 95) * 1000,
+        "reevaluated_tokens_median": median(evaluated),
+        "first_completion_after_open_s": first,
+        "overhead_vs_model_compute": median(overheads),
+        "cache_hit_rate": kinds["hit"] / max(1, n),
+        "typed_ahead_hit_rate": kinds["typed"] / max(1, n),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", type=Path, default=ROOT, help="repository (default: this one)")
+    ap.add_argument("--file", default="assistant/engine.py", help="file to retype, relative to --root")
+    ap.add_argument("--lines", type=int, default=3)
+    ap.add_argument("--keys", type=int, default=60)
+    ap.add_argument("--shape", default="0.5b")
+    ap.add_argument("--quant", default="Q8_0")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    from model.backends.llama_cpp import LlamaCppBackend
+    from model.make_test import cached_test_model
+
+    root = args.root.resolve()
+    path = root / args.file
+    text = path.read_text()
+    targets = pick_lines(text, args.lines)
+    backend = LlamaCppBackend(cached_test_model(args.shape).quantized(args.quant), n_ctx=4096, n_threads=args.threads)
+    retriever, closer = make_retriever(root)
+    ours = replay(backend, root, path, text, targets, args.keys, False, retriever)
+    naive = replay(backend, root, path, text, targets, args.keys, True, retriever)
+    if closer is not None:
+        closer()
+    emit(
+        [ours, naive],
+        benchmark="keystroke_latency",
+        model=f"{args.shape} {args.quant}, {args.threads} threads, 16 generated tokens",
+        file=f"{root.name}/{args.file} lines {targets[0] + 1}-{targets[-1] + 1}",
+        repo_context=retriever is not None,
+        ratios={
+            "latency_p50_naive_over_ours": naive["latency_p50_ms"] / ours["latency_p50_ms"],
+            "reevaluated_tokens_naive_over_ours": naive["reevaluated_tokens_median"] / max(1, ours["reevaluated_tokens_median"]),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
