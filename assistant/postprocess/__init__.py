@@ -1,0 +1,34 @@
+"""Completion post-processing: a chain of tiny filters from raw model output to what is shown.
+
+Use::
+
+    ctx = CompletionContext.from_prefix_suffix(prefix, suffix, path="src/app.py")
+    mode = decide_line_mode(ctx)          # before generating: stop strings, token cap
+    shown = run_chain(raw_output, ctx)    # after generating
+
+Each filter is a pure function ``(text, CompletionContext) -> str`` in its own module, with
+its own tests; ``chain.FILTERS`` lists them in order and says why that order. Golden cases
+(document with a cursor marker, raw output, expected result) live in
+``tests/assistant/postprocess/golden/``.
+
+What it is not: candidate ranking, caching or the prompt. It imports nothing heavy and never
+parses the whole file: brackets and strings are counted by a small lexer (``lexer``).
+"""
+
+from assistant.postprocess.chain import FILTERS, Step, format_steps, run_chain
+from assistant.postprocess.context import CompletionContext, detect_indent_unit
+from assistant.postprocess.languages import language_from_path
+from assistant.postprocess.line_mode import LineMode, ModeLimits, decide_line_mode
+
+__all__ = [
+    "FILTERS",
+    "CompletionContext",
+    "LineMode",
+    "ModeLimits",
+    "Step",
+    "decide_line_mode",
+    "detect_indent_unit",
+    "format_steps",
+    "language_from_path",
+    "run_chain",
+]

@@ -1,0 +1,25 @@
+"""Filter (last): tidy the completion's outer whitespace; drop whitespace-only results.
+
+- whitespace-only (or empty) -> "" : nothing to show;
+- after typed code that ends with a space, leading spaces would double it (``return  x``);
+- at the end of the line, trailing whitespace and blank lines are noise. Mid-line a trailing
+  space may be what separates the completion from the text after the cursor, so it stays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.postprocess.context import CompletionContext
+
+
+def drop_blank(text: str, ctx: CompletionContext) -> str:
+    """``text`` with its outer whitespace tidied, or "" when nothing else is left."""
+    if not text.strip():
+        return ""
+    if ctx.line_prefix[-1:] in (" ", "\t") and ctx.line_prefix.strip():
+        text = text.lstrip(" \t")
+    if not ctx.line_suffix.strip():
+        text = text.rstrip()
+    return text

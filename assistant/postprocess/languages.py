@@ -1,0 +1,167 @@
+"""Per-language knowledge the post-processing filters need: one table of data.
+
+What it is: for each language id, its comment and string syntax, what a block-opening line
+ends with, which words close a block, whether indentation delimits blocks, and the usual
+indent unit; plus a minimal file-extension -> language-id map.
+
+What it is not: the workspace index's language table (repo_index owns that one, with
+grammars and tag queries). This one stays tiny and import-free so the keystroke path loads
+nothing else, and so the two packages can evolve independently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Final
+
+_BRACKET_OPENER = r"[\[({]$"
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """What the filters need to know about one language."""
+
+    name: str
+    #: markers that start a comment running to the end of the line
+    line_comments: tuple[str, ...] = ()
+    #: (open, close) of block comments
+    block_comments: tuple[tuple[str, str], ...] = ()
+    #: string delimiters, longest first (``\"\"\"`` must win over ``\"``)
+    quotes: tuple[str, ...] = ('"', "'")
+    #: the delimiters whose strings may span lines; others end at the newline
+    multiline_quotes: tuple[str, ...] = ()
+    #: ``'`` only as a char literal ``'x'`` (Rust, Haskell: a lone ``'`` is a lifetime or a name)
+    char_literals: bool = False
+    #: indentation, not brackets, delimits blocks (Python; also end-keyword languages,
+    #: whose closing word is matched by indentation)
+    indent_blocks: bool = False
+    #: regex on a line's code (comment stripped, right-stripped): the line opens a block
+    block_opener: str = _BRACKET_OPENER
+    #: words that, first on a line, close the block they are aligned with (Ruby's ``end``)
+    closer_words: tuple[str, ...] = ()
+    #: the indent unit when the file shows none
+    indent_unit: str = "    "
+    #: regex for lines that ignore indentation (C preprocessor directives at column 0)
+    unindented_lines: str | None = None
+
+
+_C_COMMENTS = dict(line_comments=("//",), block_comments=(("/*", "*/"),))
+_JS = dict(_C_COMMENTS, quotes=("`", '"', "'"), multiline_quotes=("`",), indent_unit="  ")
+_C = dict(_C_COMMENTS, unindented_lines=r"\s*#")
+
+LANGUAGES: Final[dict[str, LanguageSpec]] = {
+    spec.name: spec
+    for spec in (
+        LanguageSpec(
+            "python",
+            line_comments=("#",),
+            quotes=('"""', "'''", '"', "'"),
+            multiline_quotes=('"""', "'''"),
+            indent_blocks=True,
+            block_opener=r"[:\[({]$",
+        ),
+        LanguageSpec("javascript", block_opener=r"([\[({]|=>)$", **_JS),
+        LanguageSpec("typescript", block_opener=r"([\[({]|=>)$", **_JS),
+        LanguageSpec("tsx", block_opener=r"([\[({]|=>)$", **_JS),
+        LanguageSpec("go", quotes=("`", '"', "'"), multiline_quotes=("`",), indent_unit="\t", **_C_COMMENTS),
+        LanguageSpec("rust", quotes=('"',), char_literals=True, **_C_COMMENTS),
+        LanguageSpec("c", **_C),
+        LanguageSpec("cpp", **_C),
+        LanguageSpec("java", **_C_COMMENTS),
+        LanguageSpec("csharp", **_C_COMMENTS),
+        LanguageSpec("kotlin", quotes=('"""', '"', "'"), multiline_quotes=('"""',), **_C_COMMENTS),
+        LanguageSpec("swift", quotes=('"""', '"'), multiline_quotes=('"""',), **_C_COMMENTS),
+        LanguageSpec("scala", quotes=('"""', '"', "'"), multiline_quotes=('"""',), **_C_COMMENTS),
+        LanguageSpec("zig", **_C_COMMENTS),
+        LanguageSpec("php", line_comments=("//", "#"), block_comments=(("/*", "*/"),)),
+        LanguageSpec(
+            "ruby",
+            line_comments=("#",),
+            indent_blocks=True,
+            block_opener=r"(\bdo(\s*\|[^|]*\|)?|[\[({])$|^(def|class|module|if|unless|while|until|case|begin)\b",
+            closer_words=("end",),
+            indent_unit="  ",
+        ),
+        LanguageSpec(
+            "lua",
+            line_comments=("--",),
+            indent_blocks=True,
+            block_opener=r"(\bthen|\bdo|\belse|\brepeat|\bfunction\b.*\)|[\[({])$",
+            closer_words=("end", "until"),
+        ),
+        LanguageSpec(
+            "elixir",
+            line_comments=("#",),
+            quotes=('"""', '"', "'"),
+            multiline_quotes=('"""',),
+            indent_blocks=True,
+            block_opener=r"(\bdo|->|[\[({])$",
+            closer_words=("end",),
+            indent_unit="  ",
+        ),
+        LanguageSpec(
+            "bash",
+            line_comments=("#",),
+            indent_blocks=True,
+            block_opener=r"(\bthen|\bdo|\bin|[\[({])$",
+            closer_words=("fi", "done", "esac"),
+        ),
+        LanguageSpec(
+            "haskell",
+            line_comments=("--",),
+            quotes=('"',),
+            char_literals=True,
+            indent_blocks=True,
+            block_opener=r"(\bwhere|\bdo|\bof|\blet|=|[\[({])$",
+        ),
+    )
+}
+
+#: Languages we know nothing about: brackets and the two common quotes, no comments.
+PLAIN: Final = LanguageSpec("text")
+
+_EXTENSIONS: Final[dict[str, str]] = {
+    ".py": "python", ".pyi": "python",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
+    ".go": "go", ".rs": "rust",
+    ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hh": "cpp", ".hpp": "cpp", ".hxx": "cpp",
+    ".java": "java", ".cs": "csharp", ".kt": "kotlin", ".kts": "kotlin",
+    ".swift": "swift", ".scala": "scala", ".zig": "zig", ".php": "php",
+    ".rb": "ruby", ".lua": "lua", ".ex": "elixir", ".exs": "elixir",
+    ".sh": "bash", ".bash": "bash", ".hs": "haskell",
+}  # fmt: skip
+
+#: Other names callers (editors' languageId) use for the same languages.
+_ALIASES: Final[dict[str, str]] = {
+    "py": "python", "js": "javascript", "javascriptreact": "javascript",
+    "ts": "typescript", "typescriptreact": "tsx", "golang": "go", "rs": "rust",
+    "c++": "cpp", "cs": "csharp", "rb": "ruby", "sh": "bash", "shell": "bash", "shellscript": "bash",
+}  # fmt: skip
+
+
+def language_from_path(path: str) -> str:
+    """The language id of ``path`` from its extension; ``"text"`` when unknown."""
+    return _EXTENSIONS.get(PurePath(path).suffix.lower(), PLAIN.name)
+
+
+def spec_for(language: str) -> LanguageSpec:
+    """The spec of a language id (or an editor's alias of one); ``PLAIN`` when unknown."""
+    spec = LANGUAGES.get(language)
+    if spec is None:
+        spec = LANGUAGES.get(_ALIASES.get(language.lower(), language.lower()), PLAIN)
+    return spec
+
+
+def opener_pattern(spec: LanguageSpec) -> re.Pattern[str]:
+    """The compiled ``block_opener`` of ``spec`` (compiled once per spec)."""
+    pattern = _OPENERS.get(spec.name)
+    if pattern is None or pattern.pattern != spec.block_opener:
+        pattern = _OPENERS[spec.name] = re.compile(spec.block_opener)
+    return pattern
+
+
+_OPENERS: dict[str, re.Pattern[str]] = {}
