@@ -1,0 +1,37 @@
+"""The chain: order, explanation steps, short-circuit."""
+
+from pp_cursor import at
+
+from assistant.postprocess import FILTERS, format_steps, run_chain
+
+
+def test_filter_order():
+    assert [name for name, _ in FILTERS] == [
+        "leaked_tokens",
+        "single_line",
+        "indentation",
+        "block_scope",
+        "suffix_repetition",
+        "closing_brackets",
+        "blank",
+    ]
+
+
+def test_steps_record_every_filter_and_what_changed():
+    ctx = at("def f():‸\n\ndef g():\n    pass\n")
+    steps = []
+    out = run_chain("\n    return 1\n\ndef g():\n    pass\n<|endoftext|>", ctx, steps=steps)
+    assert out == "\n    return 1"
+    assert [s.name for s in steps] == [name for name, _ in FILTERS]
+    assert [s.name for s in steps if s.changed] == ["leaked_tokens", "block_scope", "blank"]
+    assert steps[0].before.endswith("<|endoftext|>")
+    assert steps[-1].after == out
+    assert format_steps(steps).splitlines()[0].startswith("leaked_tokens: ")
+
+
+def test_empty_output_short_circuits():
+    assert run_chain("<|file_sep|>x.py", at("x = ‸")) == ""
+    steps = []
+    assert run_chain("", at("x = ‸"), steps=steps) == ""
+    assert len(steps) == len(FILTERS)
+    assert format_steps(steps) == "no filter changed the completion"
