@@ -222,7 +222,9 @@ def _token_table(vocab: _Vocab, size: int, source: Path) -> tuple[list[str], lis
 # -- metadata -------------------------------------------------------------------------------
 
 
-def _add_metadata(writer: Any, hp: Qwen2Hparams, vocab: _Vocab, name: str, out_type: str, meta: Mapping[str, Any]) -> None:
+def _add_metadata(
+    writer: Any, hp: Qwen2Hparams, vocab: _Vocab, name: str, out_type: str, meta: Mapping[str, Any]
+) -> None:
     import gguf
 
     writer.add_name(name)

@@ -99,7 +99,9 @@ def run_quantize(args: argparse.Namespace) -> int:
     out = quantize(args.src, args.dst, args.type, threads=args.threads)
     before, after = args.src.stat().st_size, out.stat().st_size
     if args.json:
-        _print_json({"src": str(args.src), "dst": str(out), "type": args.type.upper(), "src_bytes": before, "dst_bytes": after})
+        _print_json(
+            {"src": str(args.src), "dst": str(out), "type": args.type.upper(), "src_bytes": before, "dst_bytes": after}
+        )
     else:
         print(f"wrote {out} ({after / 1e6:.1f} MB, from {before / 1e6:.1f} MB)")
     return 0

@@ -101,7 +101,8 @@ def test_llama_cpp_sees_the_vocabulary_as_the_released_ggufs_do(tiny_model):
         # llama.cpp ends generation on these by itself; the engine adds the rest of
         # model.tokens.STOP_TOKEN_IDS (<|fim_prefix|>, <|fim_suffix|>, <|fim_middle|>).
         eog = [tid for tid in TOKEN_IDS.values() if llama_cpp.llama_vocab_is_eog(vocab, tid)]
-        assert eog == [ENDOFTEXT_ID, IM_END_ID, *(TOKEN_IDS[t] for t in ("<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"))]
+        ends = [ENDOFTEXT_ID, IM_END_ID, *(TOKEN_IDS[t] for t in ("<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"))]
+        assert eog == ends
         attr = lambda tid: llama_cpp.llama_vocab_get_attr(vocab, tid)  # noqa: E731
         assert attr(FIM_PREFIX_ID) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
         assert attr(TOKEN_IDS["<tool_call>"]) & llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED  # as released
@@ -220,7 +221,8 @@ def test_export_of_a_bfloat16_checkpoint_to_f32(tiny_model, tmp_path):
 
     ckpt = copy_checkpoint(tiny_model, tmp_path / "bf16")
     weights = load_file(ckpt / "model.safetensors")
-    save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, ckpt / "model.safetensors", metadata={"format": "pt"})
+    bf16 = {k: v.to(torch.bfloat16) for k, v in weights.items()}
+    save_file(bf16, ckpt / "model.safetensors", metadata={"format": "pt"})
     out = export_gguf(ckpt, tmp_path / "bf16-f32.gguf", out_type="f32")
     assert_close_logits(hf_logits(ckpt), gguf_logits(out), rel=0.005)  # the KV cache is F16 (seen: 0.02%)
 

@@ -33,7 +33,9 @@ from model.tokens import FILE_SEP_ID, FIM_MIDDLE_ID, FIM_PREFIX_ID, FIM_SUFFIX_I
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("QWENPAIR_UPDATE_GOLDEN") == "1"
 
-QUICKSORT_PREFIX = "def quicksort(arr):\n    if len(arr) <= 1:\n        return arr\n    pivot = arr[len(arr) // 2]\n    "
+QUICKSORT_PREFIX = (
+    "def quicksort(arr):\n    if len(arr) <= 1:\n        return arr\n    pivot = arr[len(arr) // 2]\n    "
+)
 QUICKSORT_SUFFIX = (
     "\n    middle = [x for x in arr if x == pivot]\n    right = [x for x in arr if x > pivot]\n"
     "    return quicksort(left) + middle + quicksort(right)"
@@ -139,4 +141,5 @@ def test_llama_cpp_tokenizes_the_prompts_the_same(tiny_model):
     llm = llama_cpp.Llama(model_path=str(tiny_model.gguf), n_ctx=64, vocab_only=True, verbose=False)
     for name, build in EXAMPLES.items():
         actual = llm.tokenize(build().encode("utf-8"), add_bos=False, special=True)
-        assert_same_ids(golden_ids(name), actual, lambda ids: llm.detokenize(ids, special=True).decode(errors="replace"))
+        text = lambda ids: llm.detokenize(ids, special=True).decode(errors="replace")  # noqa: E731
+        assert_same_ids(golden_ids(name), actual, text)

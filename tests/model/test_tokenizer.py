@@ -92,7 +92,11 @@ def test_instruct_config_ends_turns_with_im_end(tmp_path):
 
 @pytest.mark.parametrize("with_system", [False, True])
 def test_chat_template_renders_as_model_prompt_chatml(hf_tokenizer, with_system):
-    turns = [ChatMessage("user", "Write a sort."), ChatMessage("assistant", "sorted(x)"), ChatMessage("user", "Faster?")]
+    turns = [
+        ChatMessage("user", "Write a sort."),
+        ChatMessage("assistant", "sorted(x)"),
+        ChatMessage("user", "Faster?"),
+    ]
     if with_system:
         turns.insert(0, ChatMessage("system", "Be brief."))
     rendered = hf_tokenizer.apply_chat_template(
