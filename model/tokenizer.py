@@ -117,12 +117,15 @@ QWEN25_CHAT_TEMPLATE = r"""{%- if tools %}
 """
 
 
-def tokenizer_dir(*, quiet: bool = False) -> Path:
-    """The cached Hugging Face tokenizer directory; built from the vocabulary on first use."""
+def tokenizer_dir(*, quiet: bool = False, fetch: bool = True) -> Path:
+    """The cached Hugging Face tokenizer directory; built from the vocabulary on first use.
+
+    ``fetch=False``: never download the vocabulary (a ModelError says how to get it).
+    """
     dest = vocab_dir() / TOKENIZER_DIRNAME
     if _is_complete(dest):
         return dest
-    vocab = qwen2_vocab_path(quiet=quiet)
+    vocab = qwen2_vocab_path(quiet=quiet, fetch=fetch)
     if not quiet:
         print(f"qwenpair: building the Qwen2.5 tokenizer in {dest}", file=sys.stderr)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -246,20 +249,23 @@ def _load_fast(path: Path) -> Tokenizer:
     return Tokenizer.from_file(str(path / "tokenizer.json"))
 
 
-def load_fast_tokenizer(path: Path | None = None) -> Tokenizer:
+def load_fast_tokenizer(path: Path | None = None, *, fetch: bool = False) -> Tokenizer:
     """The tokenizer as a ``tokenizers.Tokenizer`` (no torch or transformers import).
 
-    Encode with ``add_special_tokens=False`` semantics in mind: nothing is added either way
-    (no BOS), and control-token text in the input is always one token.
+    Nothing is added to encoded text (no BOS), and control-token text in the input is always
+    one token. The engine calls this at run time, so by default it never downloads: without
+    the cached vocabulary it raises ModelError (``fetch=True`` downloads it, as
+    ``qwenpair model vocab`` does).
     """
-    return _load_fast(Path(path) if path else tokenizer_dir())
+    return _load_fast(Path(path) if path else tokenizer_dir(quiet=True, fetch=fetch))
 
 
-def load_hf_tokenizer(path: Path | None = None) -> PreTrainedTokenizerFast:
-    """The tokenizer as a transformers ``PreTrainedTokenizerFast`` (for training)."""
+def load_hf_tokenizer(path: Path | None = None, *, fetch: bool = True) -> PreTrainedTokenizerFast:
+    """The tokenizer as a transformers ``PreTrainedTokenizerFast`` (for training commands,
+    which may fetch the vocabulary once, announced on stderr)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path or tokenizer_dir()))
+    return AutoTokenizer.from_pretrained(str(path or tokenizer_dir(fetch=fetch)))
 
 
 def _is_complete(dest: Path) -> bool:

