@@ -1,0 +1,25 @@
+; C#: definitions, references, using directives.
+
+(namespace_declaration name: (_) @package)
+(file_scoped_namespace_declaration name: (_) @package)
+
+(class_declaration name: (identifier) @name) @definition.class
+(record_declaration name: (identifier) @name) @definition.class
+(struct_declaration name: (identifier) @name) @definition.struct
+(interface_declaration name: (identifier) @name) @definition.interface
+(enum_declaration name: (identifier) @name) @definition.enum
+(delegate_declaration name: (identifier) @name) @definition.type
+
+(method_declaration name: (identifier) @name) @definition.method
+(constructor_declaration name: (identifier) @name) @definition.method
+(property_declaration name: (identifier) @name) @definition.property
+
+(field_declaration (modifier) @_const
+  (variable_declaration (variable_declarator name: (identifier) @name))
+  (#eq? @_const "const")) @definition.constant
+
+(invocation_expression function: [(identifier) @name (member_access_expression name: (identifier) @name)]) @reference.call
+(object_creation_expression type: [(identifier) @name (generic_name (identifier) @name)]) @reference.class
+(base_list (identifier) @name) @reference.class
+
+(using_directive [(identifier) (qualified_name)] @import.module) @import

@@ -1,0 +1,50 @@
+; TypeScript and TSX: definitions, references, imports.
+
+(class_declaration name: (type_identifier) @name) @definition.class
+(abstract_class_declaration name: (type_identifier) @name) @definition.class
+(interface_declaration name: (type_identifier) @name) @definition.interface
+(type_alias_declaration name: (type_identifier) @name) @definition.type
+(enum_declaration name: (identifier) @name) @definition.enum
+(module name: [(identifier) (string)] @name) @definition.module
+(internal_module name: [(identifier) (nested_identifier)] @name) @definition.module
+
+(method_definition name: (property_identifier) @name) @definition.method
+(method_signature name: (property_identifier) @name) @definition.method
+(abstract_method_signature name: (property_identifier) @name) @definition.method
+
+(function_declaration name: (identifier) @name) @definition.function
+(generator_function_declaration name: (identifier) @name) @definition.function
+(function_signature name: (identifier) @name) @definition.function
+
+(program (lexical_declaration
+  (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])) @definition.function)
+(export_statement (lexical_declaration
+  (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])) @definition.function)
+
+(program (lexical_declaration
+  (variable_declarator name: (identifier) @name value: [(number) (string) (template_string) (true) (false) (object) (array)])) @definition.constant
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
+(export_statement (lexical_declaration
+  (variable_declarator name: (identifier) @name value: [(number) (string) (template_string) (true) (false) (object) (array)])) @definition.constant
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
+
+(call_expression
+  function: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.call
+(new_expression constructor: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.class
+(extends_clause value: (identifier) @name) @reference.class
+(implements_clause (type_identifier) @name) @reference.class
+(type_annotation (type_identifier) @name) @reference.type
+
+(import_statement
+  (import_clause
+    [(identifier) @import.name
+     (named_imports (import_specifier name: (identifier) @import.name))
+     (namespace_import)]*)?
+  source: (string (string_fragment) @import.module)) @import
+
+(export_statement source: (string (string_fragment) @import.module)) @import
+
+(call_expression
+  function: (identifier) @_require
+  arguments: (arguments . (string (string_fragment) @import.module))
+  (#eq? @_require "require")) @import
