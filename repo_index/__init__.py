@@ -1,2 +1,64 @@
-"""Workspace index: scanning, ignore and secret rules, tree-sitter symbols and chunks,
-retrieval, persistence and file watching. Imports none of qwenpair's other packages."""
+"""Workspace index: ignore and secret rules, tree-sitter symbols and windows, retrieval,
+persistence and file watching. Imports none of qwenpair's other packages.
+
+Public API (everything else is internal)::
+
+    from repo_index import Workspace, IndexConfig, may_use_path
+
+    # May this path be used (indexed, prompted, shown in chat, trained on)?
+    may_use_path(root: Path | None, path: Path, *, max_bytes: int = 1_000_000) -> PathVerdict
+    PathVerdict(allowed: bool, reason: str)          # reason "" when allowed, else e.g.
+        # "secret file", "ignored by .gitignore", "binary", "too large", "excluded directory"
+    PathRules(root, *, max_bytes=1_000_000, extra_ignores=())   # reusable, for bulk use
+        .check(path, *, sniff=True) -> PathVerdict
+        .walk(*, sniff=True) -> Iterator[Path]       # allowed files; .skipped: {rel: reason}
+        .reload()                                    # after an ignore file changed
+
+    # The index of one workspace root (thread-safe).
+    ws = Workspace.open(root: Path | str, config: IndexConfig | None = None)
+    ws.build(progress: Callable[[Progress], None] | None = None,
+             cancel: threading.Event | Callable[[], bool] | None = None) -> BuildStats
+    ws.refresh(paths: Iterable[Path | str]) -> BuildStats   # re-check files you know changed
+    ws.start_watching() / ws.stop_watching()         # watchdog, debounced, reconciling
+    ws.set_overlay(path, text) -> bool               # LSP didOpen / didChange (unsaved text)
+    ws.clear_overlay(path)                           # LSP didClose
+    ws.retrieve(path, text=None, line=0, col=0, *, max_definitions=None,
+                max_similar=None) -> list[Snippet]   # cross-file context for a cursor
+    ws.definitions(name) -> list[Definition]
+    ws.symbols(path) -> list[Definition]             # one file's outline
+    ws.imports(path, text=None) -> list[ResolvedImport]
+    ws.references(name, limit=200) -> list[tuple[str, int]]
+    ws.stats() -> IndexStats
+    ws.close()                                       # or use ``with Workspace.open(...)``
+
+Conventions: paths in results are relative to the root with "/" separators; lines are
+0-based and spans half-open ``[start_line, end_line)``; ``col`` counts Unicode code points
+(convert from LSP's UTF-16 before calling). ``Snippet.kind`` is "definition" or "similar";
+``retrieve`` returns definitions first, each kind ranked best first, deterministically.
+Errors a user can fix derive from ``WorkspaceError`` (``user_facing = True``).
+
+Persistence: one SQLite store per root under ``$QWENPAIR_CACHE_DIR`` (else the user cache
+dir, ``~/.cache/qwenpair``), in ``index/<name>-<hash>/``; rebuilt when unreadable or of
+another schema version. Run ``python -m repo_index.rules PATH [ROOT]`` to see one verdict.
+"""
+
+from repo_index.config import IndexConfig
+from repo_index.facts import BuildStats, Definition, ResolvedImport, Snippet
+from repo_index.indexer import Progress
+from repo_index.rules import PathRules, PathVerdict, may_use_path
+from repo_index.workspace import IndexStats, Workspace, WorkspaceError
+
+__all__ = [
+    "BuildStats",
+    "Definition",
+    "IndexConfig",
+    "IndexStats",
+    "PathRules",
+    "PathVerdict",
+    "Progress",
+    "ResolvedImport",
+    "Snippet",
+    "Workspace",
+    "WorkspaceError",
+    "may_use_path",
+]

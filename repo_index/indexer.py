@@ -1,0 +1,358 @@
+"""Bringing the index up to date with the disk: plan, extract (in worker processes), apply.
+
+``sync`` is both the initial index and every later reconciliation: it scans the tree with
+the path rules, compares each file with its stored (size, mtime) and, in doubt, its
+content digest, extracts what changed in a process pool (one worker per core; small
+batches stay in-process, where starting workers would cost more than they save), applies
+results in batched transactions, and drops files that disappeared or became ignored.
+Progress goes to a callback; a cancel token stops it between results, keeping what was
+already applied (a later sync resumes from there).
+
+``update_paths`` is the watcher's cheaper path for a handful of known paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Union
+
+from repo_index.config import IndexConfig
+from repo_index.extract import digest, read_and_extract, read_limited
+from repo_index.facts import BuildStats, FileFacts, FileSkip
+from repo_index.rules import PathRules, ScanEntry
+from repo_index.state import IndexState
+
+log = logging.getLogger(__name__)
+
+#: Stat times within this much of the moment a file was indexed are not trusted alone
+#: (coarse file-system timestamps: a second write in the same tick keeps the mtime).
+RACY_NS = 2_000_000_000
+_TASK_BYTES = 512 * 1024
+_TASK_FILES = 64
+_COMMIT_EVERY_S = 0.5
+_COMMIT_EVERY_FILES = 500
+_POOL_IDLE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report: ``phase`` is "scanning", "indexing" or "saving"."""
+
+    phase: str
+    done: int
+    total: int
+
+
+ProgressCallback = Callable[[Progress], None]
+CancelToken = Union[threading.Event, Callable[[], bool], None]
+
+
+def is_cancelled(cancel: CancelToken) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+# -- worker processes --------------------------------------------------------------------
+
+_worker_root = ""
+_worker_config = IndexConfig()
+
+
+def _init_worker(root: str, config: IndexConfig) -> None:
+    global _worker_root, _worker_config
+    _worker_root, _worker_config = root, config
+    try:
+        os.nice(5)  # background work: the editor's process keeps priority
+    except (AttributeError, OSError):
+        pass
+
+
+def _extract_task(rels: list[str]) -> list[FileFacts | FileSkip]:
+    return [read_and_extract(_worker_root, rel, _worker_config) for rel in rels]
+
+
+class ExtractorPool:
+    """Worker processes, started on first use and stopped after a minute idle."""
+
+    def __init__(self, root: str, config: IndexConfig) -> None:
+        self._root = root
+        self._config = config
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._idle_timer: threading.Timer | None = None
+
+    def _get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._executor is None:
+                # forkserver, not fork: the parent has threads (watcher, LSP) and forking
+                # a threaded process can deadlock the child.
+                method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+                context = multiprocessing.get_context(method)
+                if method == "forkserver":
+                    context.set_forkserver_preload(["repo_index.extract"])
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self._config.worker_count(), mp_context=context,
+                    initializer=_init_worker, initargs=(self._root, self._config),
+                )
+            return self._executor
+
+    def run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileFacts | FileSkip]:
+        executor = self._get()
+        pending: dict[Future, list[str]] = {}
+        leftover: list[str] = []
+        try:
+            for task in _tasks(entries):
+                pending[executor.submit(_extract_task, task)] = task
+            while pending and not is_cancelled(cancel):
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    try:
+                        results = future.result()
+                    except BrokenProcessPool:
+                        leftover += task
+                        continue
+                    yield from results
+                if leftover:
+                    # A worker died (a crash inside a grammar): every task in flight failed
+                    # with it. Redo them one file at a time to find and skip the culprit.
+                    leftover += [rel for task in pending.values() for rel in task]
+                    pending.clear()
+                    yield from self._isolate(leftover, cancel)
+                    leftover = []
+        finally:
+            for future in pending:
+                future.cancel()
+            self._schedule_idle_close()
+
+    def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileFacts | FileSkip]:
+        self.close()
+        for rel in rels:
+            if is_cancelled(cancel):
+                return
+            try:
+                yield from self._get().submit(_extract_task, [rel]).result()
+            except BrokenProcessPool:
+                log.error("indexing %s crashed a worker process; skipping it", rel)
+                self.close()
+                yield FileSkip(rel, "extraction crashed")
+
+    def _schedule_idle_close(self) -> None:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._idle_timer = threading.Timer(_POOL_IDLE_S, self.close)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _tasks(entries: list[ScanEntry]) -> Iterator[list[str]]:
+    # Big files first: the longest tasks start early, so the workers finish together.
+    task: list[str] = []
+    size = 0
+    for entry in sorted(entries, key=lambda e: (-e.size, e.rel)):
+        task.append(entry.rel)
+        size += entry.size
+        if size >= _TASK_BYTES or len(task) >= _TASK_FILES:
+            yield task
+            task, size = [], 0
+    if task:
+        yield task
+
+
+# -- planning and applying -----------------------------------------------------------------
+
+@dataclass
+class _Tally:
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+def _needs_index(state: IndexState, entry: ScanEntry, root: str, max_bytes: int) -> bool:
+    row = state.files.get(entry.rel)
+    if row is None or row.size != entry.size:
+        return True
+    if row.mtime_ns == entry.mtime_ns and entry.mtime_ns + RACY_NS < row.indexed_ns:
+        return False
+    # In doubt (touched, or modified in the same tick as indexed): compare content.
+    data = read_limited(os.path.join(root, entry.rel), max_bytes)
+    if isinstance(data, str) or digest(data) != row.digest:
+        return True
+    state.touch(entry.rel, entry.mtime_ns)
+    return False
+
+
+def sync(
+    state: IndexState,
+    rules: PathRules,
+    config: IndexConfig,
+    pool: ExtractorPool,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken = None,
+    skipped: dict[str, str] | None = None,
+) -> BuildStats:
+    """Make the index match the disk; see the module docstring."""
+    started = time.perf_counter()
+    report = progress or (lambda p: None)
+    report(Progress("scanning", 0, 0))
+    entries: list[ScanEntry] = []
+    for entry in rules.scan():
+        entries.append(entry)
+        if len(entries) % 2000 == 0:
+            report(Progress("scanning", len(entries), 0))
+            if is_cancelled(cancel):
+                return BuildStats(cancelled=True, seconds=time.perf_counter() - started)
+    skips = dict(rules.skipped)
+    root = str(rules.root)
+    tally = _Tally()
+    with state.lock, state.store.transaction():
+        todo = [e for e in entries if _needs_index(state, e, root, config.max_bytes)]
+        seen = {e.rel for e in entries}
+        for rel in sorted(set(state.files) - seen):
+            state.remove(rel)
+            tally.removed += 1
+        if tally.removed:
+            state.commit_generation()
+    tally.unchanged = len(entries) - len(todo)
+    report(Progress("indexing", 0, len(todo)))
+    cancelled = _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally)
+    report(Progress("saving", 0, 1))
+    with state.lock:
+        state.lexical.flush()
+        if not cancelled:
+            state.save_snapshot()
+    report(Progress("saving", 1, 1))
+    if skipped is not None:
+        skipped.clear()
+        skipped.update(skips)
+    with state.lock:
+        notes = state.store.notes_counts()
+    return BuildStats(
+        files_total=len(entries), files_indexed=tally.indexed, files_unchanged=tally.unchanged,
+        files_removed=tally.removed, skipped=_count(skips.values()), notes=notes,
+        seconds=time.perf_counter() - started, cancelled=cancelled,
+    )
+
+
+def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally) -> bool:
+    if len(todo) >= config.pool_min_files and config.worker_count() > 1:
+        results = pool.run(todo, cancel)
+    else:
+        results = (read_and_extract(root, e.rel, config) for e in todo)
+    bulk = len(todo) > config.pool_min_files
+    done = 0
+    batch: list[FileFacts | FileSkip] = []
+    last_commit = time.perf_counter()
+    cancelled = False
+    for result in results:
+        batch.append(result)
+        done += 1
+        now = time.perf_counter()
+        if len(batch) >= _COMMIT_EVERY_FILES or now - last_commit > _COMMIT_EVERY_S:
+            _apply(state, batch, skips, tally, bulk)
+            batch, last_commit = [], now
+            report(Progress("indexing", done, len(todo)))
+        if is_cancelled(cancel):
+            cancelled = True
+            break
+    _apply(state, batch, skips, tally, bulk)
+    report(Progress("indexing", done, len(todo)))
+    if hasattr(results, "close"):
+        results.close()
+    return cancelled or done < len(todo)
+
+
+def _apply(state: IndexState, batch: list, skips: dict[str, str], tally: _Tally, bulk: bool) -> None:
+    if not batch:
+        return
+    with state.lock, state.store.transaction():
+        for result in batch:
+            if isinstance(result, FileSkip):
+                skips[result.rel] = result.reason
+                if state.remove(result.rel):
+                    tally.removed += 1
+            else:
+                skips.pop(result.rel, None)
+                state.apply(result, bulk=bulk)
+                tally.indexed += 1
+        state.commit_generation()
+
+
+def update_paths(
+    state: IndexState,
+    rules: PathRules,
+    config: IndexConfig,
+    pool: ExtractorPool,
+    rels: Iterable[str],
+    skipped: dict[str, str],
+) -> BuildStats:
+    """Re-check known paths (from file events): index changed files, drop gone or newly
+    excluded ones. Cheaper than ``sync``: no tree scan."""
+    started = time.perf_counter()
+    root = str(rules.root)
+    tally = _Tally()
+    todo: list[ScanEntry] = []
+    with state.lock, state.store.transaction():
+        for rel in sorted(set(rels)):
+            verdict = rules.check(rel, sniff=False)
+            if not verdict.allowed:
+                if verdict.reason != "vanished":
+                    skipped[rel] = verdict.reason
+                else:
+                    skipped.pop(rel, None)
+                if state.remove(rel):
+                    tally.removed += 1
+                continue
+            try:
+                st = os.stat(os.path.join(root, rel))
+            except OSError:
+                if state.remove(rel):
+                    tally.removed += 1
+                continue
+            entry = ScanEntry(rel, st.st_size, st.st_mtime_ns)
+            if _needs_index(state, entry, root, config.max_bytes):
+                todo.append(entry)
+            else:
+                tally.unchanged += 1
+        if tally.removed:
+            state.commit_generation()
+    cancelled = _extract_and_apply(state, config, pool, todo, root, lambda p: None, None, skipped, tally)
+    with state.lock:
+        state.lexical.flush()
+    return BuildStats(
+        files_total=len(todo) + tally.unchanged, files_indexed=tally.indexed,
+        files_unchanged=tally.unchanged, files_removed=tally.removed,
+        seconds=time.perf_counter() - started, cancelled=cancelled,
+    )
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,0 +1,300 @@
+"""The SQLite store of one workspace index: files, symbols, and a snapshot of the lexical index.
+
+One database per workspace root, under ``<cache>/index/<name>-<hash of root>/``. A file row
+is keyed by its path and remembers size, mtime and a content digest, so a restart re-reads
+only what changed (and hashes when mtime alone changed, to avoid re-indexing a touched
+file). The lexical index is saved whole as a snapshot tagged with the store's generation
+(a counter bumped by every write): a snapshot from another generation is ignored and the
+lexical index is rebuilt from the per-file window blobs instead, which are the source of
+truth.
+
+A store with another schema version, another root, or that SQLite cannot read is deleted
+and recreated empty; the caller then re-indexes. Not thread-safe: the owner serialises calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable, Iterator, NamedTuple
+
+from repo_index.facts import Definition, FileFacts, ImportStmt, Reference
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    language TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    indexed_ns INTEGER NOT NULL,
+    n_lines INTEGER NOT NULL,
+    package TEXT NOT NULL,
+    imports TEXT NOT NULL,
+    refs TEXT NOT NULL,
+    windows BLOB NOT NULL,
+    notes TEXT NOT NULL
+);
+CREATE TABLE symbols (
+    file_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    head_end INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    doc_start INTEGER NOT NULL,
+    doc_end INTEGER NOT NULL
+);
+CREATE INDEX symbols_by_name ON symbols (name);
+CREATE INDEX symbols_by_file ON symbols (file_id);
+CREATE TABLE lexical (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, data BLOB NOT NULL);
+"""
+
+
+class FileRow(NamedTuple):
+    id: int
+    path: str
+    language: str
+    size: int
+    mtime_ns: int
+    digest: bytes
+    indexed_ns: int
+    n_lines: int
+    package: str
+
+
+class StoredSymbol(NamedTuple):
+    file_id: int
+    name: str
+    kind: str
+    parent: str
+    start_line: int
+    end_line: int
+    head_end: int
+    signature: str
+    doc_start: int
+    doc_end: int
+
+
+def store_dir(cache_dir: Path, root: Path) -> Path:
+    key = hashlib.sha256(os.fsencode(str(root))).hexdigest()[:16]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in root.name)[:40] or "root"
+    return cache_dir / "index" / f"{name}-{key}"
+
+
+class IndexStore:
+    """Open with ``IndexStore.open(cache_dir, root)``; ``rebuilt`` tells whether the store
+    had to be (re)created, and why in ``rebuilt_reason``."""
+
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path = path
+        self.root = root
+        self.rebuilt_reason = ""
+        self.db: sqlite3.Connection = self._connect()
+
+    @classmethod
+    def open(cls, cache_dir: Path, root: Path) -> "IndexStore":
+        directory = store_dir(cache_dir, root)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "index.sqlite3"
+        try:
+            store = cls(path, root)
+            reason = store._check()
+        except sqlite3.DatabaseError as exc:
+            reason = f"unreadable store ({exc})"
+            store = None
+        if reason:
+            log.info("rebuilding index store %s: %s", path, reason)
+            if store is not None:
+                store.db.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(f"{path}{suffix}")
+                except FileNotFoundError:
+                    pass
+            store = cls(path, root)
+            store._create()
+            store.rebuilt_reason = reason
+        return store
+
+    @property
+    def rebuilt(self) -> bool:
+        return bool(self.rebuilt_reason)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses the last commits, never consistency
+        db.execute("PRAGMA temp_store=MEMORY")
+        return db
+
+    def _check(self) -> str:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return "new store"
+        if "meta" not in tables:
+            return "not a qwenpair index"
+        meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        if meta.get("schema_version") != str(SCHEMA_VERSION):
+            return f"schema version {meta.get('schema_version')} != {SCHEMA_VERSION}"
+        if meta.get("root") != str(self.root):
+            return "store belongs to another root"
+        self.db.execute("SELECT id, path, size, mtime_ns, digest FROM files LIMIT 1").fetchall()
+        return ""
+
+    def _create(self) -> None:
+        with self.transaction():
+            for statement in _SCHEMA.strip().split(";\n"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("root", str(self.root)), ("generation", "0")],
+            )
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
+
+    # -- transactions -------------------------------------------------------------------
+
+    class _Transaction:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self):
+            self.db.execute("BEGIN IMMEDIATE")
+            return self
+
+        def __exit__(self, kind, value, tb):
+            if kind is None:
+                self.db.execute("COMMIT")
+            else:
+                self.db.execute("ROLLBACK")
+            return False
+
+    def transaction(self) -> "_Transaction":
+        return IndexStore._Transaction(self.db)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def files(self) -> list[FileRow]:
+        return [FileRow(*r) for r in self.db.execute(
+            "SELECT id, path, language, size, mtime_ns, digest, indexed_ns, n_lines, package FROM files"
+        )]
+
+    def windows_blobs(self) -> Iterator[tuple[int, bytes]]:
+        yield from self.db.execute("SELECT id, windows FROM files")
+
+    def lexical_snapshot(self) -> tuple[int, bytes] | None:
+        row = self.db.execute("SELECT generation, data FROM lexical WHERE id = 1").fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def symbols_named(self, names: Iterable[str], file_ids: list[int] | None = None) -> list[StoredSymbol]:
+        names = list(dict.fromkeys(names))
+        found: list[StoredSymbol] = []
+        where_file = ""
+        if file_ids is not None:
+            where_file = f" AND file_id IN ({','.join(str(int(i)) for i in file_ids)})"
+        for i in range(0, len(names), 500):  # SQLite's bound-parameter limit
+            chunk = names[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found += [StoredSymbol(*r) for r in self.db.execute(
+                f"SELECT file_id, name, kind, parent, start_line, end_line, head_end, signature, doc_start, doc_end"
+                f" FROM symbols WHERE name IN ({marks}){where_file}", chunk)]
+        return found
+
+    def symbols_of(self, file_id: int) -> list[StoredSymbol]:
+        return [StoredSymbol(*r) for r in self.db.execute(
+            "SELECT file_id, name, kind, parent, start_line, end_line, head_end, signature, doc_start, doc_end"
+            " FROM symbols WHERE file_id = ? ORDER BY start_line", (file_id,))]
+
+    def symbol_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM symbols").fetchone()[0])
+
+    def imports_of(self, file_id: int) -> list[ImportStmt]:
+        row = self.db.execute("SELECT imports FROM files WHERE id = ?", (file_id,)).fetchone()
+        if not row:
+            return []
+        return [ImportStmt(line, module, tuple(names), bool(rel)) for line, module, names, rel in json.loads(row[0])]
+
+    def references_of(self, file_id: int) -> list[Reference]:
+        row = self.db.execute("SELECT refs FROM files WHERE id = ?", (file_id,)).fetchone()
+        return [Reference(*r) for r in json.loads(row[0])] if row else []
+
+    def notes_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (notes,) in self.db.execute("SELECT notes FROM files WHERE notes != ''"):
+            for note in notes.split(","):
+                counts[note] = counts.get(note, 0) + 1
+        return counts
+
+    # -- writes (call inside a transaction) ----------------------------------------------
+
+    def put(self, facts: FileFacts) -> int:
+        """Insert or replace a file's facts; returns its id (stable across updates)."""
+        imports = json.dumps([[i.line, i.module, list(i.names), int(i.relative)] for i in facts.imports])
+        refs = json.dumps([list(r) for r in facts.references])
+        row = self.db.execute(
+            "INSERT INTO files (path, language, size, mtime_ns, digest, indexed_ns, n_lines, package,"
+            " imports, refs, windows, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(path) DO UPDATE SET language=excluded.language, size=excluded.size,"
+            " mtime_ns=excluded.mtime_ns, digest=excluded.digest, indexed_ns=excluded.indexed_ns,"
+            " n_lines=excluded.n_lines, package=excluded.package, imports=excluded.imports,"
+            " refs=excluded.refs, windows=excluded.windows, notes=excluded.notes RETURNING id",
+            (facts.rel, facts.language, facts.size, facts.mtime_ns, facts.digest, time.time_ns(),
+             facts.n_lines, facts.package, imports, refs, facts.windows, ",".join(facts.notes)),
+        ).fetchone()
+        file_id = int(row[0])
+        self.db.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
+        if facts.symbols:
+            self.db.executemany(
+                "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(file_id, *s) for s in facts.symbols],
+            )
+        return file_id
+
+    def touch(self, file_id: int, mtime_ns: int) -> None:
+        """Same content, new mtime: remember it so the next start need not hash again."""
+        self.db.execute("UPDATE files SET mtime_ns = ?, indexed_ns = ? WHERE id = ?", (mtime_ns, time.time_ns(), file_id))
+
+    def delete(self, file_id: int) -> None:
+        self.db.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
+        self.db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def bump_generation(self) -> int:
+        row = self.db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation' RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    def save_lexical(self, generation: int, data: bytes) -> None:
+        self.db.execute(
+            "INSERT INTO lexical (id, generation, data) VALUES (1, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET generation=excluded.generation, data=excluded.data",
+            (generation, data),
+        )
+
+
+def definition_from(row: StoredSymbol, path: str) -> Definition:
+    return Definition(path, row.name, row.kind, row.parent, row.start_line, row.end_line,
+                      row.signature, row.doc_start, row.doc_end, row.head_end)

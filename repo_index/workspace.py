@@ -1,0 +1,317 @@
+"""``Workspace``: the one object the engine, the CLI and the training pipeline hold.
+
+It ties the pieces together: path rules, the store and in-memory state, the indexer and its
+worker pool, open editor documents, the watcher, and retrieval. Methods are thread-safe:
+the LSP thread may call ``retrieve`` while the watcher thread applies file changes.
+
+Typical use::
+
+    ws = Workspace.open("~/src/project")
+    ws.build(progress=print)                 # cold: parses everything; warm: what changed
+    ws.start_watching()
+    ws.set_overlay("pkg/mod.py", unsaved_text)
+    for s in ws.retrieve("pkg/mod.py", unsaved_text, line=41, col=8):
+        print(s.path, s.start_line, s.reason)
+    ws.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from repo_index import chunking, indexer, resolve
+from repo_index import retrieve as _retrieve
+from repo_index.config import IndexConfig
+from repo_index.documents import OpenDocuments
+from repo_index.extract import extract, read_limited
+from repo_index.facts import BuildStats, Definition, FileFacts, ImportStmt, ResolvedImport, Snippet
+from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
+from repo_index.rules import PathRules
+from repo_index.state import IndexState
+from repo_index.store import IndexStore
+from repo_index.watcher import Watcher
+
+log = logging.getLogger(__name__)
+
+
+class WorkspaceError(Exception):
+    """A problem the user can fix (a root that is not a directory...)."""
+
+    user_facing = True
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    root: str
+    store: str
+    files: int
+    languages: dict[str, int]
+    symbols: int
+    windows: int
+    skipped: dict[str, int]
+    notes: dict[str, int]
+    open_documents: int
+    watching: bool
+    loaded_from: str
+    load_seconds: float
+    last_build: BuildStats | None = field(default=None)
+
+
+class Workspace:
+    """The index of one workspace root. Create with ``Workspace.open``."""
+
+    def __init__(self, root: Path, config: IndexConfig, store: IndexStore) -> None:
+        self.root = root
+        self.config = config
+        self.rules = PathRules(root, max_bytes=config.max_bytes, extra_ignores=config.extra_ignores)
+        self.state = IndexState(root, store)
+        self.documents = OpenDocuments(config)
+        self.skipped: dict[str, str] = {}
+        self.last_build: BuildStats | None = None
+        self._pool = ExtractorPool(str(root), config)
+        self._watcher: Watcher | None = None
+        self._sync_lock = threading.Lock()
+        self._fileset: tuple[int, resolve.FileSet] | None = None
+
+    @classmethod
+    def open(cls, root: Path | str, config: IndexConfig | None = None) -> "Workspace":
+        """Open (or create) the index of ``root`` and load what is persisted. Does not scan:
+        call ``build`` to bring it up to date with the disk."""
+        config = config or IndexConfig()
+        path = Path(os.path.abspath(os.path.expanduser(str(root))))
+        if not path.is_dir():
+            raise WorkspaceError(f"{root} is not a directory")
+        store = IndexStore.open(config.resolved_cache_dir(), path)
+        workspace = cls(path, config, store)
+        with workspace.state.lock:
+            workspace.state.load()
+        return workspace
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- indexing -------------------------------------------------------------------------
+
+    def build(self, progress: ProgressCallback | None = None, cancel: CancelToken = None) -> BuildStats:
+        """Scan the tree and index what changed (everything, the first time). Reports
+        ``Progress`` to ``progress``; stops early when ``cancel`` is set (an Event or a
+        callable), keeping the work done so far."""
+        with self._sync_lock:
+            self.rules.reload()
+            stats = indexer.sync(self.state, self.rules, self.config, self._pool,
+                                 progress=progress, cancel=cancel, skipped=self.skipped)
+            self.last_build = stats
+            return stats
+
+    def refresh(self, paths: Iterable[Path | str]) -> BuildStats:
+        """Re-check specific files (saved, created, deleted) without scanning the tree."""
+        rels = [rel for rel in (self._rel(p) for p in paths) if rel]
+        with self._sync_lock:
+            return indexer.update_paths(self.state, self.rules, self.config, self._pool, rels, self.skipped)
+
+    def start_watching(self) -> None:
+        """Follow file changes from now on (debounced; see ``watcher``)."""
+        if self._watcher is None:
+            self._watcher = Watcher(self.rules, self.config, self._on_changes)
+            self._watcher.start()
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    def _on_changes(self, rels: set[str], rescan: bool) -> None:
+        if rescan:
+            self.build()
+        elif rels:
+            self.refresh(rels)
+
+    # -- open documents -------------------------------------------------------------------
+
+    def set_overlay(self, path: Path | str, text: str) -> bool:
+        """The editor's unsaved text for ``path`` (didOpen/didChange). Returns False (and
+        keeps nothing) for a path the rules exclude."""
+        rel = self._rel(path)
+        if not rel:
+            return False
+        verdict = self.rules.check(rel, sniff=False)
+        # "vanished": a new buffer not saved yet; the name and ignore rules passed already.
+        if not verdict.allowed and verdict.reason != "vanished":
+            return False
+        self.documents.set(rel, text)
+        return True
+
+    def clear_overlay(self, path: Path | str) -> None:
+        """The editor closed ``path`` (didClose): the disk version counts again."""
+        rel = self._rel(path)
+        if rel and self.documents.close(rel):
+            with self.state.lock:
+                self.state.drop_overlay(rel)
+
+    def _sync_overlays(self, current: str | None) -> None:
+        """Bring the lexical index up to date with open documents other than ``current``
+        (which changes with every keystroke and is excluded near the cursor anyway)."""
+        for rel in self.documents.paths():
+            doc = self.documents.get(rel)
+            if doc is None or rel == current or doc._facts is not None:
+                continue
+            facts = self.documents.facts(doc)
+            if isinstance(facts, FileFacts):
+                with self.state.lock:
+                    self.state.set_overlay_windows(rel, chunking.unpack_windows(facts.windows))
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def definitions(self, name: str) -> list[Definition]:
+        """Every definition of ``name`` (open documents' unsaved versions win)."""
+        overlays = self.documents.paths()
+        with self.state.lock:
+            found = self.state.definitions_named([name], skip_paths=overlays)
+        found += [d for d in self._overlay_definitions({name})]
+        return sorted(found, key=lambda d: (d.path, d.start_line))
+
+    def symbols(self, path: Path | str) -> list[Definition]:
+        """The definitions of one file, in order."""
+        rel = self._rel(path)
+        doc = self.documents.get(rel) if rel else None
+        if doc is not None:
+            facts = self.documents.facts(doc)
+            return [_definition(rel, s) for s in facts.symbols] if isinstance(facts, FileFacts) else []
+        with self.state.lock:
+            return self.state.symbols_of(rel) if rel else []
+
+    def imports(self, path: Path | str, text: str | None = None) -> list[ResolvedImport]:
+        """The import statements of a file and the workspace files they refer to."""
+        rel = self._rel(path)
+        if not rel:
+            return []
+        statements, language = self._imports_of(rel, text)
+        files = self._files()
+        return [ResolvedImport(s.line, s.module, s.names, resolve.resolve(language, rel, s, files)) for s in statements]
+
+    def references(self, name: str, limit: int = 200) -> list[tuple[str, int]]:
+        """(path, line) of the uses the index recorded (calls, instantiations, types)."""
+        found: list[tuple[str, int]] = []
+        with self.state.lock:
+            for path, row in sorted(self.state.files.items()):
+                for ref in self.state.store.references_of(row.id):
+                    if ref.name == name:
+                        found.append((path, ref.line))
+                if len(found) >= limit:
+                    break
+        return found[:limit]
+
+    def stats(self) -> IndexStats:
+        with self.state.lock:
+            languages: dict[str, int] = {}
+            for row in self.state.files.values():
+                key = row.language or "text"
+                languages[key] = languages.get(key, 0) + 1
+            symbols = self.state.store.symbol_count()
+            windows = self.state.lexical.window_count
+            notes = self.state.store.notes_counts()
+        skipped: dict[str, int] = {}
+        for reason in self.skipped.values():
+            skipped[reason] = skipped.get(reason, 0) + 1
+        return IndexStats(
+            root=str(self.root), store=str(self.state.store.path), files=len(self.state.files),
+            languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+            symbols=symbols, windows=windows,
+            skipped=dict(sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))), notes=notes,
+            open_documents=len(self.documents.paths()), watching=self._watcher is not None,
+            loaded_from=self.state.loaded_from, load_seconds=round(self.state.load_seconds, 3),
+            last_build=self.last_build,
+        )
+
+    # -- retrieval ------------------------------------------------------------------------
+
+    def retrieve(
+        self,
+        path: Path | str,
+        text: str | None = None,
+        line: int = 0,
+        col: int = 0,
+        *,
+        max_definitions: int | None = None,
+        max_similar: int | None = None,
+    ) -> list[Snippet]:
+        """Cross-file context for a cursor at 0-based ``line`` and ``col`` (Unicode code
+        points) in ``path``, whose current text is ``text`` (default: the open document's,
+        else the disk's). Definitions first, then similar windows; see ``retrieval``."""
+        return _retrieve.retrieve(self, path, text, line, col,
+                        max_definitions=self.config.max_definitions if max_definitions is None else max_definitions,
+                        max_similar=self.config.max_similar if max_similar is None else max_similar)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _rel(self, path: Path | str) -> str | None:
+        return self.rules.relative(path)
+
+    def _files(self) -> resolve.FileSet:
+        with self.state.lock:
+            version = self.state.fileset_version
+            if self._fileset is None or self._fileset[0] != version:
+                fileset = resolve.FileSet(self.state.files.keys(), self.state.packages(), self._read_text)
+                self._fileset = (version, fileset)
+            return self._fileset[1]
+
+    def _read_text(self, rel: str) -> str | None:
+        doc = self.documents.get(rel)
+        if doc is not None:
+            return doc.text
+        if not self.rules.check(rel, sniff=False).allowed:
+            return None
+        data = read_limited(os.path.join(str(self.root), rel), self.config.max_bytes)
+        return None if isinstance(data, str) else data.decode("utf-8", "replace")
+
+    def _imports_of(self, rel: str, text: str | None) -> tuple[list[ImportStmt], str]:
+        doc = self.documents.get(rel)
+        facts = None
+        if doc is not None and (text is None or text == doc.text):
+            facts = doc._facts or doc.stale_facts or self.documents.facts(doc)
+        elif text is not None:
+            facts = extract(rel, text.encode("utf-8", "surrogatepass"), config=self.config)
+        if isinstance(facts, FileFacts):
+            return list(facts.imports), facts.language
+        with self.state.lock:
+            row = self.state.files.get(rel)
+            return self.state.imports_of(rel), (row.language if row else "")
+
+    def _overlay_definitions(self, names: set[str], prefix: str = "") -> list[Definition]:
+        found = []
+        for rel in self.documents.paths():
+            doc = self.documents.get(rel)
+            if doc is None:
+                continue
+            facts = doc._facts or doc.stale_facts or self.documents.facts(doc)
+            if isinstance(facts, FileFacts):
+                found += [_definition(rel, s) for s in facts.symbols
+                          if s.name in names or (prefix and s.name.startswith(prefix))]
+        return found
+
+    def close(self) -> None:
+        """Stop watching, persist the lexical index and release the store and workers."""
+        self.stop_watching()
+        with self.state.lock:
+            for rel in self.documents.paths():
+                self.documents.close(rel)
+                self.state.drop_overlay(rel)
+            try:
+                self.state.save_snapshot()
+            except Exception:  # closing must not fail because the cache disk is full
+                log.exception("could not save the lexical index snapshot")
+            self.state.store.close()
+        self._pool.close()
+
+
+def _definition(rel: str, s) -> Definition:
+    return Definition(rel, s.name, s.kind, s.parent, s.start_line, s.end_line, s.signature,
+                      s.doc_start, s.doc_end, s.head_end_line)
