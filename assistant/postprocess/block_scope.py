@@ -12,17 +12,19 @@ write the next function, or repeat the code that follows the cursor. The complet
   when it is. A closing line that opens a new block (``} else {``) keeps only its closers.
 
 Lines that start inside a string or comment are not judged by their indentation.
-What it is not: a parser; brackets are counted by ``lexer.scan``.
+Brackets are counted by ``lexer.scan``; only when it reports a misread (a regex literal, a raw
+string) is the completion — the completion alone — parsed with tree-sitter (``syntax``).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from assistant.postprocess.blocks import block_owner, indent_width, leading_ws
 from assistant.postprocess.languages import LanguageSpec
-from assistant.postprocess.lexer import OPENERS, ScanResult, ScanState, code_of, scan, string_at_end
+from assistant.postprocess.lexer import OPENERS, ScanState, code_of, scan, string_at_end
+from assistant.postprocess.syntax import snippet_structure
 
 if TYPE_CHECKING:
     from assistant.postprocess.context import CompletionContext
@@ -40,40 +42,70 @@ def trim_to_block(text: str, ctx: CompletionContext) -> str:
         bound = owner.width  # braces delimit the block; siblings share the cursor's width
     unindented = re.compile(spec.unindented_lines) if spec.unindented_lines else None
     lines = text.split("\n")
-    state = ScanState(quote=string_at_end(ctx.line_prefix, spec))
+    shape = _shape(lines, spec, string_at_end(ctx.line_prefix, spec))
     for i, line in enumerate(lines):
-        in_code = state.quote is None and state.comment is None
-        result = scan(line + "\n", spec, state)  # the newline ends single-line strings
+        excess = shape.excess[i]
         if (
             i > 0
-            and in_code
+            and shape.in_code[i]
             and line.strip()
             and indent_width(line) < bound
             and not (unindented and unindented.match(line))
         ):
-            if _closes_block(line, result, spec):
-                return "\n".join([*lines[:i], _closing_part(line, result, spec)])
+            if excess == len(leading_ws(line)) or _first_word(line) in spec.closer_words:
+                return "\n".join([*lines[:i], _closing_part(line, excess, spec)])
             return "\n".join(lines[:i])
-        if result.excess:
-            return "\n".join([*lines[:i], _closing_part(line, result, spec)])
-        state = result.state
+        if excess >= 0:
+            return "\n".join([*lines[:i], _closing_part(line, excess, spec)])
     return text
 
 
-def _closes_block(line: str, result: ScanResult, spec: LanguageSpec) -> bool:
-    """The dedented ``line`` is the block's closing line: it starts with an excess closer or an end word."""
-    start = len(leading_ws(line))
-    if result.excess and result.excess[0] == start:
-        return True
-    word = line[start:].split(None, 1)[0] if line.strip() else ""
-    return word in spec.closer_words
+class _Shape(NamedTuple):
+    in_code: list[bool]  # per line: it starts in code (not inside a string or comment)
+    excess: list[int]  # per line: offset of its first closer of a bracket opened before the text, or -1
 
 
-def _closing_part(line: str, result: ScanResult, spec: LanguageSpec) -> str:
+def _shape(lines: list[str], spec: LanguageSpec, quote: str | None) -> _Shape:
+    """The shape per the lexer; per tree-sitter instead when the lexer misread something."""
+    in_code, excess = [], []
+    misread = False
+    state = ScanState(quote=quote)
+    for line in lines:
+        in_code.append(state.quote is None and state.comment is None)
+        result = scan(line + "\n", spec, state)  # the newline ends single-line strings
+        excess.append(result.excess[0] if result.excess else -1)
+        misread = misread or result.misread
+        state = result.state
+    if misread and quote is None:
+        return _parsed_shape(lines, spec) or _Shape(in_code, excess)
+    return _Shape(in_code, excess)
+
+
+def _parsed_shape(lines: list[str], spec: LanguageSpec) -> _Shape | None:
+    structure = snippet_structure("\n".join(lines), spec.name)
+    if structure is None:
+        return None
+    excess = [-1] * len(lines)
+    line, line_start = 0, 0
+    for at in structure.excess:
+        while at > line_start + len(lines[line]):
+            line_start += len(lines[line]) + 1
+            line += 1
+        if excess[line] < 0:
+            excess[line] = at - line_start
+    return _Shape([i not in structure.inside for i in range(len(lines))], excess)
+
+
+def _first_word(line: str) -> str:
+    words = line.split(None, 1)
+    return words[0] if words else ""
+
+
+def _closing_part(line: str, excess: int, spec: LanguageSpec) -> str:
     """What to keep of the line that closes the block: all of it, unless it opens a new block."""
-    if not result.excess:
+    if excess < 0:
         return line  # an end word such as ``end``
-    end = result.excess[0]
+    end = excess
     while end < len(line) and line[end] in ")]};, \t":
         end += 1
     rest = code_of(line[end:], spec)

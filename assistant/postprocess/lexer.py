@@ -6,9 +6,10 @@ reports the *excess* closers: those that close a bracket opened before the scann
 which is how the filters tell "the completion closed something it did not open".
 
 What it is not: a parser. It does not know regex literals, string interpolation, raw-string
-hash fences or nested comments; on such input it can miscount a line, and every filter that
-uses it treats its answer as a heuristic. It is used instead of tree-sitter because it runs in
-microseconds on the keystroke path and needs no whole-file parse.
+hash fences or nested comments; on such input it can miscount a line, and says so when it
+notices (``misread``: a one-line string ran into a newline), so that the block-scope filter
+can ask tree-sitter instead (``syntax``). It is used first because it runs in microseconds on
+the keystroke path and needs no parse at all.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ScanResult(NamedTuple):
     state: ScanState  # the state after the text
     excess: list[int]  # offsets of closers that closed a bracket opened before the text
     comment_at: int  # offset of the first line comment in code, -1 if none
+    misread: bool  # a single-line string ran into a newline: likely a construct we do not lex
 
 
 class _Patterns(NamedTuple):
@@ -89,6 +91,7 @@ def scan(text: str, spec: LanguageSpec, state: ScanState | None = None) -> ScanR
     st = state.copy() if state is not None else ScanState()
     excess: list[int] = []
     comment_at = -1
+    misread = False
     pos, end = 0, len(text)
     while pos < end:
         if st.comment is not None:
@@ -103,7 +106,10 @@ def scan(text: str, spec: LanguageSpec, state: ScanState | None = None) -> ScanR
             if m is None:
                 break
             pos = m.end()
-            if m.group() in (st.quote, "\n"):
+            if m.group() == "\n":
+                misread = True  # regex literal, raw string, nested f-string quote, ...
+                st.quote = None
+            elif m.group() == st.quote:
                 st.quote = None
             continue
         m = p.code.search(text, pos)
@@ -131,7 +137,7 @@ def scan(text: str, spec: LanguageSpec, state: ScanState | None = None) -> ScanR
         elif token in p.block_comments:
             st.comment = p.block_comments[token]
         # else: a char literal, skipped whole
-    return ScanResult(st, excess, comment_at)
+    return ScanResult(st, excess, comment_at, misread)
 
 
 def code_of(line: str, spec: LanguageSpec) -> str:
