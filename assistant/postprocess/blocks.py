@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.postprocess.languages import LanguageSpec, opener_pattern
-from assistant.postprocess.lexer import code_of
+from assistant.postprocess.lexer import scan
 
 if TYPE_CHECKING:
     from assistant.postprocess.context import CompletionContext
@@ -37,7 +37,12 @@ def indent_width(line: str) -> int:
 
 def opens_block(line: str, spec: LanguageSpec) -> bool:
     """``line`` ends (or, for keyword languages, starts) the way a block-opening line does."""
-    code = code_of(line, spec).lstrip()
+    result = scan(line, spec)
+    if result.state.quote is not None or result.state.comment is not None:
+        return False  # it ends inside a string or comment: `x = "a {`
+    code = (line if result.comment_at < 0 else line[: result.comment_at]).strip()
+    if code.endswith(":") and result.state.stack:
+        return False  # a slice or a lambda inside brackets (`d[1:`), not a block
     return bool(code) and opener_pattern(spec).search(code) is not None
 
 

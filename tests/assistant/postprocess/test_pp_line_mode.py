@@ -30,6 +30,10 @@ SINGLE = [
     ("python", "def f():\n    x = 1\n    ‸\n", "opens no block"),
     ("javascript", "if (x) {‸\n  a();\n}\n", "already has a body"),
     ("javascript", "const s = 'a {‸'", "mid-line"),
+    ("python", "x = d[1:‸\n", "opens no block"),  # a slice, not a block
+    ("python", "xs.sort(key=lambda x:‸\n", "opens no block"),
+    ("python", 'x = """doc {‸\n', "opens no block"),  # inside a string
+    ("c", "/* see {‸\n", "opens no block"),  # inside a comment
 ]
 
 
