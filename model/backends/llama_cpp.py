@@ -86,13 +86,14 @@ class LlamaCppBackend:
 
     # -- evaluation ---------------------------------------------------------------------
     def _cached_prefix(self, tokens: list[int]) -> int:
+        import numpy as np
+
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        n = min(len(cached), len(tokens))
-        keep = 0
-        while keep < n and cached[keep] == tokens[keep]:
-            keep += 1
-        return keep
+        n = min(llm.n_tokens, len(tokens))
+        if n == 0:
+            return 0
+        differ = np.flatnonzero(llm.input_ids[:n] != np.asarray(tokens[:n], dtype=llm.input_ids.dtype))
+        return int(differ[0]) if differ.size else n
 
     def _evaluate(self, tokens: list[int], cancel, deadline: float | None) -> int:
         """Bring the KV cache to ``tokens``; returns how many tokens were reused."""
