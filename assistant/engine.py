@@ -21,10 +21,10 @@ from assistant.config import EngineConfig
 from assistant.context import ContextBuilder, Retriever, Snippet
 from assistant.document import clamp_cursor
 from assistant.latency import LatencyModel
+from assistant.postprocess import CompletionContext, ModeLimits, Step, decide_line_mode, run_chain
 from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
 from assistant.scheduler import Scheduler, Superseded
 from model.backends.base import Backend, GenerationRequest
-from model.tokens import cut_at_leaked_token
 
 #: A path policy answers (allowed, reason) for "may this file's text enter a prompt".
 PathPolicy = Callable[[Path], tuple[bool, str]]
@@ -33,8 +33,6 @@ PathPolicy = Callable[[Path], tuple[bool, str]]
 OTHER_DOCUMENTS = 4
 #: Lines of another document shown around its last edit.
 DOCUMENT_WINDOW = 20
-#: Line endings that open a block: a completion there may span several lines.
-BLOCK_OPENERS = (":", "{", "(", "[", "=>", " do", " then", "->")
 
 
 @dataclass
@@ -53,14 +51,12 @@ class CompletionEngine:
         repo_name: str | None = None,
         retriever: Retriever | None = None,
         path_policy: PathPolicy | None = None,
-        postprocess: Callable[..., str] | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.backend = backend
         self.workspace_root = workspace_root.resolve() if workspace_root else None
         self.repo_name = repo_name or (self.workspace_root.name if self.workspace_root else None)
         self.path_policy = path_policy
-        self.postprocess = postprocess
         self.scheduler = Scheduler()
         self.cache = CompletionCache(self.config.cache_entries)
         self.latency = LatencyModel()
@@ -226,13 +222,6 @@ class CompletionEngine:
         parts.explain[:0] = explain
         return cursor, parts
 
-    def _multiline(self, before: str, after: str) -> bool:
-        """Multi-line at the end of a blank line or of one that opens a block; else one line."""
-        if after.strip():
-            return False
-        stripped = before.rstrip()
-        return not stripped or stripped.endswith(BLOCK_OPENERS)
-
     def _prefill(self, request: CompletionRequest, cancel: threading.Event) -> int:
         _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0)
         stable = parts.prompt[: parts.stable_len]
@@ -248,13 +237,15 @@ class CompletionEngine:
         if not allowed:
             return CompletionResult(warnings=[f"no completion in {request.path.name}: {why}"], version=request.version)
         t0 = time.perf_counter()
-        probe_cursor = clamp_cursor(request.text, request.line, request.col)
-        line_text = request.text.split("\n")[probe_cursor.line]
-        multiline = self._multiline(line_text[: probe_cursor.col], line_text[probe_cursor.col :])
-        max_new = cfg.max_tokens_multi if multiline else cfg.max_tokens_single
+        probe = clamp_cursor(request.text, request.line, request.col)
+        pp_context = CompletionContext.from_prefix_suffix(
+            request.text[: probe.offset], request.text[probe.offset :], path=request.path.name
+        )
+        mode = decide_line_mode(pp_context, ModeLimits(cfg.max_tokens_single, cfg.max_tokens_multi))
+        multiline, max_new, stops = mode.multiline, mode.max_tokens, mode.stop_texts
         cursor, parts = self._prompt(request, max_new=max_new, expected_new=max_new // 4)
         t_ctx = time.perf_counter()
-        stops = () if multiline else ("\n",)
+        steps: list[Step] | None = [] if request.explain else None
         n = max(1, request.candidates or cfg.candidates)
         candidates: list[tuple[str, float]] = []
         first = None
@@ -279,13 +270,10 @@ class CompletionEngine:
                 self._chars_per_token = max(1.0, len(parts.prompt) / result.prompt_tokens)
             self._last_prompt = parts.prompt
             self.latency.observe(result.evaluated_tokens, result.prompt_s, len(result.token_ids), result.gen_s)
-            text = cut_at_leaked_token(result.text)
+            text = result.text
             if result.stop_reason == "time" and multiline and "\n" in text:
                 text = text[: text.rfind("\n")]  # the cap hit: keep the last complete line
-            if self.postprocess is not None:
-                text = self.postprocess(text, request=request, cursor=cursor, parts=parts, multiline=multiline)
-            elif not multiline:
-                text = text.split("\n", 1)[0]
+            text = run_chain(text, pp_context, steps=steps if i == 0 else None)
             if text.strip() and all(text != c for c, _ in candidates):
                 candidates.append((text, result.mean_logprob))
         candidates.sort(key=lambda c: c[1], reverse=True)
@@ -303,7 +291,7 @@ class CompletionEngine:
                 "total_s": time.perf_counter() - t0,
             },
             warnings=[cursor.warning] if cursor.warning else [],
-            explain=parts.explain if request.explain else [],
+            explain=(parts.explain + _filter_explain(steps or [])) if request.explain else [],
             version=request.version,
         )
         if items and not cancel.is_set():
@@ -321,6 +309,10 @@ class CompletionEngine:
             "cache_entries": len(self.cache),
             **self.counters,
         }
+
+
+def _filter_explain(steps: list[Step]) -> list[ExplainEntry]:
+    return [ExplainEntry("filter", st.name, f"{st.before!r} -> {st.after!r}") for st in steps if st.changed]
 
 
 def _common_prefix(a: str, b: str) -> int:
