@@ -22,21 +22,9 @@ from typing import Protocol
 
 from assistant.document import Cursor
 from assistant.request import ExplainEntry
-from model.fit import fit_prefix_suffix
+from model.fit import fit_prefix_suffix, keep_tail
 from model.prompt import RepoFile, fim, repo_fim, split_current_line
-
-
-@dataclass(frozen=True)
-class Snippet:
-    """A piece of another file, as the retriever hands it over."""
-
-    path: str  # relative to the repository root, '/'-separated
-    start_line: int  # 0-based, inclusive
-    end_line: int  # 0-based, exclusive
-    text: str
-    kind: str  # "definition", "import", "similar", "document"
-    reason: str
-    score: float = 0.0
+from repo_index import Snippet
 
 
 class Retriever(Protocol):
@@ -134,6 +122,8 @@ class ContextBuilder:
         head, current = split_current_line(prefix)
         if self.naive_layout:
             head, current = prefix, ""
+        if self.count(current) > budget // 2:  # a minified line: keep its end next to the cursor
+            head, current = "", keep_tail(current, budget // 2, self.count)
         explain: list[ExplainEntry] = []
 
         files: list[RepoFile] = []
@@ -141,7 +131,7 @@ class ContextBuilder:
         if repo_name is not None:
             grouped: dict[str, list[Snippet]] = {}
             order: list[str] = []
-            for snip in snippets:
+            for snip in _distinct(snippets, rel_path):
                 cost = self.count(snip.text) + 4
                 if used + cost > repo_budget:
                     explain.append(ExplainEntry("budget", _where(snip), f"dropped: over the cross-file budget ({snip.reason})", cost))
@@ -173,6 +163,22 @@ class ContextBuilder:
         else:
             prompt = fim(head, suffix, middle_start=current)
         return PromptParts(prompt, head, current, suffix, files, explain, len(prompt) - len(current))
+
+
+def _distinct(snippets: Sequence[Snippet], current: str) -> list[Snippet]:
+    """Drop snippets of the current file (the local window shows it) and ones inside another."""
+    kept: list[Snippet] = []
+    for snip in snippets:
+        if snip.path == current:
+            continue
+        if any(k.path == snip.path and k.start_line <= snip.start_line and snip.end_line <= k.end_line for k in kept):
+            continue
+        kept = [
+            k for k in kept
+            if not (k.path == snip.path and snip.start_line <= k.start_line and k.end_line <= snip.end_line)
+        ]
+        kept.append(snip)
+    return kept
 
 
 def _where(s: Snippet) -> str:

@@ -18,13 +18,14 @@ from pathlib import Path
 
 from assistant.cache import CachedCompletion, CompletionCache
 from assistant.config import EngineConfig
-from assistant.context import ContextBuilder, Retriever, Snippet
+from assistant.context import ContextBuilder, Retriever
 from assistant.document import clamp_cursor
 from assistant.latency import LatencyModel
 from assistant.postprocess import CompletionContext, ModeLimits, Step, decide_line_mode, run_chain
 from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
 from assistant.scheduler import Scheduler, Superseded
 from model.backends.base import Backend, GenerationRequest
+from repo_index import Snippet
 
 #: A path policy answers (allowed, reason) for "may this file's text enter a prompt".
 PathPolicy = Callable[[Path], tuple[bool, str]]
@@ -76,14 +77,17 @@ class CompletionEngine:
         self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0}
 
     # -- documents ----------------------------------------------------------------------
-    def document_opened(self, path: Path, text: str) -> Future | None:
-        """Track the document and pre-fill the stable part of its prompt in the background."""
+    def document_opened(self, path: Path, text: str, line: int = 0) -> Future | None:
+        """Track the document and pre-fill, in the background, the stable part of the prompt
+        for a cursor on ``line`` (what stays fixed while the user types on that line)."""
         with self._docs_lock:
-            self._docs[path] = _Doc(text)
+            self._docs[path] = _Doc(text, line)
             self._docs.move_to_end(path)
         if not self._allowed(path)[0]:
             return None
-        request = CompletionRequest(path, text, 0, 0)
+        lines = text.split("\n")
+        end = len(lines[line]) if 0 <= line < len(lines) else 0
+        request = CompletionRequest(path, text, line, end)  # typing usually happens at a line's end
         return self.scheduler.submit_background(f"prefill:{path}", lambda cancel: self._prefill(request, cancel))
 
     def document_changed(self, path: Path, text: str, line: int | None = None) -> None:
@@ -119,6 +123,16 @@ class CompletionEngine:
 
     def cancel(self, path: Path) -> None:
         self.scheduler.cancel(str(path))
+
+    def build_prompt(self, request: CompletionRequest) -> tuple[str, list[ExplainEntry], list[str]]:
+        """The exact prompt a completion at this cursor would send, without generating."""
+        probe = clamp_cursor(request.text, request.line, request.col)
+        mode = decide_line_mode(
+            CompletionContext.from_prefix_suffix(request.text[: probe.offset], request.text[probe.offset :], path=request.path.name),
+            ModeLimits(self.config.max_tokens_single, self.config.max_tokens_multi),
+        )
+        cursor, parts = self._prompt(request, max_new=mode.max_tokens, expected_new=mode.max_tokens // 4)
+        return parts.prompt, parts.explain, [cursor.warning] if cursor.warning else []
 
     def calibrate(self) -> None:
         """Measure the backend's speed (a ~100-token prompt and 8 tokens)."""
@@ -190,7 +204,10 @@ class CompletionEngine:
             lines = doc.text.split("\n")
             lo = max(0, doc.last_line - DOCUMENT_WINDOW // 2)
             hi = min(len(lines), lo + DOCUMENT_WINDOW)
-            out.append(Snippet(rel, lo, hi, "\n".join(lines[lo:hi]), "document", "open or recently edited in the editor"))
+            out.append(
+                Snippet(path=rel, start_line=lo, end_line=hi, text="\n".join(lines[lo:hi]), score=0.0,
+                        kind="document", reason="open or recently edited in the editor")
+            )
         return out
 
     def _prompt(self, request: CompletionRequest, *, max_new: int, expected_new: int):

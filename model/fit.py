@@ -13,8 +13,9 @@ from collections.abc import Callable
 CountTokens = Callable[[str], int]
 
 
-def _keep_tail(text: str, budget: int, count: CountTokens) -> str:
-    """The longest run of whole trailing lines of ``text`` within ``budget`` tokens."""
+def keep_tail(text: str, budget: int, count: CountTokens) -> str:
+    """The longest run of whole trailing lines of ``text`` within ``budget`` tokens
+    (the end of the line, by characters, when even the last line is too long)."""
     if budget <= 0 or not text:
         return ""
     if count(text) <= budget:
@@ -89,5 +90,5 @@ def fit_prefix_suffix(
         return prefix, suffix
     suffix_budget = max(int(budget * suffix_share), budget - p)
     suffix = _keep_head(suffix, min(s, suffix_budget), count)
-    prefix = _keep_tail(prefix, budget - count(suffix), count)
+    prefix = keep_tail(prefix, budget - count(suffix), count)
     return prefix, suffix

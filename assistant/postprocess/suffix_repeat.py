@@ -57,6 +57,13 @@ def _drop_repeated_lines(text: str, ctx: CompletionContext) -> str:
 
 
 def _drop_repeated_line_end(text: str, ctx: CompletionContext) -> str:
+    # Repeated until stable, so that filtering is idempotent ("00" before "0" -> "0" -> "").
+    while (cut := _drop_line_end_once(text, ctx)) != text:
+        text = cut
+    return text
+
+
+def _drop_line_end_once(text: str, ctx: CompletionContext) -> str:
     tail = ctx.line_suffix.strip()
     if not any(c.isalnum() or c == "_" for c in tail):
         return text

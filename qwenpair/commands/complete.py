@@ -1,10 +1,17 @@
-"""``qwenpair complete FILE:LINE:COL``: print the completion at a position."""
+"""``qwenpair complete FILE:LINE:COL``: print the completion at a position.
+
+Runs the completion engine repository-level: the workspace (``--root``, else the file's git
+repository, else its directory) is indexed (persisted, so later runs re-read only what
+changed) and its definitions and similar code go into the prompt.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 from qwenpair.commands.common import add_model_options, parse_location, read_text, warn
 
@@ -17,22 +24,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("location", metavar="FILE:LINE:COL")
     add_model_options(p, default=None)
+    p.add_argument("--root", type=Path, default=None, help="workspace root (default: the file's git repository)")
     p.add_argument("--n", type=int, default=1, help="number of candidates (default 1)")
-    p.add_argument("--max-tokens", type=int, default=64, help="most tokens to generate (default 64)")
+    p.add_argument("--max-tokens", type=int, default=None, help="most tokens to generate (default: 48 one line, 128 a block)")
+    p.add_argument("--context-tokens", type=int, default=2048, help="prompt token budget (default 2048)")
+    p.add_argument("--latency-target", type=float, default=None,
+                   help="size a cold prompt to finish within this many seconds (default: none for the CLI)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--explain", action="store_true", help="show each snippet, its source and why it was chosen")
     p.add_argument("--show-prompt", action="store_true", help="print the exact prompt and stop (needs no model)")
     p.set_defaults(handler=run)
 
 
-def _count_tokens():
-    """Exact token counts from the Qwen tokenizer when it is cached, else a safe estimate."""
+def workspace_root(path: Path) -> Path:
+    """The file's git repository, else its directory."""
     try:
-        from model.tokenizer import load_fast_tokenizer
-
-        tok = load_fast_tokenizer()
-        return lambda s: len(tok.encode(s, add_special_tokens=False).ids)
-    except Exception:  # tokenizer not cached yet: ~3 characters a token, rounded up
-        return lambda s: (len(s) + 2) // 3
+        out = subprocess.run(
+            ["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=5,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return path.parent
 
 
 def resolve_model(name: str | None) -> str:
@@ -59,16 +74,47 @@ def resolve_model(name: str | None) -> str:
     return str(cached_test_model("tiny").gguf)
 
 
+def _engine(args: argparse.Namespace, path: Path, backend):
+    from assistant.config import EngineConfig
+    from assistant.engine import CompletionEngine
+    from assistant.retrieval import PromptPolicy, workspace_retriever
+
+    root = (args.root or workspace_root(path)).resolve()
+    overrides = {"context_tokens": args.context_tokens, "candidates": args.n,
+                 "latency_target_s": args.latency_target if args.latency_target is not None else 3600.0,
+                 "generation_time_cap_s": 30.0, "prompt_time_cap_s": 300.0}
+    if args.max_tokens is not None:
+        overrides.update(max_tokens_single=args.max_tokens, max_tokens_multi=args.max_tokens)
+    config, messages = EngineConfig.from_mapping(overrides)
+    for m in messages:
+        warn(m)
+    retriever, close_index = workspace_retriever(root)
+    engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever,
+                              path_policy=PromptPolicy(root))
+    return engine, close_index
+
+
 def run(args: argparse.Namespace) -> int:
-    from assistant.file_completion import build_file_prompt, complete_file
+    from assistant.request import CompletionRequest
 
     path, line, col = parse_location(args.location)
+    path = path.resolve()
     text = read_text(path)
+    request = CompletionRequest(path, text, line, col, candidates=args.n, explain=args.explain)
     if args.show_prompt:
-        prompt = build_file_prompt(text, line, col, budget=args.n_ctx - args.max_tokens, count=_count_tokens())
-        if prompt.cursor.warning:
-            warn(prompt.cursor.warning)
-        sys.stdout.write(prompt.text)
+        from model.backends.tokenizer_only import TokenizerOnlyBackend
+
+        engine, close_index = _engine(args, path, TokenizerOnlyBackend(args.n_ctx))
+        try:
+            prompt, explain, warnings = engine.build_prompt(request)
+        finally:
+            engine.close()
+            close_index()
+        for w in warnings:
+            warn(w)
+        if args.explain:
+            _print_explain(explain)
+        sys.stdout.write(prompt)
         if sys.stdout.isatty():
             sys.stdout.write("\n")
         return 0
@@ -76,38 +122,49 @@ def run(args: argparse.Namespace) -> int:
     from model.loader import BackendConfig, load_backend
 
     backend = load_backend(
-        BackendConfig(
-            model=resolve_model(args.model),
-            n_ctx=args.n_ctx,
-            n_threads=args.threads,
-            n_gpu_layers=args.gpu_layers,
-            adapter=args.adapter,
-        )
+        BackendConfig(model=resolve_model(args.model), n_ctx=args.n_ctx, n_threads=args.threads,
+                      n_gpu_layers=args.gpu_layers, adapter=args.adapter)
     )
+    engine, close_index = _engine(args, path, backend)
     try:
-        done = complete_file(backend, text, line, col, n=args.n, max_tokens=args.max_tokens)
+        result = engine.complete_sync(request)
     finally:
+        engine.close()
+        close_index()
         backend.close()
-    if done.prompt.cursor.warning:
-        warn(done.prompt.cursor.warning)
+    for w in result.warnings:
+        warn(w)
     if args.json:
-        cur = done.prompt.cursor
         json.dump(
             {
-                "text": done.text,
-                "range": {"line": cur.line + 1, "col": cur.col + 1},
-                "candidates": [{"text": c.text, "mean_logprob": c.mean_logprob} for c in done.candidates],
-                "timings": done.timings,
-                "prompt_tokens": done.prompt_tokens,
-                "reused_tokens": done.reused_tokens,
+                "text": result.text,
+                "range": {"line": line + 1, "col": col + 1} if not result.items else
+                {"line": result.items[0].line + 1, "col": result.items[0].col + 1},
+                "candidates": [{"text": i.text, "mean_logprob": i.mean_logprob} for i in result.items],
+                "timings": result.timings,
+                "cache": result.cache,
+                "prompt_tokens": result.prompt_tokens,
+                "evaluated_tokens": result.evaluated_tokens,
+                "stop_reason": result.stop_reason,
                 "model": backend.name,
+                "explain": [e.__dict__ for e in result.explain],
             },
             sys.stdout,
             indent=2,
         )
         sys.stdout.write("\n")
-    else:
-        if not done.text:
-            warn("the model returned an empty completion at this position")
-        sys.stdout.write(done.text + "\n")
+        return 0
+    if args.explain:
+        _print_explain(result.explain)
+    if not result.text:
+        warn("the model returned an empty completion at this position")
+    sys.stdout.write(result.text + "\n")
+    for extra in result.items[1:]:
+        sys.stdout.write(f"--- candidate (mean logprob {extra.mean_logprob:.3f})\n{extra.text}\n")
     return 0
+
+
+def _print_explain(entries) -> None:
+    for e in entries:
+        tokens = f" ({e.tokens} tokens)" if e.tokens else ""
+        print(f"[{e.kind}] {e.source}{tokens}: {e.reason}", file=sys.stderr)

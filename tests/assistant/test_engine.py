@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import EngineConfig
-from assistant.context import Snippet
+from repo_index import Snippet
 from assistant.engine import CompletionEngine
 from assistant.request import CompletionRequest
 from model.backends.fake import FakeBackend
@@ -32,7 +32,8 @@ def engine():
         config=EngineConfig(latency_target_s=100.0),
         workspace_root=ROOT,
         retriever=ListRetriever(
-            [Snippet("lib/util.py", 3, 5, "def total(xs):\n    return sum(xs)", "definition", "defines total, used near the cursor")]
+            [Snippet(path="lib/util.py", start_line=3, end_line=5, text="def total(xs):\n    return sum(xs)",
+                     score=1.0, kind="definition", reason="defines total, used near the cursor")]
         ),
     )
     yield eng

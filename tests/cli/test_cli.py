@@ -36,14 +36,33 @@ def test_help_is_fast_and_imports_no_heavy_library():
         assert res.returncode == 0 and "usage:" in res.stdout
 
 
-def test_show_prompt_prints_the_exact_prompt_without_a_model(tmp_path):
-    res = qp("complete", f"{SAMPLE}:27:9", "--show-prompt", env={"QWENPAIR_MODELS_DIR": str(tmp_path)})
+def test_show_prompt_prints_the_exact_repo_level_prompt_without_a_model(tmp_path):
+    root = SAMPLE.parent.parent
+    res = qp("complete", f"{SAMPLE}:27:9", "--show-prompt", "--root", str(root), "--explain",
+             env={"QWENPAIR_MODELS_DIR": str(tmp_path)})
     assert res.returncode == 0, res.stderr
-    text = SAMPLE.read_text()
-    lines = text.split("\n")
+    lines = SAMPLE.read_text().split("\n")
     assert lines[26] == "        "  # line 27: the indented, empty body of perimeter()
     head = "\n".join(lines[:26]) + "\n"
-    assert res.stdout == f"<|fim_prefix|>{head}<|fim_suffix|>\n<|fim_middle|>        "
+    assert res.stdout.startswith("<|repo_name|>sample_repo\n")
+    assert res.stdout.endswith(f"<|file_sep|>geometry/shapes.py\n<|fim_prefix|>{head}<|fim_suffix|>\n<|fim_middle|>        ")
+    assert "[local] geometry/shapes.py" in res.stderr
+
+
+def test_completing_in_report_py_brings_in_the_definitions_it_uses(tmp_path):
+    report = SAMPLE.parent / "report.py"
+    res = qp("complete", f"{report}:7:12", "--show-prompt", "--root", str(SAMPLE.parent.parent), "--explain")
+    assert res.returncode == 0, res.stderr
+    assert "<|file_sep|>geometry/shapes.py\n" in res.stdout and "class Rectangle:" in res.stdout
+    assert "definition of `Circle`" in res.stderr
+
+
+def test_secret_file_gets_no_completion(tmp_path, tiny_model):
+    secret = tmp_path / ".env"
+    secret.write_text("API_KEY=\n")
+    res = qp("complete", f"{secret}:1:9", "--model", str(tiny_model.gguf), "--root", str(tmp_path))
+    assert res.returncode == 0
+    assert "secret file" in res.stderr and res.stdout.strip() == ""
 
 
 def test_complete_with_the_tiny_model_json(tiny_model):
