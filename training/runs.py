@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ class Tok:
     fingerprint: str
 
 
+@lru_cache(maxsize=2)
 def load_tokenizer(instruct: bool = False) -> Tok:
+    """Loaded once per process and kind (base: EOS <|endoftext|>; instruct: <|im_end|>)."""
     from model.tokenizer import load_hf_tokenizer
     from model.tokens import IM_END
 

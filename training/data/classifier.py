@@ -141,7 +141,7 @@ def load_classifier(spec: str) -> QualityClassifier:
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise DataError(f"classifier {spec!r} cannot be imported: {exc}") from exc
-    clf = obj() if callable(obj) and not isinstance(obj, QualityClassifier) else obj
+    clf = obj() if isinstance(obj, type) or (callable(obj) and not isinstance(obj, QualityClassifier)) else obj
     if not isinstance(clf, QualityClassifier):
         raise DataError(f"classifier {spec!r} has no name and score(text) -> float")
     return clf

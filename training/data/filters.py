@@ -52,14 +52,17 @@ def build_rules(cfg: FilterConfig) -> list[Rule]:
         # A document quoting <|fim_prefix|> & co. would put real control tokens mid-file.
         Rule("control_tokens", lambda d: not has_control_token(d.text), every),
         Rule("too_short", lambda d: len(d.text) - d.text.count(" ") - d.text.count("\n") >= cfg.min_chars, every),
-        Rule("max_line_length", lambda d: _max_line(d.text) <= cfg.max_line_length, code),
-        Rule("mean_line_length", lambda d: _mean_line(d.text) <= cfg.max_mean_line_length, code),
-        Rule("alnum_ratio", lambda d: _alnum_ratio(d.text) >= cfg.min_alnum_ratio, every),
     ]
+    # The specific causes first, so each removal is counted under the most telling rule.
     if cfg.generated:
         rules.append(Rule("auto_generated", lambda d: not is_generated(d.text, d.path), code))
     if cfg.minified:
         rules.append(Rule("minified", lambda d: not is_minified(d.text, d.path, d.lang), code))
+    rules += [
+        Rule("max_line_length", lambda d: _max_line(d.text) <= cfg.max_line_length, code),
+        Rule("mean_line_length", lambda d: _mean_line(d.text) <= cfg.max_mean_line_length, code),
+        Rule("alnum_ratio", lambda d: _alnum_ratio(d.text) >= cfg.min_alnum_ratio, every),
+    ]
     return rules
 
 

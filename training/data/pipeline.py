@@ -84,8 +84,12 @@ class DataResult:
 
 
 def run_data(cfg: DataConfig, out: Path, *, overwrite: bool = False, progress: bool = True,
-             log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> DataResult:
-    """Build (or finish) the shard set in ``out``; returns the manifest and the stage report."""
+             log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+             on_shard: Callable[[ShardInfo], None] | None = None) -> DataResult:
+    """Build (or finish) the shard set in ``out``; returns the manifest and the stage report.
+
+    ``on_shard`` is called after each shard is committed and listed in the manifest.
+    """
     from model.tokenizer import load_fast_tokenizer, tokenizer_dir
     from training.provenance import tokenizer_fingerprint
 
@@ -155,6 +159,8 @@ def run_data(cfg: DataConfig, out: Path, *, overwrite: bool = False, progress: b
                 manifest.save(out)
                 run.bar_postfix(len(manifest.shards))
                 writer = None
+                if on_shard is not None:
+                    on_shard(manifest.shards[-1])
         if writer is not None:
             for row in packer.flush():
                 writer.write(row)
