@@ -152,3 +152,36 @@ def test_wrong_architecture(tmp_path):
 def test_missing_lora_adapter(tiny_model, tmp_path):
     with pytest.raises(BadModelFile, match="LoRA adapter"):
         LlamaCppBackend(tiny_model.gguf, lora_path=tmp_path / "adapter.gguf")
+
+
+def _lora(tiny_model, tmp_path, scale: float):
+    """An adapter on every attention query of the tiny model; scale 0 makes it a no-op."""
+    import json
+
+    import numpy as np
+
+    from model.lora_gguf import write_lora_gguf
+
+    cfg = json.loads((tiny_model.hf_dir / "config.json").read_text())
+    hidden, layers, rank = cfg["hidden_size"], cfg["num_hidden_layers"], 4
+    rng = np.random.default_rng(0)
+    pairs = {
+        f"blk.{i}.attn_q.weight": (rng.normal(size=(rank, hidden)), scale * rng.normal(size=(hidden, rank)))
+        for i in range(layers)
+    }
+    return write_lora_gguf(tmp_path / f"lora-{scale}.gguf", pairs, alpha=8.0)
+
+
+def test_a_lora_adapter_gguf_loads_and_changes_the_output(tiny_model, tmp_path):
+    request = GenerationRequest(PROMPT, max_tokens=6, stop_ids=frozenset())
+    base = LlamaCppBackend(tiny_model.gguf_f16, n_ctx=512, n_threads=2)
+    noop = LlamaCppBackend(tiny_model.gguf_f16, n_ctx=512, n_threads=2, lora_path=_lora(tiny_model, tmp_path, 0.0))
+    strong = LlamaCppBackend(tiny_model.gguf_f16, n_ctx=512, n_threads=2, lora_path=_lora(tiny_model, tmp_path, 50.0))
+    try:
+        a, b, c = (be.generate(request) for be in (base, noop, strong))
+        assert b.token_ids == a.token_ids and b.logprobs == pytest.approx(a.logprobs, abs=1e-3)
+        assert c.logprobs != pytest.approx(a.logprobs, abs=1e-3)
+        assert strong.lora_path is not None
+    finally:
+        for be in (base, noop, strong):
+            be.close()
