@@ -268,6 +268,7 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
     done = 0
     batch: list[FileFacts | FileSkip] = []
     last_commit = time.perf_counter()
+    step = max(1, len(todo) // 100)  # progress every 1%: cheap for a bar, fine-grained enough
     cancelled = False
     for result in results:
         batch.append(result)
@@ -276,6 +277,7 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
         if len(batch) >= _COMMIT_EVERY_FILES or now - last_commit > _COMMIT_EVERY_S:
             _apply(state, batch, skips, tally, bulk)
             batch, last_commit = [], now
+        if done % step == 0:
             report(Progress("indexing", done, len(todo)))
         if is_cancelled(cancel):
             cancelled = True

@@ -181,12 +181,13 @@ class LexicalIndex:
         parts = [self._base, *self._runs]
         bounds = [(np.searchsorted(p.terms, query, "left"), np.searchsorted(p.terms, query, "right")) for p in parts]
         max_df = max(1, int(n_alive * MAX_DF_RATIO))
+        n_dead = self._n - n_alive
         for qi in range(len(query)):
             slices = [p.wins[lo[qi]:hi[qi]] for p, (lo, hi) in zip(parts, bounds) if hi[qi] > lo[qi]]
             if not slices:
                 continue
-            if sum(len(s) for s in slices) > 2 * max_df:
-                continue  # surely too common, even before removing dead windows
+            if sum(len(s) for s in slices) - n_dead > max_df:
+                continue  # too common even if every dead window had it: skip the gather
             posts = slices[0] if len(slices) == 1 else np.concatenate(slices)
             posts = posts[self._alive[posts]]
             df = len(posts)

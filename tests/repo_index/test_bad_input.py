@@ -1,0 +1,112 @@
+"""Hostile trees: every bad file is skipped or indexed with a reason; nothing crashes or stalls."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+
+import pytest
+
+from repo_index.config import IndexConfig
+from repo_index.extract import read_and_extract, read_limited
+from repo_index.facts import FileSkip
+
+
+def test_a_tree_of_bad_files(make_tree, open_ws):
+    root = make_tree({
+        "ok.py": "def fine():\n    return 1\n",
+        "broken.py": "def broken(:\n    return\nclass Half\n",
+        "latin1.py": "# caf\xe9\ndef cafe():\n    pass\n".encode("latin-1"),
+        "nul.py": b"def x():\n    pass\n\0\0\0",
+        "dir with space/naïve ünïcode.py": "def unicode_name():\n    pass\n",
+        "日本/コード.ts": "export function kodo(): number { return 1; }\n",
+        "min.js": "var a=1;" * 1000,
+        "empty.py": "",
+    })
+    with open(root / "huge.log", "wb") as f:
+        f.truncate(200 * 1024 * 1024)  # 200 MB, sparse
+    os.symlink("loop2", root / "loop1")
+    os.symlink("loop1", root / "loop2")
+    os.symlink("nowhere.py", root / "dangling.py")
+    os.mkfifo(root / "fifo.py")  # opening it for reading would block forever
+    ws = open_ws(root)
+    started = time.perf_counter()
+    stats = ws.build()
+    assert time.perf_counter() - started < 30
+    assert stats.skipped == {
+        "symlink loop": 2, "binary": 1, "broken symlink": 1, "minified": 1, "not a regular file": 1, "too large": 1,
+    }
+    assert stats.notes == {"non-UTF-8": 1, "syntax errors": 1}
+    assert ws.definitions("broken") and ws.definitions("cafe")
+    [d] = ws.definitions("unicode_name")
+    assert d.path == "dir with space/naïve ünïcode.py"
+    assert ws.definitions("kodo")[0].path == "日本/コード.ts"
+    snippets = ws.retrieve("use.py", "unicode_name()\n", 0, 14)
+    assert snippets[0].path == "dir with space/naïve ünïcode.py"
+
+
+def test_reading_is_capped_and_races_are_reasons(tmp_path):
+    path = tmp_path / "grows.py"
+    path.write_bytes(b"x = 1\n" * 100)
+    assert read_limited(str(path), 100) == "too large"
+    assert read_limited(str(tmp_path / "gone.py"), 100) == "vanished"
+    assert read_limited(str(tmp_path), 100) == "not a regular file"
+    assert read_and_extract(str(tmp_path), "gone.py", IndexConfig()) == FileSkip("gone.py", "vanished")
+
+
+def test_files_deleted_and_truncated_while_indexing(make_tree, open_ws):
+    files = {f"m/f{i:04}.py": "def f():\n    return 1\n" * 50 for i in range(400)}
+    root = make_tree(files)
+    ws = open_ws(root, pool_min_files=50, workers=2)
+    stop = threading.Event()
+
+    def vandal() -> None:
+        rng = random.Random(7)
+        names = sorted(files)
+        while not stop.is_set():
+            victim = root / rng.choice(names)
+            try:
+                if rng.random() < 0.5:
+                    victim.unlink()
+                else:
+                    with open(victim, "r+b") as f:
+                        f.truncate(rng.randrange(0, 200))
+            except OSError:
+                pass
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=vandal)
+    thread.start()
+    try:
+        stats = ws.build()
+    finally:
+        stop.set()
+        thread.join()
+    assert not stats.cancelled
+    # Whatever happened mid-build, one more sync makes the index match the disk exactly.
+    ws.build()
+    on_disk = {str(p.relative_to(root)) for p in root.rglob("*.py")}
+    # (Growing a file with truncate() pads it with NUL bytes: those are now binary.)
+    binary = {rel for rel in on_disk if b"\0" in (root / rel).read_bytes()}
+    assert set(ws.state.files) == on_disk - binary
+    assert all(ws.skipped[rel] == "binary" for rel in binary)
+    for rel in on_disk - binary:
+        assert ws.state.files[rel].size == (root / rel).stat().st_size
+
+
+@pytest.mark.slow
+def test_a_directory_of_100k_files_does_not_stall(make_tree, open_ws):
+    root = make_tree({"big/real.py": "def real():\n    pass\n"})
+    big = os.fsencode(str(root / "big"))
+    for i in range(100_000):
+        fd = os.open(big + b"/obj%06d.o" % i, os.O_CREAT | os.O_WRONLY, 0o644)
+        os.close(fd)
+    ws = open_ws(root)
+    started = time.perf_counter()
+    stats = ws.build()
+    elapsed = time.perf_counter() - started
+    assert stats.skipped == {"binary": 100_000}
+    assert stats.files_indexed == 1 and ws.definitions("real")
+    assert elapsed < 30, elapsed

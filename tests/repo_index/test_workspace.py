@@ -1,0 +1,209 @@
+"""The Workspace facade end to end: build, lookups, retrieval, overlays, cancellation."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from repo_index import IndexConfig, Progress, Workspace, WorkspaceError
+
+PROJECT = {
+    "shapes/__init__.py": "",
+    "shapes/geometry.py": '''"""Geometry helpers."""
+
+SCALE_FACTOR = 3
+
+
+class Rectangle:
+    """An axis-aligned rectangle."""
+
+    def __init__(self, width, height):
+        self.width = width
+        self.height = height
+
+    def area(self):
+        return self.width * self.height
+
+
+def perimeter(rect):
+    """Length of the border."""
+    return 2 * (rect.width + rect.height)
+''',
+    "shapes/render.py": '''from shapes.geometry import Rectangle, perimeter
+
+
+def describe(rect):
+    total = perimeter(rect)
+    return f"{rect.width}x{rect.height} border {total}"
+''',
+    "billing/invoice.py": '''def invoice_total(items, tax_rate):
+    subtotal = sum(item.price * item.quantity for item in items)
+    discount = compute_discount(subtotal)
+    return round((subtotal - discount) * (1 + tax_rate), 2)
+
+
+def compute_discount(subtotal):
+    return subtotal * 0.1 if subtotal > 100 else 0
+''',
+    "web/app.ts": '''import { formatPrice } from "./format";
+
+export function showPrice(cents: number): string {
+  return formatPrice(cents / 100);
+}
+''',
+    "web/format.ts": '''/** Format a price for display. */
+export function formatPrice(value: number): string {
+  return "$" + value.toFixed(2);
+}
+''',
+    "README.md": "# Project\n\nShapes and invoices.\n",
+    ".env": "API_KEY=hunter2\n",
+    "keys/deploy.pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+    ".gitignore": "generated/\n",
+    "generated/big.py": "def generated_fn():\n    pass\n",
+}
+
+USER = '''from shapes.geometry import Rectangle
+
+
+def main():
+    r = Rectangle(2, 3)
+    print(r.area())
+    p = perimeter(r)
+    subtotal = sum(item.price * item.quantity for item in items)
+'''
+
+
+@pytest.fixture
+def project(make_tree):
+    return make_tree(PROJECT)
+
+
+def test_open_rejects_a_missing_root(tmp_path):
+    with pytest.raises(WorkspaceError) as err:
+        Workspace.open(tmp_path / "nope")
+    assert err.value.user_facing
+
+
+def test_build_stats_and_lookups(project, open_ws):
+    ws = open_ws(project)
+    reports: list[Progress] = []
+    stats = ws.build(progress=reports.append)
+    assert stats.files_indexed == 8 and not stats.cancelled
+    assert stats.skipped == {"secret file": 2, "ignored by .gitignore": 1}
+    assert [r.phase for r in reports][0] == "scanning" and reports[-1] == Progress("saving", 1, 1)
+    info = ws.stats()
+    assert info.files == 8 and info.languages == {"python": 4, "typescript": 2, "text": 2}
+    assert info.symbols >= 8 and info.windows >= 7
+    [rect] = ws.definitions("Rectangle")
+    assert (rect.path, rect.kind, rect.start_line, rect.signature) == (
+        "shapes/geometry.py", "class", 5, "class Rectangle:")
+    assert [d.name for d in ws.symbols("shapes/geometry.py")] == [
+        "SCALE_FACTOR", "Rectangle", "__init__", "area", "perimeter"]
+    [imp] = ws.imports("shapes/render.py")
+    assert imp.paths == ("shapes/geometry.py",) and imp.names == ("Rectangle", "perimeter")
+    assert ("shapes/render.py", 4) in ws.references("perimeter")
+
+
+def test_retrieve_definitions_and_similar_code(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    lines = USER.split("\n")
+    snippets = ws.retrieve("main.py", USER, line=7, col=len(lines[7]))
+    defs = [s for s in snippets if s.kind == "definition"]
+    similar = [s for s in snippets if s.kind == "similar"]
+    names = [s.symbol for s in defs]
+    assert names[:2] == ["perimeter", "Rectangle"] or set(names[:3]) >= {"perimeter", "Rectangle"}
+    rect = next(s for s in defs if s.symbol == "Rectangle")
+    assert rect.path == "shapes/geometry.py" and "is imported on line 1" in rect.reason
+    assert rect.text.startswith("class Rectangle:") and "def area(self):" in rect.text
+    assert similar and similar[0].path == "billing/invoice.py"
+    assert "shared:" in similar[0].reason and "subtotal" in similar[0].reason
+    assert all(s.path not in (".env", "keys/deploy.pem", "generated/big.py") for s in snippets)
+    # Deterministic: same inputs, same answer; and again after a warm restart.
+    assert ws.retrieve("main.py", USER, line=7, col=len(lines[7])) == snippets
+    ws.close()
+    again = open_ws(project)
+    again.build()
+    assert again.retrieve("main.py", USER, line=7, col=len(lines[7])) == snippets
+
+
+def test_the_identifier_being_typed_matches_by_prefix(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    text = "from billing.invoice import invoice_total\n\nx = compute_di"
+    snippets = ws.retrieve("billing/use.py", text, line=2, col=14, max_similar=0)
+    assert snippets[0].symbol == "compute_discount"
+    assert "starts with `compute_di`" in snippets[0].reason
+
+
+def test_retrieve_respects_limits_and_same_language(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    text = 'import { formatPrice } from "./format";\nconst s = formatPrice(3);\n'
+    snippets = ws.retrieve("web/other.ts", text, line=1, col=10, max_definitions=1, max_similar=1)
+    assert [s.kind for s in snippets] == ["definition", "similar"]
+    assert snippets[0].path == "web/format.ts" and snippets[0].text.startswith("/** Format a price")
+    python_only = ws.retrieve("shapes/x.py", "formatPrice(1)\n", line=0, col=0, max_similar=0)
+    assert python_only == []  # a TypeScript definition is no context for Python
+
+
+def test_overlay_changes_what_retrieval_sees(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    unsaved = PROJECT["billing/invoice.py"] + "\n\ndef loyalty_bonus(points):\n    return points // 7\n"
+    assert ws.set_overlay("billing/invoice.py", unsaved)
+    user = "bonus = loyalty_bonus(pts)\n"
+    [hit] = [s for s in ws.retrieve("app.py", user, 0, 5) if s.kind == "definition"]
+    assert hit.path == "billing/invoice.py" and hit.symbol == "loyalty_bonus"
+    assert "points // 7" in hit.text
+    similar = ws.retrieve("app.py", "return points // 7\n", 0, 18, max_definitions=0)
+    assert similar and similar[0].path == "billing/invoice.py" and "points" in similar[0].text
+    ws.clear_overlay("billing/invoice.py")
+    assert [s for s in ws.retrieve("app.py", user, 0, 5) if s.kind == "definition"] == []
+    assert not ws.set_overlay(".env", "API_KEY=changed\n")  # secret files are never overlaid
+
+
+def test_cancel_keeps_the_work_done(make_tree, open_ws):
+    root = make_tree({f"m{i:03}.py": f"def f{i}(x):\n    return x + {i}\n" for i in range(300)})
+    ws = open_ws(root, pool_min_files=10_000)  # in-process, so cancelling is immediate
+    cancel = threading.Event()
+    seen = []
+
+    def progress(p: Progress) -> None:
+        seen.append(p)
+        if p.phase == "indexing" and p.done > 0:
+            cancel.set()
+
+    stats = ws.build(progress=progress, cancel=cancel)
+    assert stats.cancelled and 0 < stats.files_indexed < 300
+    rest = ws.build()
+    assert not rest.cancelled and rest.files_indexed == 300 - stats.files_indexed
+
+
+def test_build_with_worker_processes(make_tree, open_ws):
+    root = make_tree({f"pkg/m{i:03}.py": f"def func_{i}(x):\n    return x * {i}\n" for i in range(120)})
+    ws = open_ws(root, pool_min_files=10, workers=2)
+    stats = ws.build()
+    assert stats.files_indexed == 120
+    assert ws.definitions("func_77")[0].path == "pkg/m077.py"
+
+
+def test_refresh_follows_edits_and_deletions(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    geometry = Path(ws.root) / "shapes" / "geometry.py"
+    geometry.write_text(geometry.read_text().replace("def perimeter", "def outline"))
+    (Path(ws.root) / "billing" / "invoice.py").unlink()
+    stats = ws.refresh([geometry, Path(ws.root) / "billing" / "invoice.py"])
+    assert stats.files_indexed == 1 and stats.files_removed == 1
+    assert ws.definitions("perimeter") == [] and ws.definitions("outline")
+    assert ws.definitions("compute_discount") == []
+
+
+def test_config_from_mapping_reports_bad_values():
+    config, problems = IndexConfig.from_mapping({"max_bytes": "2000", "debounce_s": "soon", "colour": 1})
+    assert config.max_bytes == 2000 and config.debounce_s == IndexConfig().debounce_s
+    assert len(problems) == 2
