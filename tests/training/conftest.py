@@ -67,6 +67,6 @@ def shards(tmp_path_factory, corpus):
     from training.data.pipeline import DataConfig, run_data
 
     out = tmp_path_factory.mktemp("shards")
-    result = run_data(DataConfig(code=(str(corpus),), pack=PackConfig(seq_len=SEQ_LEN), rows_per_shard=16),
+    result = run_data(DataConfig(code=(str(corpus),), pack=PackConfig(seq_len=SEQ_LEN, buffer=4), rows_per_shard=8),
                       out, progress=False, log=lambda m: None)
     return out, result
