@@ -113,16 +113,16 @@ def test_dpo_with_trl_lowers_the_loss_and_resumes_from_a_marked_checkpoint(tmp_p
 
     pairs = write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
     cfg = DpoConfig(init_from=str(tiny_model.hf_dir), data=(str(pairs),), max_length=128,
-                    train=TrainConfig(lr=1e-3, warmup_steps=1, max_steps=6, micro_batch=3, save_every=3, weight_decay=0.0))
+                    train=TrainConfig(lr=2e-3, warmup_steps=1, max_steps=4, micro_batch=3, save_every=2, weight_decay=0.0))
     out = tmp_path / "dpo"
-    run_dpo(cfg, out, stop_at=3, progress=False, log=quiet)
+    run_dpo(cfg, out, stop_at=2, progress=False, log=quiet)
     marked = latest_trainer_checkpoint(out)
-    assert marked is not None and marked.name == "checkpoint-3"
+    assert marked is not None and marked.name == "checkpoint-2"
     with pytest.raises(MismatchError, match="beta"):
         run_dpo(DpoConfig(**{**cfg.__dict__, "beta": 0.2}), out, resume=True, progress=False, log=quiet)
     history, final = run_dpo(cfg, out, resume=True, progress=False, log=quiet)
     losses = [h["loss"] for h in history if "loss" in h]
-    assert len(losses) == 6 and losses[0] == pytest.approx(math.log(2), abs=1e-3)
+    assert len(losses) == 4 and losses[0] == pytest.approx(math.log(2), abs=1e-3)
     assert losses[-1] < losses[0] - 0.02, losses
     meta = read_checkpoint(final).meta
-    assert final.name == "step-00000006" and meta["stage"] == "dpo" and meta["config"]["beta"] == 0.1
+    assert final.name == "step-00000004" and meta["stage"] == "dpo" and meta["config"]["beta"] == 0.1
