@@ -69,9 +69,12 @@ class HashedNgramClassifier:
         return float(1.0 / (1.0 + np.exp(-(h @ self.w + self.b))))
 
     def fit(self, texts: list[str], labels: list[int], *, epochs: int = 5, lr: float = 0.5, seed: int = 0) -> list[float]:
-        """SGD over the examples (shuffled each epoch); returns the mean log-loss per epoch."""
+        """SGD over the examples (shuffled each epoch, classes weighted to balance);
+        returns the mean log-loss per epoch."""
         feats = [self.features(t) for t in texts]
         y = np.asarray(labels, dtype=np.float32)
+        n_good = float(y.sum())
+        weight = {1.0: len(y) / (2 * max(1.0, n_good)), 0.0: len(y) / (2 * max(1.0, len(y) - n_good))}
         rng = np.random.default_rng(seed)
         losses = []
         for epoch in range(epochs):
@@ -82,7 +85,7 @@ class HashedNgramClassifier:
                 h = self.emb[ids].mean(axis=0)
                 p = 1.0 / (1.0 + np.exp(-(h @ self.w + self.b)))
                 total += -np.log(max(p if y[i] else 1.0 - p, 1e-12))
-                g = p - y[i]
+                g = (p - y[i]) * weight[float(y[i])]
                 grad_h = g * self.w
                 self.w -= step_lr * g * h
                 self.b -= step_lr * g
