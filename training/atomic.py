@@ -26,7 +26,12 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def is_out_of_space(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in _NO_SPACE
+    """A write failed for lack of room. Rust writers (safetensors 0.4+) raise their own error
+    type whose message carries the errno as "(os error N)"."""
+    if isinstance(exc, OSError):
+        return exc.errno in _NO_SPACE
+    text = str(exc)
+    return any(f"(os error {n})" in text for n in _NO_SPACE)
 
 
 def fsync_dir(path: Path) -> None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.atomic import TMP_PREFIX, clean_tmp, commit_dir, read_json, write_json, write_text
-from training.errors import MismatchError, TrainingError
+from training.atomic import TMP_PREFIX, clean_tmp, commit_dir, is_out_of_space, read_json, write_json, write_text
+from training.errors import MismatchError, OutOfSpace, TrainingError
 from training.provenance import check_prompt_format, check_tokenizer, config_diff
 
 META = "qwenpair.json"
@@ -87,8 +87,13 @@ def save_checkpoint(out: Path, step: int, *, model, model_state: dict, optimizer
         write_json(tmp / STATE, {**state, "step": step})
         write_json(tmp / META, meta)  # last: its presence means the folder is complete
         commit_dir(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_out_of_space(exc):
+            raise OutOfSpace(
+                f"ran out of disk space writing checkpoint {final.name} in {root}; the previous checkpoint "
+                "is intact. Free some space and add --resume to continue."
+            ) from exc
         raise
     write_text(root / LATEST, final.name + "\n")
     _prune(root, keep, final.name)

@@ -123,6 +123,14 @@ class Dist:
                 dist.init_process_group(backend="nccl" if use_cuda else "gloo")
         return cls(rank, world, local, dev)
 
+    def close(self) -> None:
+        """Leave the process group (torch warns at exit otherwise)."""
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
     def barrier(self) -> None:
         if self.world > 1:
             import torch.distributed as dist

@@ -135,5 +135,8 @@ def run_pretrain(cfg: PretrainConfig, out: Path, *, resume: bool = False, stop_a
     if dist.main:
         log(f"pretrain stage {cfg.stage}: {params / 1e6:.1f}M parameters, {len(shards)} rows of {seq_len} tokens, "
             f"{dist.world} process(es) on {dist.device}, RoPE {rope_of(model.config)}")
-    return fit(model, ShardBatches(shards), cfg.train, out=out, dist=dist, save=save, resume_state=state,
-               optimizer_state=optim_state, stop_at=stop_at, progress=progress, log=log)
+    try:
+        return fit(model, ShardBatches(shards), cfg.train, out=out, dist=dist, save=save, resume_state=state,
+                   optimizer_state=optim_state, stop_at=stop_at, progress=progress, log=log)
+    finally:
+        dist.close()

@@ -223,5 +223,8 @@ def run_sft(cfg: SftConfig, out: Path, *, resume: bool = False, stop_at: int | N
     if dist.main:
         log(f"sft: {stats['conversations']} conversations, {stats.get('fim_samples', 0)} FIM samples ({dict(stats)})")
     save = checkpoint_writer(out, model, tok, meta, cfg.train.keep, log)
-    return fit(model, SftBatches(samples), cfg.train, out=out, dist=dist, save=save, resume_state=state,
-               optimizer_state=optim_state, stop_at=stop_at, progress=progress, log=log)
+    try:
+        return fit(model, SftBatches(samples), cfg.train, out=out, dist=dist, save=save, resume_state=state,
+                   optimizer_state=optim_state, stop_at=stop_at, progress=progress, log=log)
+    finally:
+        dist.close()

@@ -170,3 +170,35 @@ def test_stage_two_repo_level_continues_with_rope_1m_and_yarn(full_run, tmp_path
     assert rope["original_max_position_embeddings"] == 64 and config["max_position_embeddings"] == 128
     meta = read_checkpoint(latest_checkpoint(tmp_path / "stage2")).meta
     assert meta["base"]["meta"]["stage"] == "pretrain" and meta["config"]["stage"] == "repo"
+
+
+CHECKPOINT_DISK_FULL = """
+import resource, sys
+from training.errors import OutOfSpace
+from training.loop import TrainConfig
+from training.pretrain import PretrainConfig, run_pretrain
+
+def log(message):  # once the first checkpoint is saved, no file may grow past 1 MB
+    if message.startswith("saved"):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+cfg = TrainConfig(lr=1e-2, warmup_steps=1, max_steps=4, micro_batch=2, grad_accum=1, save_every=2)
+try:
+    run_pretrain(PretrainConfig(data=sys.argv[1], train=cfg), sys.argv[2], progress=False, log=log)
+except OutOfSpace as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_one(full_run, tmp_path):
+    data, _, _ = full_run
+    script = tmp_path / "disk_full.py"
+    script.write_text(CHECKPOINT_DISK_FULL)
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(script), str(data), str(out)], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr
+    assert "previous checkpoint is intact" in proc.stdout
+    assert latest_checkpoint(out).name == "step-00000002"
+    assert not list((out / "checkpoints").glob(".tmp-*")) and not (out / "checkpoints" / "step-00000004").exists()
