@@ -47,14 +47,15 @@ def pick_lines(text: str, count: int) -> list[int]:
     raise SystemExit("no suitable lines to retype in the file")
 
 
-def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys: int, naive: bool, retriever) -> dict:
+def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys: int, naive: bool, retriever,
+           context_tokens: int) -> dict:
     from assistant.config import EngineConfig
     from assistant.engine import CompletionEngine
     from assistant.request import CompletionRequest
 
     config = EngineConfig(
         naive_layout=naive, max_tokens_single=16, max_tokens_multi=16, generation_time_cap_s=10.0,
-        prompt_time_cap_s=60.0, latency_target_s=60.0, context_tokens=2048,
+        prompt_time_cap_s=120.0, latency_target_s=120.0, context_tokens=context_tokens,
     )
     backend.reset_cache()
     engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever)
@@ -87,6 +88,8 @@ def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys:
                 lines[i] += ch
                 continue
             n += 1
+            print(f"{'naive' if naive else 'ours'} key {n}: {dt * 1000:.0f} ms, {result.cache}, "
+                  f"{result.evaluated_tokens} tokens evaluated", file=sys.stderr, flush=True)
             latencies.append(dt)
             kinds[result.cache] += 1
             if result.cache == "miss":
@@ -113,7 +116,8 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=ROOT, help="repository (default: this one)")
     ap.add_argument("--file", default="assistant/engine.py", help="file to retype, relative to --root")
     ap.add_argument("--lines", type=int, default=3)
-    ap.add_argument("--keys", type=int, default=60)
+    ap.add_argument("--keys", type=int, default=30)
+    ap.add_argument("--context-tokens", type=int, default=1536)
     ap.add_argument("--shape", default="0.5b")
     ap.add_argument("--quant", default="Q8_0")
     ap.add_argument("--threads", type=int, default=2)
@@ -128,8 +132,8 @@ def main() -> None:
     targets = pick_lines(text, args.lines)
     backend = LlamaCppBackend(cached_test_model(args.shape).quantized(args.quant), n_ctx=4096, n_threads=args.threads)
     retriever, closer = make_retriever(root)
-    ours = replay(backend, root, path, text, targets, args.keys, False, retriever)
-    naive = replay(backend, root, path, text, targets, args.keys, True, retriever)
+    ours = replay(backend, root, path, text, targets, args.keys, False, retriever, args.context_tokens)
+    naive = replay(backend, root, path, text, targets, args.keys, True, retriever, args.context_tokens)
     if closer is not None:
         closer()
     emit(
