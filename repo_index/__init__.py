@@ -27,7 +27,7 @@ Public API (everything else is internal)::
     ws.definitions(name) -> list[Definition]
     ws.symbols(path) -> list[Definition]             # one file's outline
     ws.imports(path, text=None) -> list[ResolvedImport]
-    ws.references(name, limit=200) -> list[tuple[str, int]]
+    ws.references(name, limit=200) -> list[tuple[str, int]]   # every use, via the lexical index
     ws.stats() -> IndexStats
     ws.close()                                       # or use ``with Workspace.open(...)``
 

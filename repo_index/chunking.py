@@ -5,11 +5,10 @@ A file is cut into consecutive, non-overlapping windows of ``window_min_lines`` 
 known, a window ends just before a statement, preferring shallow ones (a top-level
 ``def`` over a line inside a loop); plain text ends windows after blank lines.
 
-Terms are the distinct identifiers (two or more characters) of a window, hashed with CRC-32
-so worker processes and later runs agree on them without sharing a vocabulary. A collision
-merges two rare identifiers in the BM25 statistics, which is harmless for ranking. Term
-frequencies are not kept: BM25 saturates them quickly, and a set costs half a Counter on the
-indexing hot path.
+Terms are the distinct identifiers of a window as 32-bit ids (``tokens``), so worker
+processes and later runs agree on them without sharing a vocabulary. A collision merges two
+rare identifiers in the BM25 statistics, which is harmless for ranking. Term frequencies
+are not kept: BM25 saturates them quickly, and sets are cheaper to build and store.
 
 Windows of one file travel and persist as one packed blob (``pack_windows``).
 """
@@ -18,16 +17,16 @@ from __future__ import annotations
 
 import re
 import struct
-import zlib
 from typing import Iterable, NamedTuple
 
 import numpy as np
 
 from repo_index.config import IndexConfig
+from repo_index.tokens import query_terms, token_hashes
 
-IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]+")
+__all__ = ["Windows", "query_terms", "window_terms", "pack_windows", "unpack_windows"]
 _BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*(?=\n)")
-_MAGIC = b"QW2\0"
+_MAGIC = b"QW3\0"
 _HEADER = struct.Struct("<4sII")
 _NO_BOUNDARY = 1 << 20
 
@@ -118,34 +117,32 @@ def window_spans(n_lines: int, boundaries: dict[int, int], config: IndexConfig) 
 
 
 def window_terms(data: bytes, starts: np.ndarray, spans: Iterable[tuple[int, int]]) -> Windows:
-    crc = zlib.crc32
-    findall = IDENTIFIER.findall
-    w_starts: list[int] = []
-    w_ends: list[int] = []
-    lengths: list[int] = []
-    offsets: list[int] = [0]
-    terms: list[int] = []
-    for a, b in spans:
-        tokens = findall(data, int(starts[a]), int(starts[b]) if b < len(starts) else len(data))
-        if not tokens:
-            continue
-        w_starts.append(a)
-        w_ends.append(b)
-        lengths.append(len(tokens))
-        terms.extend(map(crc, set(tokens)))
-        offsets.append(len(terms))
+    spans = list(spans)
+    positions, hashes = token_hashes(data)
+    if not spans or len(positions) == 0:
+        empty = np.empty(0, dtype=np.int32)
+        return Windows(empty, empty, empty, np.zeros(1, dtype=np.int32), np.empty(0, dtype=np.uint32))
+    span_lines = np.asarray(spans, dtype=np.int64)
+    byte_starts = starts[np.minimum(span_lines[:, 0], len(starts) - 1)]
+    window = np.searchsorted(byte_starts, positions, side="right") - 1
+    lengths = np.bincount(window, minlength=len(spans))
+    # Distinct (window, term) pairs, sorted by window then term.
+    keys = (window.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64)
+    keys.sort()  # sort + neighbour test: cheaper than np.unique's hashing for these sizes
+    if len(keys) > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    key_windows = (keys >> np.uint64(32)).astype(np.int64)
+    terms = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    kept = np.flatnonzero(lengths > 0)  # windows of blank lines or punctuation carry no terms
+    offsets = np.searchsorted(key_windows, kept, side="left")
+    offsets = np.append(offsets, len(terms)).astype(np.int32)
     return Windows(
-        np.asarray(w_starts, dtype=np.int32),
-        np.asarray(w_ends, dtype=np.int32),
-        np.asarray(lengths, dtype=np.int32),
-        np.asarray(offsets, dtype=np.int32),
-        np.asarray(terms, dtype=np.uint32),
+        span_lines[kept, 0].astype(np.int32),
+        span_lines[kept, 1].astype(np.int32),
+        lengths[kept].astype(np.int32),
+        offsets,
+        terms,
     )
-
-
-def query_terms(text: str) -> list[int]:
-    """Distinct term hashes of a query text, sorted (the same tokens as the windows)."""
-    return sorted(set(map(zlib.crc32, IDENTIFIER.findall(text.encode("utf-8", "surrogatepass")))))
 
 
 def pack_windows(w: Windows) -> bytes:
@@ -175,4 +172,3 @@ def unpack_windows(blob: bytes) -> Windows:
     return Windows(*arrays)
 
 
-EMPTY_WINDOWS = pack_windows(window_terms(b"", np.zeros(1, dtype=np.int64), ()))

@@ -1,12 +1,17 @@
-"""From one file's bytes to its ``FileFacts``: symbols, references, imports and windows.
+"""From one file's bytes to its ``FileFacts``: symbols, imports and windows.
 
 The parse tree lives only inside ``extract``; what leaves is plain data (DESIGN.md §4: a kept
 tree costs ~27x the source). The per-language knowledge comes from the query files and the
 ``LanguageSpec`` table; this module only interprets the capture names they use:
 
 ``@definition.<kind>`` + ``@name`` (+ ``@doc`` docstring, ``@parent`` container name),
-``@reference.<kind>`` + ``@name``, ``@import`` + ``@import.module`` / ``@import.relmodule``
-/ ``@import.name``, and ``@package``.
+``@import`` + ``@import.module`` / ``@import.relmodule`` / ``@import.name``, ``@package``,
+and ``@wrapper`` + ``@wrapped`` (decorators or ``export`` that belong to a definition's span).
+
+References (uses of a name) are not queried here: every identifier of every window goes
+into the lexical index, which answers "where is X used" exactly (``Workspace.references``).
+A query for call sites would have to visit every node of the tree, which costs half a
+parse; definitions and imports live near the top and are queried to a bounded depth.
 
 ``read_and_extract`` is what index worker processes run: it reads the file itself (with a
 size cap), re-checks content rules, and turns every failure into a ``FileSkip`` with a
@@ -26,7 +31,7 @@ from tree_sitter import Node, QueryCursor, Tree
 
 from repo_index import chunking, languages
 from repo_index.config import IndexConfig
-from repo_index.facts import CLASS_KINDS, FileFacts, FileSkip, ImportStmt, Reference, Symbol
+from repo_index.facts import CLASS_KINDS, FileFacts, FileSkip, ImportStmt, Symbol
 from repo_index.languages import LanguageSpec
 from repo_index.rules import SNIFF_BYTES, contains_private_key, judge_content
 
@@ -97,14 +102,14 @@ def extract(
         return FileSkip(rel, "secret file")
     notes: list[str] = []
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         notes.append("non-UTF-8")
+        text = data.decode("utf-8", "replace")
     starts = chunking.line_starts(data)
     n_lines = chunking.count_lines(starts)
     spec = languages.language_for(rel)
     symbols: tuple[Symbol, ...] = ()
-    references: tuple[Reference, ...] = ()
     imports: tuple[ImportStmt, ...] = ()
     package = ""
     if spec is not None and data:
@@ -113,7 +118,7 @@ def extract(
         root = tree.root_node
         if root.has_error:
             notes.append("syntax errors")
-        symbols, references, imports, package = _query_facts(spec, root, data, starts)
+        symbols, imports, package = _query_facts(spec, root, text.split("\n"), data)
         boundaries = chunking.syntax_boundaries(root, config.window_max_lines)
     else:
         boundaries = chunking.blank_line_boundaries(data, starts, 0)
@@ -128,7 +133,6 @@ def extract(
         n_lines=n_lines,
         package=package,
         symbols=symbols,
-        references=references,
         imports=imports,
         windows=chunking.pack_windows(windows),
         notes=tuple(notes),
@@ -148,8 +152,8 @@ def _text(node: Node) -> str:
     return raw.decode("utf-8", "replace")
 
 
-_DEF, _REF, _IMPORT, _PACKAGE = range(4)
-_ROLE = re.compile(r"@(definition|reference)\.(\w+)|@(import|package)\b(?!\.)")
+_DEF, _IMPORT, _PACKAGE, _WRAPPER = range(4)
+_ROLE = re.compile(r"@definition\.(\w+)|@(import|package|wrapper)\b(?!\.)")
 
 
 @functools.lru_cache(maxsize=None)
@@ -165,32 +169,26 @@ def _pattern_roles(spec: LanguageSpec) -> tuple[tuple[int, str], ...]:
         match = _ROLE.search(text)
         if match is None:
             raise ValueError(f"{spec.query}.scm pattern {i} captures no role")
-        if match.group(1) == "definition":
-            roles.append((_DEF, match.group(2)))
-        elif match.group(1) == "reference":
-            roles.append((_REF, match.group(2)))
+        if match.group(1):
+            roles.append((_DEF, match.group(1)))
         else:
-            roles.append((_IMPORT if match.group(3) == "import" else _PACKAGE, ""))
+            roles.append(({"import": _IMPORT, "package": _PACKAGE, "wrapper": _WRAPPER}[match.group(2)], ""))
     return tuple(roles)
 
 
-def _query_facts(spec: LanguageSpec, root: Node, data: bytes, starts):
+def _query_facts(spec: LanguageSpec, root: Node, lines: list[str], data: bytes):
     query = languages.query_for(spec)
     roles = _pattern_roles(spec)
-    role_capture = {_DEF: "definition.", _REF: "reference."}
     defs: dict[int, tuple[str, Node, Node, Node | None, str]] = {}
-    refs: dict[tuple[bytes, str], int] = {}
     imports: dict[int, list] = {}
+    wrapped: dict[int, int] = {}  # definition node id -> first line of what wraps it
     package = ""
-    for index, caps in QueryCursor(query).matches(root):
+    cursor = QueryCursor(query)
+    cursor.set_max_start_depth(spec.depth)
+    for index, caps in cursor.matches(root):
         role, kind = roles[index]
-        if role == _REF:
-            name_node = caps["name"][0]
-            key = (name_node.text, kind)
-            if key not in refs:
-                refs[key] = name_node.start_point[0]
-        elif role == _DEF:
-            node = caps[role_capture[_DEF] + kind][0]
+        if role == _DEF:
+            node = caps["definition." + kind][0]
             doc = caps.get("doc")
             parent = caps.get("parent")
             entry = (kind, node, caps["name"][0], doc[0] if doc else None, _text(parent[0]) if parent else "")
@@ -207,19 +205,16 @@ def _query_facts(spec: LanguageSpec, root: Node, data: bytes, starts):
                 item[3] = True
             for imported in caps.get("import.name", ()):
                 item[2].append(_text(imported))
+        elif role == _WRAPPER:
+            wrapped[caps["wrapped"][0].id] = caps["wrapper"][0].start_point[0]
         elif not package:
             package = _text(caps["package"][0]).strip()
-    symbols = _symbols(spec, defs, data, starts)
-    references = tuple(
-        Reference(name.decode("utf-8", "replace"), kind, line)
-        for (name, kind), line in refs.items()
-        if len(name) > 1
-    )
+    symbols = _symbols(spec, defs, lines, data, wrapped)
     import_stmts = []
     for line, modules, names, relative in sorted(imports.values(), key=lambda i: i[0]):
         for module in dict.fromkeys(modules):
             import_stmts.append(ImportStmt(line, module, tuple(dict.fromkeys(names)), relative))
-    return tuple(symbols), references, tuple(import_stmts), package
+    return tuple(symbols), tuple(import_stmts), package
 
 
 def _better_definition(new, old) -> bool:
@@ -230,10 +225,9 @@ def _better_definition(new, old) -> bool:
     return new[0] == "method" and old[0] != "method"
 
 
-def _symbols(spec: LanguageSpec, defs, data: bytes, starts) -> list[Symbol]:
-    line_text = _LineText(data, starts)
-    comment_re = languages.comment_line_re(spec)
-    attribute_re = languages.attribute_line_re(spec)
+def _symbols(spec: LanguageSpec, defs, lines: list[str], data: bytes, wrapped: dict[int, int]) -> list[Symbol]:
+    line_text = _Lines(lines)
+    comment, attribute = spec.comment, spec.attribute
     ordered = sorted(defs.values(), key=lambda d: (d[1].start_byte, -d[1].end_byte))
     open_containers: list[tuple[int, str, str]] = []  # (end_byte, name, kind)
     symbols: list[Symbol] = []
@@ -247,10 +241,9 @@ def _symbols(spec: LanguageSpec, defs, data: bytes, starts) -> list[Symbol]:
             parent = enclosing[1]
         if kind == "function" and (captured_parent or (enclosing is not None and enclosing[2] in CLASS_KINDS)):
             kind = "method"
-        outer = node.parent if node.parent is not None and node.parent.type in spec.wrappers else node
-        start = outer.start_point[0]
-        head_end, signature = _header(node, line_text)
-        attr_start, doc_start, doc_end = _comments_above(start, line_text, comment_re, attribute_re)
+        start = wrapped.get(node.id, node.start_point[0])
+        head_end, signature = _header(node, line_text, data)
+        attr_start, doc_start, doc_end = _comments_above(start, line_text, comment, attribute)
         start = min(start, attr_start)
         if doc_node is not None:
             doc_start, doc_end = doc_node.start_point[0], _end_line(doc_node)
@@ -267,7 +260,7 @@ def _clean_name(name: str) -> str:
     return name[:cut] if cut > 0 else name
 
 
-def _header(node: Node, line_text: "_LineText") -> tuple[int, str]:
+def _header(node: Node, line_text: "_Lines", data: bytes) -> tuple[int, str]:
     """(exclusive end line of the header, the header on one line)."""
     body = node.child_by_field_name("body")
     start_row = node.start_point[0]
@@ -280,7 +273,8 @@ def _header(node: Node, line_text: "_LineText") -> tuple[int, str]:
         head_end = start_row + 1
         raw = line_text.line(start_row)
     else:
-        raw = (node.text or b"")[: head_last.end_byte - node.start_byte].decode("utf-8", "replace")
+        # Sliced from the file, not node.text: that would copy a whole class per method.
+        raw = data[node.start_byte:head_last.end_byte].decode("utf-8", "replace")
         head_end = head_last.end_point[0] + 1
         body_row = body.start_point[0]
         if body_row == head_last.end_point[0]:
@@ -291,17 +285,18 @@ def _header(node: Node, line_text: "_LineText") -> tuple[int, str]:
     return max(head_end, start_row + 1), signature
 
 
-def _comments_above(start: int, line_text: "_LineText", comment_re, attribute_re) -> tuple[int, int, int]:
+def _comments_above(start: int, line_text: "_Lines", comment: tuple[str, ...],
+                    attribute: tuple[str, ...]) -> tuple[int, int, int]:
     """(first attribute line, doc comment start, doc comment end) above a definition: the
     attribute or annotation lines right above it, then the comment block right above those.
     The doc span is (-1, -1) when there is no such comment."""
     row = start - 1
-    while row >= 0 and attribute_re is not None and attribute_re.match(line_text.line(row)):
+    while attribute and row >= 0 and line_text.line(row).lstrip().startswith(attribute):
         row -= 1
     attr_start = row + 1
     while row >= 0:
-        text = line_text.line(row)
-        if not text.strip() or not comment_re.match(text):
+        text = line_text.line(row).lstrip()
+        if not text or not text.startswith(comment):
             break
         row -= 1
     if row + 1 < attr_start:
@@ -309,17 +304,14 @@ def _comments_above(start: int, line_text: "_LineText", comment_re, attribute_re
     return attr_start, -1, -1
 
 
-class _LineText:
-    """Lines of a byte buffer, decoded on demand."""
+class _Lines:
+    """Decoded lines, with an empty string outside the file."""
 
-    __slots__ = ("data", "starts", "n")
+    __slots__ = ("lines", "n")
 
-    def __init__(self, data: bytes, starts) -> None:
-        self.data = data
-        self.starts = starts
-        self.n = len(starts) - 1
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.n = len(lines)
 
     def line(self, row: int) -> str:
-        if row < 0 or row >= self.n:
-            return ""
-        return self.data[int(self.starts[row]):int(self.starts[row + 1])].decode("utf-8", "replace").rstrip("\r\n")
+        return self.lines[row] if 0 <= row < self.n else ""

@@ -32,14 +32,6 @@ class Symbol(NamedTuple):
     doc_end: int
 
 
-class Reference(NamedTuple):
-    """A use of a name: a call, an instantiation, a base class, a type annotation."""
-
-    name: str
-    kind: str  # call, class, type
-    line: int
-
-
 class ImportStmt(NamedTuple):
     """One import statement; ``module`` is the text as written (quotes stripped)."""
 
@@ -60,7 +52,6 @@ class FileFacts(NamedTuple):
     n_lines: int
     package: str  # declared package or namespace (Java, C#, PHP, Go), else ""
     symbols: tuple[Symbol, ...]
-    references: tuple[Reference, ...]
     imports: tuple[ImportStmt, ...]
     windows: bytes  # packed by chunking.pack_windows
     notes: tuple[str, ...]  # e.g. "syntax errors", "non-UTF-8"

@@ -141,12 +141,24 @@ class ExtractorPool:
 
     def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileFacts | FileSkip]:
         self.close()
-        for rel in rels:
+        crashes = 0
+        for i, rel in enumerate(rels):
             if is_cancelled(cancel):
+                return
+            if crashes >= 3:
+                # Three different files in a row: the workers cannot start at all (e.g. an
+                # unguarded __main__ that forkserver re-imports), not a bad file. Go on here.
+                log.warning("worker processes keep dying; indexing the rest in-process")
+                for rest in rels[i:]:
+                    if is_cancelled(cancel):
+                        return
+                    yield read_and_extract(self._root, rest, self._config)
                 return
             try:
                 yield from self._get().submit(_extract_task, [rel]).result()
+                crashes = 0
             except BrokenProcessPool:
+                crashes += 1
                 log.error("indexing %s crashed a worker process; skipping it", rel)
                 self.close()
                 yield FileSkip(rel, "extraction crashed")
@@ -215,8 +227,10 @@ def sync(
     progress: ProgressCallback | None = None,
     cancel: CancelToken = None,
     skipped: dict[str, str] | None = None,
+    snapshot: bool = True,
 ) -> BuildStats:
-    """Make the index match the disk; see the module docstring."""
+    """Make the index match the disk; see the module docstring. ``snapshot`` saves the
+    lexical index afterwards (the watcher's reconciliations leave that to ``close``)."""
     started = time.perf_counter()
     report = progress or (lambda p: None)
     report(Progress("scanning", 0, 0))
@@ -244,7 +258,7 @@ def sync(
     report(Progress("saving", 0, 1))
     with state.lock:
         state.lexical.flush()
-        if not cancelled:
+        if snapshot and not cancelled:
             state.save_snapshot()
     report(Progress("saving", 1, 1))
     if skipped is not None:

@@ -2,7 +2,7 @@
 
 Each ``LanguageSpec`` row names the grammar in tree-sitter-language-pack 0.13.0 (which
 bundles its grammars; 1.x downloads them at run time and fails offline, DESIGN.md §4), the
-query file under ``queries/`` that says which nodes are definitions, references and imports,
+query file under ``queries/`` that says which nodes are definitions and imports,
 and the comment and attribute syntax used to find doc comments above a definition.
 A file with no row is still indexed as plain text (line windows, no symbols).
 
@@ -12,7 +12,6 @@ Parsers and compiled queries are cached per process (worker processes build thei
 from __future__ import annotations
 
 import functools
-import re
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -32,47 +31,47 @@ class LanguageSpec:
     """Lower-case file suffixes, with the dot."""
     filenames: tuple[str, ...] = ()
     """Exact base names with no telling suffix (Rakefile, Gemfile)."""
-    comment: str = r"//|/\*|\*"
-    """Regex matching the start of a comment line (after indentation)."""
-    attribute: str = ""
-    """Regex for lines allowed between a doc comment and its definition (decorators,
+    comment: tuple[str, ...] = ("//", "/*", "*")
+    """How a comment line starts (after indentation)."""
+    attribute: tuple[str, ...] = ()
+    """How lines start that may sit between a doc comment and its definition (decorators,
     annotations, attributes)."""
-    wrappers: tuple[str, ...] = ()
-    """Node types that wrap a definition and belong to its span (decorators, export)."""
     family: str = ""
     """Languages of one family see each other's definitions (TS uses JS, C++ uses C);
     empty means the language's own name."""
+    depth: int = 6
+    """Deepest tree level where a definition or import may start. The query cursor's walk
+    over every node costs about half a parse; bounding it halves that again, at the price
+    of definitions nested deeper than this (functions in methods in classes in ifs...)."""
 
     @property
     def kin(self) -> str:
         return self.family or self.name
 
 
-C_COMMENT = r"//|/\*|\*"
-
 LANGUAGES: tuple[LanguageSpec, ...] = (
     LanguageSpec("python", "python", "python", (".py", ".pyi", ".pyw"),
-                 comment=r"#", attribute=r"@", wrappers=("decorated_definition",)),
+                 comment=("#",), attribute=("@",), depth=5),
     LanguageSpec("javascript", "javascript", "javascript", (".js", ".mjs", ".cjs", ".jsx"),
-                 attribute=r"@", wrappers=("export_statement",), family="js"),
+                 attribute=("@",), family="js"),
     LanguageSpec("typescript", "typescript", "typescript", (".ts", ".mts", ".cts"),
-                 attribute=r"@", wrappers=("export_statement",), family="js"),
+                 attribute=("@",), family="js"),
     LanguageSpec("tsx", "tsx", "typescript", (".tsx",),
-                 attribute=r"@", wrappers=("export_statement",), family="js"),
-    LanguageSpec("go", "go", "go", (".go",)),
-    LanguageSpec("rust", "rust", "rust", (".rs",), attribute=r"#!?\["),
-    LanguageSpec("java", "java", "java", (".java",), attribute=r"@"),
+                 attribute=("@",), family="js"),
+    LanguageSpec("go", "go", "go", (".go",), depth=4),
+    LanguageSpec("rust", "rust", "rust", (".rs",), attribute=("#[", "#![")),
+    LanguageSpec("java", "java", "java", (".java",), attribute=("@",)),
     LanguageSpec("c", "c", "c", (".c",), family="c"),
     LanguageSpec("cpp", "cpp", "cpp",
                  (".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp", ".hxx", ".h++", ".ipp",
                   ".tpp", ".inl", ".cu", ".cuh"),
-                 attribute=r"template\b|\[\[", family="c"),
-    LanguageSpec("csharp", "csharp", "csharp", (".cs",), attribute=r"\["),
+                 attribute=("template", "[["), family="c", depth=8),
+    LanguageSpec("csharp", "csharp", "csharp", (".cs",), attribute=("[",), depth=7),
     LanguageSpec("ruby", "ruby", "ruby", (".rb", ".rake", ".gemspec", ".ru"),
-                 filenames=("Rakefile", "Gemfile", "Guardfile", "Vagrantfile"), comment=r"#"),
-    LanguageSpec("php", "php", "php", (".php", ".phtml", ".php8"), comment=r"//|/\*|\*|#",
-                 attribute=r"#\["),
-    LanguageSpec("lua", "lua", "lua", (".lua",), comment=r"--"),
+                 filenames=("Rakefile", "Gemfile", "Guardfile", "Vagrantfile"), comment=("#",)),
+    LanguageSpec("php", "php", "php", (".php", ".phtml", ".php8"), comment=("//", "/*", "*", "#"),
+                 attribute=("#[",)),
+    LanguageSpec("lua", "lua", "lua", (".lua",), comment=("--",)),
 )
 
 _BY_EXTENSION = {ext: spec for spec in LANGUAGES for ext in spec.extensions}
@@ -128,13 +127,3 @@ def parser_for(grammar: str) -> Parser:
 def query_for(spec: LanguageSpec) -> Query:
     source = resources.files("repo_index").joinpath("queries", f"{spec.query}.scm").read_text("utf-8")
     return Query(tree_sitter_language(spec.grammar), source)
-
-
-@functools.lru_cache(maxsize=None)
-def comment_line_re(spec: LanguageSpec) -> re.Pattern[str]:
-    return re.compile(rf"\s*(?:{spec.comment})")
-
-
-@functools.lru_cache(maxsize=None)
-def attribute_line_re(spec: LanguageSpec) -> re.Pattern[str] | None:
-    return re.compile(rf"\s*(?:{spec.attribute})") if spec.attribute else None

@@ -160,6 +160,19 @@ class LexicalIndex:
             return []
         return list(zip(self._start[ids].tolist(), self._end[ids].tolist()))
 
+    def windows_with(self, term: int) -> list[int]:
+        """Live windows that contain ``term``, in id order."""
+        found = []
+        for part in (self._base, *self._runs):
+            key = np.uint32(term)
+            lo, hi = np.searchsorted(part.terms, key, "left"), np.searchsorted(part.terms, key, "right")
+            found.append(part.wins[lo:hi])
+        for terms, wins in self._pending:
+            found.append(wins[terms == term])
+        ids = np.concatenate(found) if found else np.empty(0, np.int32)
+        ids = ids[self._alive[ids]] if len(ids) else ids
+        return sorted(set(ids.tolist()))
+
     def search(
         self,
         terms: Iterable[int],

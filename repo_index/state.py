@@ -2,7 +2,7 @@
 
 In memory: the table of indexed files (path -> row, id -> path) and the lexical index.
 In SQLite only: symbols (looked up by name through an index: ~20 µs a query, nothing to
-load at start), references, imports and the per-file window blobs.
+load at start), imports and the per-file window blobs.
 
 ``IndexState`` applies extraction results (``apply``), forgets files (``remove``), and loads
 itself at start: the lexical snapshot when its generation matches the store's, else a
@@ -156,9 +156,9 @@ class IndexState:
         row = self.files.get(rel)
         if row is None:
             return
-        found = self.store.db.execute("SELECT windows FROM files WHERE id = ?", (row.id,)).fetchone()
-        if found:
-            self.lexical.add(row.id, chunking.unpack_windows(bytes(found[0])))
+        blob = self.store.windows_of(row.id)
+        if blob:
+            self.lexical.add(row.id, chunking.unpack_windows(blob))
 
     # -- reads ---------------------------------------------------------------------------
 

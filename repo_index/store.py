@@ -1,6 +1,8 @@
 """The SQLite store of one workspace index: files, symbols, and a snapshot of the lexical index.
 
-One database per workspace root, under ``<cache>/index/<name>-<hash of root>/``. A file row
+Symbols are clustered by file (a WITHOUT ROWID table keyed by file and position), so a
+file's symbols are replaced with one range delete and there is a single secondary index,
+by name. One database per workspace root, under ``<cache>/index/<name>-<hash of root>/``. A file row
 is keyed by its path and remembers size, mtime and a content digest, so a restart re-reads
 only what changed (and hashes when mtime alone changed, to avoid re-indexing a touched
 file). The lexical index is saved whole as a snapshot tagged with the store's generation
@@ -23,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
-from repo_index.facts import Definition, FileFacts, ImportStmt, Reference
+from repo_index.facts import Definition, FileFacts, ImportStmt
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,12 +44,12 @@ CREATE TABLE files (
     n_lines INTEGER NOT NULL,
     package TEXT NOT NULL,
     imports TEXT NOT NULL,
-    refs TEXT NOT NULL,
     windows BLOB NOT NULL,
     notes TEXT NOT NULL
 );
 CREATE TABLE symbols (
     file_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
     parent TEXT NOT NULL,
@@ -56,10 +58,10 @@ CREATE TABLE symbols (
     head_end INTEGER NOT NULL,
     signature TEXT NOT NULL,
     doc_start INTEGER NOT NULL,
-    doc_end INTEGER NOT NULL
-);
+    doc_end INTEGER NOT NULL,
+    PRIMARY KEY (file_id, seq)
+) WITHOUT ROWID;
 CREATE INDEX symbols_by_name ON symbols (name);
-CREATE INDEX symbols_by_file ON symbols (file_id);
 CREATE TABLE lexical (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, data BLOB NOT NULL);
 """
 
@@ -226,7 +228,7 @@ class IndexStore:
     def symbols_of(self, file_id: int) -> list[StoredSymbol]:
         return [StoredSymbol(*r) for r in self.db.execute(
             "SELECT file_id, name, kind, parent, start_line, end_line, head_end, signature, doc_start, doc_end"
-            " FROM symbols WHERE file_id = ? ORDER BY start_line", (file_id,))]
+            " FROM symbols WHERE file_id = ? ORDER BY seq", (file_id,))]
 
     def symbol_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM symbols").fetchone()[0])
@@ -237,9 +239,9 @@ class IndexStore:
             return []
         return [ImportStmt(line, module, tuple(names), bool(rel)) for line, module, names, rel in json.loads(row[0])]
 
-    def references_of(self, file_id: int) -> list[Reference]:
-        row = self.db.execute("SELECT refs FROM files WHERE id = ?", (file_id,)).fetchone()
-        return [Reference(*r) for r in json.loads(row[0])] if row else []
+    def windows_of(self, file_id: int) -> bytes | None:
+        row = self.db.execute("SELECT windows FROM files WHERE id = ?", (file_id,)).fetchone()
+        return bytes(row[0]) if row else None
 
     def notes_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -253,23 +255,22 @@ class IndexStore:
     def put(self, facts: FileFacts) -> int:
         """Insert or replace a file's facts; returns its id (stable across updates)."""
         imports = json.dumps([[i.line, i.module, list(i.names), int(i.relative)] for i in facts.imports])
-        refs = json.dumps([list(r) for r in facts.references])
         row = self.db.execute(
             "INSERT INTO files (path, language, size, mtime_ns, digest, indexed_ns, n_lines, package,"
-            " imports, refs, windows, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " imports, windows, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(path) DO UPDATE SET language=excluded.language, size=excluded.size,"
             " mtime_ns=excluded.mtime_ns, digest=excluded.digest, indexed_ns=excluded.indexed_ns,"
             " n_lines=excluded.n_lines, package=excluded.package, imports=excluded.imports,"
-            " refs=excluded.refs, windows=excluded.windows, notes=excluded.notes RETURNING id",
+            " windows=excluded.windows, notes=excluded.notes RETURNING id",
             (facts.rel, facts.language, facts.size, facts.mtime_ns, facts.digest, time.time_ns(),
-             facts.n_lines, facts.package, imports, refs, facts.windows, ",".join(facts.notes)),
+             facts.n_lines, facts.package, imports, facts.windows, ",".join(facts.notes)),
         ).fetchone()
         file_id = int(row[0])
         self.db.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
         if facts.symbols:
             self.db.executemany(
-                "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(file_id, *s) for s in facts.symbols],
+                "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(file_id, i, *s) for i, s in enumerate(facts.symbols)],
             )
         return file_id
 

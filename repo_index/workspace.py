@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
 from repo_index.rules import PathRules
 from repo_index.state import IndexState
 from repo_index.store import IndexStore
+from repo_index.tokens import term_of
 from repo_index.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -104,10 +106,13 @@ class Workspace:
         """Scan the tree and index what changed (everything, the first time). Reports
         ``Progress`` to ``progress``; stops early when ``cancel`` is set (an Event or a
         callable), keeping the work done so far."""
+        return self._sync(progress, cancel, snapshot=True)
+
+    def _sync(self, progress: ProgressCallback | None, cancel: CancelToken, *, snapshot: bool) -> BuildStats:
         with self._sync_lock:
             self.rules.reload()
-            stats = indexer.sync(self.state, self.rules, self.config, self._pool,
-                                 progress=progress, cancel=cancel, skipped=self.skipped)
+            stats = indexer.sync(self.state, self.rules, self.config, self._pool, progress=progress,
+                                 cancel=cancel, skipped=self.skipped, snapshot=snapshot)
             self.last_build = stats
             return stats
 
@@ -130,7 +135,7 @@ class Workspace:
 
     def _on_changes(self, rels: set[str], rescan: bool) -> None:
         if rescan:
-            self.build()
+            self._sync(None, None, snapshot=False)  # close() saves the snapshot
         elif rels:
             self.refresh(rels)
 
@@ -198,15 +203,27 @@ class Workspace:
         return [ResolvedImport(s.line, s.module, s.names, resolve.resolve(language, rel, s, files)) for s in statements]
 
     def references(self, name: str, limit: int = 200) -> list[tuple[str, int]]:
-        """(path, line) of the uses the index recorded (calls, instantiations, types)."""
-        found: list[tuple[str, int]] = []
+        """(path, line) of every use of the identifier ``name`` (definitions included),
+        found through the lexical index and checked against the text."""
+        term = term_of(name)
+        if term is None:
+            return []
         with self.state.lock:
-            for path, row in sorted(self.state.files.items()):
-                for ref in self.state.store.references_of(row.id):
-                    if ref.name == name:
-                        found.append((path, ref.line))
-                if len(found) >= limit:
-                    break
+            spans = [self.state.lexical.window(w) for w in self.state.lexical.windows_with(term)]
+            located = sorted((self.state.paths_by_id.get(fid), start, end) for fid, start, end in spans)
+        word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+        found: list[tuple[str, int]] = []
+        texts: dict[str, list[str] | None] = {}
+        for path, start, end in located:
+            if path is None:
+                continue
+            if path not in texts:
+                text = self._read_text(path)
+                texts[path] = text.split("\n") if text is not None else None
+            lines = texts[path] or []
+            found += [(path, row) for row in range(start, min(end, len(lines))) if word.search(lines[row])]
+            if len(found) >= limit:
+                break
         return found[:limit]
 
     def stats(self) -> IndexStats:

@@ -1,4 +1,4 @@
-; C: definitions, references, includes.
+; C: definitions, includes.
 
 (function_definition
   declarator: [(function_declarator declarator: (identifier) @name)
@@ -15,9 +15,6 @@
 
 (translation_unit (declaration
   declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
-
-(call_expression function: [(identifier) @name (field_expression field: (field_identifier) @name)]) @reference.call
-(struct_specifier name: (type_identifier) @name !body) @reference.type
 
 (preproc_include path: (string_literal (string_content) @import.module)) @import
 (preproc_include path: (system_lib_string) @import.module) @import

@@ -1,4 +1,4 @@
-; C++: definitions, references, includes.
+; C++: definitions, includes.
 
 (function_definition
   declarator: [(function_declarator declarator: [(identifier) (field_identifier) (operator_name) (destructor_name)] @name)
@@ -25,11 +25,6 @@
 
 (translation_unit (declaration (type_qualifier) declarator: (init_declarator declarator: (identifier) @name)) @definition.constant)
 (namespace_definition body: (declaration_list (declaration (type_qualifier) declarator: (init_declarator declarator: (identifier) @name)) @definition.constant))
-
-(call_expression function: [(identifier) @name
-                            (field_expression field: (field_identifier) @name)
-                            (qualified_identifier name: (identifier) @name)]) @reference.call
-(base_class_clause (type_identifier) @name) @reference.class
 
 (preproc_include path: (string_literal (string_content) @import.module)) @import
 (preproc_include path: (system_lib_string) @import.module) @import

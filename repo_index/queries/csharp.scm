@@ -1,4 +1,4 @@
-; C#: definitions, references, using directives.
+; C#: definitions, using directives.
 
 (namespace_declaration name: (_) @package)
 (file_scoped_namespace_declaration name: (_) @package)
@@ -17,9 +17,5 @@
 (field_declaration (modifier) @_const
   (variable_declaration (variable_declarator name: (identifier) @name))
   (#eq? @_const "const")) @definition.constant
-
-(invocation_expression function: [(identifier) @name (member_access_expression name: (identifier) @name)]) @reference.call
-(object_creation_expression type: [(identifier) @name (generic_name (identifier) @name)]) @reference.class
-(base_list (identifier) @name) @reference.class
 
 (using_directive [(identifier) (qualified_name)] @import.module) @import

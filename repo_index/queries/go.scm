@@ -1,4 +1,4 @@
-; Go: definitions, references, imports.
+; Go: definitions, imports.
 
 (package_clause (package_identifier) @package)
 
@@ -22,11 +22,6 @@
 (source_file (const_declaration (const_spec name: (identifier) @name) @definition.constant))
 (source_file (var_declaration (var_spec name: (identifier) @name) @definition.constant)
   (#match? @name "^[A-Z]"))
-
-(call_expression
-  function: [(identifier) @name
-             (selector_expression field: (field_identifier) @name)]) @reference.call
-(composite_literal type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)]) @reference.type
 
 (import_spec
   name: (package_identifier)? @import.name

@@ -1,4 +1,4 @@
-; Java: definitions, references, imports.
+; Java: definitions, imports.
 
 (package_declaration [(scoped_identifier) (identifier)] @package)
 
@@ -17,10 +17,5 @@
 (field_declaration
   (modifiers "final" "static")
   declarator: (variable_declarator name: (identifier) @name)) @definition.constant
-
-(method_invocation name: (identifier) @name) @reference.call
-(object_creation_expression type: [(type_identifier) @name (generic_type (type_identifier) @name)]) @reference.class
-(superclass (type_identifier) @name) @reference.class
-(super_interfaces (type_list (type_identifier) @name)) @reference.class
 
 (import_declaration [(scoped_identifier) (identifier)] @import.module (asterisk)? @import.name) @import

@@ -1,4 +1,4 @@
-; JavaScript (also JSX): definitions, references, imports.
+; JavaScript (also JSX): definitions, imports.
 
 (class_declaration name: (identifier) @name) @definition.class
 (class name: (identifier) @name) @definition.class
@@ -20,11 +20,6 @@
   (variable_declarator name: (identifier) @name value: [(number) (string) (template_string) (true) (false) (object) (array)])) @definition.constant
   (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
 
-(call_expression
-  function: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.call
-(new_expression constructor: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.class
-(class_heritage (identifier) @name) @reference.class
-
 (import_statement
   (import_clause
     [(identifier) @import.name
@@ -38,3 +33,6 @@
   function: (identifier) @_require
   arguments: (arguments . (string (string_fragment) @import.module))
   (#eq? @_require "require")) @import
+
+; Decorators and `export` belong to the definition they wrap.
+(export_statement declaration: (_) @wrapped) @wrapper

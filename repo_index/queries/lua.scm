@@ -1,4 +1,4 @@
-; Lua: definitions, references, require.
+; Lua: definitions, require.
 
 (function_declaration name: (identifier) @name) @definition.function
 (function_declaration
@@ -16,11 +16,6 @@
 (chunk (assignment_statement
   (variable_list name: (identifier) @name)) @definition.constant
   (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
-
-(function_call
-  name: [(identifier) @name
-         (dot_index_expression field: (identifier) @name)
-         (method_index_expression method: (identifier) @name)]) @reference.call
 
 (function_call
   name: (identifier) @_req

@@ -1,4 +1,4 @@
-; PHP: definitions, references, use / require.
+; PHP: definitions, use / require.
 
 (namespace_definition name: (namespace_name) @package)
 
@@ -9,12 +9,6 @@
 (function_definition name: (name) @name) @definition.function
 (method_declaration name: (name) @name) @definition.method
 (const_declaration (const_element (name) @name)) @definition.constant
-
-(function_call_expression function: [(name) @name (qualified_name (name) @name)]) @reference.call
-(member_call_expression name: (name) @name) @reference.call
-(scoped_call_expression name: (name) @name) @reference.call
-(object_creation_expression [(name) @name (qualified_name (name) @name)]) @reference.class
-(base_clause (name) @name) @reference.class
 
 (namespace_use_declaration (namespace_use_clause [(qualified_name) (name)] @import.module)) @import
 (namespace_use_declaration (namespace_name) @import.module

@@ -1,5 +1,5 @@
-; Python: definitions, references, imports.
-; Captures: @definition.<kind> + @name (+ @doc, @parent), @reference.<kind> + @name,
+; Python: definitions, imports.
+; Captures: @definition.<kind> + @name (+ @doc docstring, @parent container name),
 ; @import + @import.module / @import.name, @package.
 
 (class_definition
@@ -17,15 +17,12 @@
 (module
   (type_alias_statement left: (type (identifier) @name)) @definition.type)
 
-(class_definition
-  superclasses: (argument_list [(identifier) @name (attribute attribute: (identifier) @name)]) @reference.class)
-
-(call
-  function: [(identifier) @name (attribute attribute: (identifier) @name)]) @reference.call
-
 (import_statement
   name: [(dotted_name) @import.module (aliased_import name: (dotted_name) @import.module)]) @import
 
 (import_from_statement
   module_name: [(dotted_name) (relative_import)] @import.module
   name: [(dotted_name) @import.name (aliased_import name: (dotted_name) @import.name)]?) @import
+
+; Decorators and `export` belong to the definition they wrap.
+(decorated_definition definition: (_) @wrapped) @wrapper

@@ -1,4 +1,4 @@
-; Ruby: definitions, references, require / require_relative.
+; Ruby: definitions, require / require_relative.
 
 (class name: [(constant) (scope_resolution)] @name) @definition.class
 (module name: [(constant) (scope_resolution)] @name) @definition.module
@@ -7,9 +7,6 @@
 
 (program (assignment left: (constant) @name) @definition.constant)
 (body_statement (assignment left: (constant) @name) @definition.constant)
-
-(call method: (identifier) @name) @reference.call
-(superclass (constant) @name) @reference.class
 
 (call
   method: (identifier) @_req

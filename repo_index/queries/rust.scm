@@ -1,4 +1,4 @@
-; Rust: definitions, references, imports (use / mod).
+; Rust: definitions, imports (use / mod).
 
 (struct_item name: (type_identifier) @name) @definition.struct
 (union_item name: (type_identifier) @name) @definition.struct
@@ -19,14 +19,6 @@
 
 (const_item name: (identifier) @name) @definition.constant
 (static_item name: (identifier) @name) @definition.constant
-
-(call_expression
-  function: [(identifier) @name
-             (field_expression field: (field_identifier) @name)
-             (scoped_identifier name: (identifier) @name)]) @reference.call
-(macro_invocation macro: (identifier) @name) @reference.call
-(impl_item trait: (type_identifier) @name) @reference.class
-(struct_expression name: (type_identifier) @name) @reference.type
 
 (use_declaration argument: (_) @import.module) @import
 (mod_item name: (identifier) @import.relmodule !body) @import

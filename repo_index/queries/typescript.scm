@@ -1,4 +1,4 @@
-; TypeScript and TSX: definitions, references, imports.
+; TypeScript and TSX: definitions, imports.
 
 (class_declaration name: (type_identifier) @name) @definition.class
 (abstract_class_declaration name: (type_identifier) @name) @definition.class
@@ -28,13 +28,6 @@
   (variable_declarator name: (identifier) @name value: [(number) (string) (template_string) (true) (false) (object) (array)])) @definition.constant
   (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
 
-(call_expression
-  function: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.call
-(new_expression constructor: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.class
-(extends_clause value: (identifier) @name) @reference.class
-(implements_clause (type_identifier) @name) @reference.class
-(type_annotation (type_identifier) @name) @reference.type
-
 (import_statement
   (import_clause
     [(identifier) @import.name
@@ -48,3 +41,6 @@
   function: (identifier) @_require
   arguments: (arguments . (string (string_fragment) @import.module))
   (#eq? @_require "require")) @import
+
+; Decorators and `export` belong to the definition they wrap.
+(export_statement declaration: (_) @wrapped) @wrapper

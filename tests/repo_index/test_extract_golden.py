@@ -1,7 +1,7 @@
 """Golden tests: what extraction finds in one sample file per language.
 
 Each fixture under ``fixtures/langs/`` is rendered (symbols with kind, parent, span, header
-end, signature and doc span; imports; references; windows) and compared with
+end, signature and doc span; imports; windows) and compared with
 ``golden/<fixture>.txt``. A failure prints a unified diff. After a deliberate change, run
 with ``QWENPAIR_UPDATE_GOLDEN=1`` and review the golden diff like code.
 """
@@ -36,8 +36,6 @@ def render(facts: FileFacts) -> str:
     for i in facts.imports:
         names = f" names={','.join(i.names)}" if i.names else ""
         out.append(f"  line {i.line}: {i.module}{names}{' (relative)' if i.relative else ''}")
-    out.append("references:")
-    out += [f"  {r.kind:<5} {r.name} @{r.line}" for r in facts.references]
     w = unpack_windows(facts.windows)
     out.append("windows: " + " ".join(f"[{a}-{b})" for a, b in zip(w.starts.tolist(), w.ends.tolist())))
     return "\n".join(out) + "\n"

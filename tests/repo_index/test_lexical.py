@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import zlib
+import re
 
 import numpy as np
 from hypothesis import given, settings
@@ -15,6 +15,7 @@ from repo_index.chunking import (
 )
 from repo_index.config import IndexConfig
 from repo_index.lexical import LexicalIndex
+from repo_index.tokens import term_of, token_spans
 
 CONFIG = IndexConfig()
 
@@ -45,7 +46,7 @@ def test_line_starts_and_terms():
     w = window_terms(data, starts, [(0, 2), (2, 4)])
     assert w.starts.tolist() == [0, 2] and w.ends.tolist() == [2, 4]
     assert w.lengths.tolist() == [2, 3]  # "x" is one character: not a term
-    assert sorted(w.terms[w.offsets[0]:w.offsets[1]].tolist()) == sorted(zlib.crc32(t) for t in (b"alpha", b"beta"))
+    assert sorted(w.terms[w.offsets[0]:w.offsets[1]].tolist()) == sorted(term_of(t) for t in ("alpha", "beta"))
     round_trip = unpack_windows(pack_windows(w))
     for got, want in zip(round_trip, w):
         assert got.tolist() == want.tolist()
@@ -54,7 +55,7 @@ def test_line_starts_and_terms():
 def _windows(docs: list[list[str]], start: int = 0) -> Windows:
     terms, offsets = [], [0]
     for words in docs:
-        terms += sorted({zlib.crc32(w.encode()) for w in words})
+        terms += sorted({term_of(w) for w in words})
         offsets.append(len(terms))
     n = len(docs)
     return Windows(np.arange(start, start + n, dtype=np.int32) * 10, np.arange(start, start + n, dtype=np.int32) * 10 + 10,
@@ -100,7 +101,7 @@ def test_search_matches_brute_force_bm25(files, removed, query, bulk):
         index.remove(fid)
     index.flush()
     live = {fid: docs for fid, docs in files.items() if fid not in removed}
-    hits = index.search([zlib.crc32(w.encode()) for w in query], 100)
+    hits = index.search([term_of(w) for w in query], 100)
     got = {}
     for score, wid in hits:
         fid, start, _ = index.window(wid)
@@ -154,3 +155,21 @@ def test_search_is_fast_on_30k_windows():
         index.search(query, 15)
         times.append(time.perf_counter() - t)
     assert sorted(times)[10] < 0.02  # generous: the benchmark holds the 5 ms target
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=60) | st.text(alphabet="ab9_Z .(\n0xé", max_size=60).map(str.encode))
+def test_tokens_are_what_the_identifier_regex_finds(data):
+    starts, ends = token_spans(data)
+    want = [(m.start(), m.end()) for m in re.finditer(rb"[A-Za-z_][A-Za-z0-9_]+", data)]
+    assert list(zip(starts.tolist(), ends.tolist())) == want
+
+
+def test_windows_with_a_term():
+    index = LexicalIndex()
+    index.add(1, _windows([["alpha"], ["beta"], ["alpha", "beta"]]))
+    index.add(2, _windows([["alpha"]]), bulk=True)  # still pending: found too
+    found = [index.window(w)[:2] for w in index.windows_with(term_of("alpha"))]
+    assert found == [(1, 0), (1, 20), (2, 0)]
+    index.remove(1)
+    assert [index.window(w)[0] for w in index.windows_with(term_of("alpha"))] == [2]
