@@ -6,7 +6,8 @@ Figures, each with its unit, its target and the comparison measured in the same 
   process) of the same files; the ratio is per core used (target >= 0.5);
 - peak RSS of the indexing process and of its largest worker (target <= 1.5 GB);
 - warm restart (persisted store, nothing changed), in a fresh process (target >= 10x cold);
-- re-index of one saved ~100 KB file, p50/p95 (target p95 <= 30 ms);
+- re-index of one saved ~100 KB file, p50/p95 (target p95 <= 30 ms): saved from the editor
+  (the document is open, so its parse tree is reused) and changed on disk by another tool;
 - retrieval at a cursor in an open document, p50/p95, with the window count (target p50 <= 5 ms
   on 30k windows);
 - consistency after a simulated ``git checkout`` of 1,000 files with the watcher running
@@ -49,21 +50,48 @@ def phase_build(root: str, cache: str) -> dict:
     started = time.perf_counter()
     ws = Workspace.open(root, IndexConfig(cache_dir=Path(cache)))
     opened = time.perf_counter()
+    cpu_before = time.process_time()
     stats = ws.build()
     built = time.perf_counter()
+    main_cpu = time.process_time() - cpu_before
+    # Workers are children of multiprocessing's fork server, not ours: read their CPU time
+    # and peak RSS from /proc while they are still alive (they idle a minute after a build).
+    executor = ws._pool._executor
+    worker_cpu, worker_rss = 0.0, 0
+    for pid in (list(executor._processes) if executor is not None else []):
+        worker_cpu += _proc_cpu_seconds(pid)
+        worker_rss = max(worker_rss, _proc_peak_rss(pid))
     info = ws.stats()
     files = [(rel, row.size, row.language) for rel, row in ws.state.files.items()]
     ws.close()
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return {
         "seconds": built - started, "open_seconds": opened - started, "build_seconds": built - opened,
         "indexed": stats.files_indexed, "unchanged": stats.files_unchanged, "files": info.files,
         "bytes": sum(size for _, size, _ in files), "symbols": info.symbols, "windows": info.windows,
         "skipped": info.skipped, "notes": info.notes, "loaded_from": info.loaded_from,
-        "peak_rss_bytes": self_rss, "peak_worker_rss_bytes": child_rss,
+        "peak_rss_bytes": self_rss, "peak_worker_rss_bytes": worker_rss,
+        "cpu_seconds": main_cpu + worker_cpu, "main_cpu_seconds": main_cpu, "worker_cpu_seconds": worker_cpu,
         "parsed_files": [rel for rel, _, language in files if language],
     }
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _proc_peak_rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def run_phase(name: str, root: Path, cache: Path) -> dict:
@@ -82,6 +110,7 @@ def raw_parse(root: Path, rels: list[str]) -> dict:
 
     parsed, size = 0, 0
     started = time.perf_counter()
+    cpu_started = time.process_time()
     for rel in rels:
         spec = languages.language_for(rel)
         data = (root / rel).read_bytes()
@@ -89,7 +118,7 @@ def raw_parse(root: Path, rels: list[str]) -> dict:
         parsed += 1
         size += len(data)
     seconds = time.perf_counter() - started
-    return {"files": parsed, "bytes": size, "seconds": seconds}
+    return {"files": parsed, "bytes": size, "seconds": seconds, "cpu_seconds": time.process_time() - cpu_started}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -125,21 +154,28 @@ def bench_save(src: Path, work: Path) -> dict:
     big.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / big_rel, big)
     original = big.read_text(encoding="utf-8", errors="replace")
-    times = []
+    results = {"file": big_rel, "bytes": len(original.encode())}
     with Workspace.open(work, IndexConfig(cache_dir=work.parent / "cache-save")) as ws:
         ws.build()
-        for i in range(40):
-            # A realistic save: one line edited in the middle of the file.
-            lines = original.split("\n")
-            lines[len(lines) // 2 + i] += f"  # edit {i}"
-            big.write_text("\n".join(lines), encoding="utf-8")
-            started = time.perf_counter()
-            stats = ws.refresh([big])
-            times.append(time.perf_counter() - started)
-            assert stats.files_indexed == 1
-    times = times[5:]  # the first saves warm caches (parser, SQLite pages)
-    return {"file": big_rel, "bytes": len(original.encode()), "samples": len(times),
-            "p50_ms": 1000 * statistics.median(times), "p95_ms": 1000 * percentile(times, 0.95)}
+        for mode in ("editor", "disk"):
+            times = []
+            for i in range(40):
+                # A realistic save: one line edited in the middle of the file.
+                lines = original.split("\n")
+                lines[len(lines) // 2 + i] += f"  # {mode} edit {i}"
+                text = "\n".join(lines)
+                if mode == "editor":
+                    ws.set_overlay(big, text)  # didChange came before the save
+                big.write_text(text, encoding="utf-8")
+                started = time.perf_counter()
+                stats = ws.refresh([big])
+                times.append(time.perf_counter() - started)
+                assert stats.files_indexed == 1
+            ws.clear_overlay(big)
+            times = times[5:]  # the first saves warm caches (parser, SQLite pages)
+            results[mode] = {"samples": len(times), "p50_ms": 1000 * statistics.median(times),
+                             "p95_ms": 1000 * percentile(times, 0.95)}
+    return results
 
 
 def bench_retrieval(root: Path, cache: Path, parsed: list[str]) -> dict:
@@ -269,18 +305,24 @@ def main() -> None:
         retrieval = bench_retrieval(root, cache, parsed)
         checkout = bench_checkout(args.root.resolve(), tmp_path / "checkout")
     per_core = (cold_mb_s / raw_mb_s) / cores
+    # The same comparison in CPU time: what the ratio per core would be on cores that are
+    # ours alone (this machine's are shared, which the wall-clock ratio pays for).
+    cpu_ratio = (raw["cpu_seconds"] / raw["bytes"]) / (cold["cpu_seconds"] / cold["bytes"])
     figures = [
         _figure("cold index throughput", cold_files_s, "files/s", None),
         _figure("cold index throughput (bytes)", cold_mb_s, "MB/s", None),
         _figure("raw tree-sitter parse, one core", raw_mb_s, "MB/s", None),
         _figure("cold index vs raw parse, per core used", per_core, "ratio", (">=", 0.5)),
         _figure("cold index vs raw parse (files/s), per core used", cold_files_s / raw_files_s / cores, "ratio", None),
+        _figure("cold index vs raw parse, CPU time per byte", cpu_ratio, "ratio", (">=", 0.5)),
         _figure("peak RSS, indexing process", cold["peak_rss_bytes"] / 2**20, "MiB", ("<=", 1536)),
         _figure("peak RSS, largest worker", cold["peak_worker_rss_bytes"] / 2**20, "MiB", ("<=", 1536)),
         _figure("warm restart", warm["seconds"], "s", None),
         _figure("cold / warm restart", cold["seconds"] / warm["seconds"], "ratio", (">=", 10)),
-        _figure("re-index one saved ~100 KB file p50", save["p50_ms"], "ms", None),
-        _figure("re-index one saved ~100 KB file p95", save["p95_ms"], "ms", ("<=", 30)),
+        _figure("re-index one ~100 KB file saved from the editor p50", save["editor"]["p50_ms"], "ms", None),
+        _figure("re-index one ~100 KB file saved from the editor p95", save["editor"]["p95_ms"], "ms", ("<=", 30)),
+        _figure("re-index one ~100 KB file changed on disk (not open) p50", save["disk"]["p50_ms"], "ms", None),
+        _figure("re-index one ~100 KB file changed on disk (not open) p95", save["disk"]["p95_ms"], "ms", ("<=", 30)),
         _figure("retrieval p50", retrieval["p50_ms"], "ms", ("<=", 5)),
         _figure("retrieval p95", retrieval["p95_ms"], "ms", None),
         _figure("index consistent after a 1,000-file checkout", checkout["seconds"], "s", ("<=", 3)),

@@ -31,9 +31,12 @@ class OpenDocument:
     _facts: FileFacts | FileSkip | None = field(default=None, repr=False)
     stale_facts: FileFacts | FileSkip | None = field(default=None, repr=False)
     """Facts of an earlier version: good enough for imports while the user types."""
+    _lines: list[str] | None = field(default=None, repr=False)
 
     def lines(self) -> list[str]:
-        return self.text.split("\n")
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines
 
 
 def common_prefix(a: bytes, b: bytes) -> int:

@@ -26,6 +26,7 @@ import logging
 import os
 import re
 from importlib import resources
+from typing import Callable
 
 from tree_sitter import Node, QueryCursor, Tree
 
@@ -37,7 +38,6 @@ from repo_index.rules import SNIFF_BYTES, contains_private_key, judge_content
 
 log = logging.getLogger(__name__)
 
-_SPACES = re.compile(r"\s+")
 _MAX_SIGNATURE = 240
 _QUOTES = "\"'`<>"
 
@@ -66,7 +66,11 @@ def read_limited(path: str, max_bytes: int) -> bytes | str:
     return data
 
 
-def read_and_extract(root: str, rel: str, config: IndexConfig) -> FileFacts | FileSkip:
+def read_and_extract(root: str, rel: str, config: IndexConfig,
+                     open_facts: Callable[[str, bytes], FileFacts | Tree | None] | None = None) -> FileFacts | FileSkip:
+    """``open_facts(rel, data)`` may offer what an open editor document with exactly this
+    content already has (its facts, or its parse tree): saving an open file then costs no
+    parse."""
     path = os.path.join(root, rel)
     try:
         st = os.stat(path)
@@ -77,8 +81,11 @@ def read_and_extract(root: str, rel: str, config: IndexConfig) -> FileFacts | Fi
     data = read_limited(path, config.max_bytes)
     if isinstance(data, str):
         return FileSkip(rel, data)
+    known = open_facts(rel, data) if open_facts is not None else None
+    if isinstance(known, FileFacts):
+        return known._replace(mtime_ns=st.st_mtime_ns)
     try:
-        return extract(rel, data, config=config, mtime_ns=st.st_mtime_ns)
+        return extract(rel, data, config=config, mtime_ns=st.st_mtime_ns, tree=known)
     except Exception:  # a grammar or query bug must cost one file, not the index
         log.exception("could not extract %s", rel)
         return FileSkip(rel, "extraction failed")
@@ -119,9 +126,9 @@ def extract(
         if root.has_error:
             notes.append("syntax errors")
         symbols, imports, package = _query_facts(spec, root, text.split("\n"), data)
-        boundaries = chunking.syntax_boundaries(root, config.window_max_lines)
-    else:
-        boundaries = chunking.blank_line_boundaries(data, starts, 0)
+        del tree, root  # extract, then drop the tree (DESIGN.md §4)
+    boundaries = chunking.blank_line_boundaries(data, starts, 1 if symbols else 0)
+    chunking.definition_boundaries(((s.start_line, s.end_line, bool(s.parent)) for s in symbols), boundaries)
     spans = chunking.window_spans(n_lines, boundaries, config)
     windows = chunking.window_terms(data, starts, spans)
     return FileFacts(
@@ -226,31 +233,37 @@ def _better_definition(new, old) -> bool:
 
 
 def _symbols(spec: LanguageSpec, defs, lines: list[str], data: bytes, wrapped: dict[int, int]) -> list[Symbol]:
+    # One of these runs per definition (tens of thousands per second while indexing), so
+    # every node property is read once into a local.
     line_text = _Lines(lines)
     comment, attribute = spec.comment, spec.attribute
-    ordered = sorted(defs.values(), key=lambda d: (d[1].start_byte, -d[1].end_byte))
+    keyed = sorted(((d[1].start_byte, -d[1].end_byte), d) for d in defs.values())
     open_containers: list[tuple[int, str, str]] = []  # (end_byte, name, kind)
     symbols: list[Symbol] = []
-    for kind, node, name_node, doc_node, parent in ordered:
-        while open_containers and open_containers[-1][0] <= node.start_byte:
+    for (start_byte, neg_end), (kind, node, name_node, doc_node, parent) in keyed:
+        end_byte = -neg_end
+        while open_containers and open_containers[-1][0] <= start_byte:
             open_containers.pop()
-        name = _clean_name(_text(name_node))
+        name = _clean_name((name_node.text or b"").decode("utf-8", "replace"))
         enclosing = open_containers[-1] if open_containers else None
         captured_parent = bool(parent)
         if not captured_parent and enclosing is not None:
             parent = enclosing[1]
         if kind == "function" and (captured_parent or (enclosing is not None and enclosing[2] in CLASS_KINDS)):
             kind = "method"
-        start = wrapped.get(node.id, node.start_point[0])
-        head_end, signature = _header(node, line_text, data)
+        start_row = node.start_point[0]
+        end_row, end_col = node.end_point
+        head_end, signature = _header(node, start_row, start_byte, line_text, data)
+        start = wrapped.get(node.id, start_row)
         attr_start, doc_start, doc_end = _comments_above(start, line_text, comment, attribute)
         start = min(start, attr_start)
         if doc_node is not None:
             doc_start, doc_end = doc_node.start_point[0], _end_line(doc_node)
         elif doc_start >= 0:
             start = doc_start
-        symbols.append(Symbol(name, kind, parent, start, _end_line(node), head_end, signature, doc_start, doc_end))
-        open_containers.append((node.end_byte, name, kind))
+        end = end_row if end_col == 0 and end_row > start_row else end_row + 1
+        symbols.append(Symbol(name, kind, parent, start, end, head_end, signature, doc_start, doc_end))
+        open_containers.append((end_byte, name, kind))
     return symbols
 
 
@@ -260,10 +273,9 @@ def _clean_name(name: str) -> str:
     return name[:cut] if cut > 0 else name
 
 
-def _header(node: Node, line_text: "_Lines", data: bytes) -> tuple[int, str]:
+def _header(node: Node, start_row: int, start_byte: int, line_text: "_Lines", data: bytes) -> tuple[int, str]:
     """(exclusive end line of the header, the header on one line)."""
     body = node.child_by_field_name("body")
-    start_row = node.start_point[0]
     head_last = body.prev_sibling if body is not None else None
     while head_last is not None and head_last.is_extra:
         # The header is everything before the body but comments (a comment after
@@ -274,15 +286,12 @@ def _header(node: Node, line_text: "_Lines", data: bytes) -> tuple[int, str]:
         raw = line_text.line(start_row)
     else:
         # Sliced from the file, not node.text: that would copy a whole class per method.
-        raw = data[node.start_byte:head_last.end_byte].decode("utf-8", "replace")
-        head_end = head_last.end_point[0] + 1
-        body_row = body.start_point[0]
-        if body_row == head_last.end_point[0]:
-            head_end = body_row + 1  # "{" on the signature's line belongs to the header
-    signature = _SPACES.sub(" ", raw).strip()
+        raw = data[start_byte:head_last.end_byte].decode("utf-8", "replace")
+        head_end = max(head_last.end_point[0] + 1, start_row + 1)
+    signature = " ".join(raw.split())
     if len(signature) > _MAX_SIGNATURE:
         signature = signature[: _MAX_SIGNATURE - 3] + "..."
-    return max(head_end, start_row + 1), signature
+    return head_end, signature
 
 
 def _comments_above(start: int, line_text: "_Lines", comment: tuple[str, ...],

@@ -273,11 +273,11 @@ def sync(
     )
 
 
-def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally) -> bool:
+def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally, open_facts=None) -> bool:
     if len(todo) >= config.pool_min_files and config.worker_count() > 1:
         results = pool.run(todo, cancel)
     else:
-        results = (read_and_extract(root, e.rel, config) for e in todo)
+        results = (read_and_extract(root, e.rel, config, open_facts) for e in todo)
     bulk = len(todo) > config.pool_min_files
     done = 0
     batch: list[FileFacts | FileSkip] = []
@@ -326,6 +326,7 @@ def update_paths(
     pool: ExtractorPool,
     rels: Iterable[str],
     skipped: dict[str, str],
+    open_facts: Callable | None = None,
 ) -> BuildStats:
     """Re-check known paths (from file events): index changed files, drop gone or newly
     excluded ones. Cheaper than ``sync``: no tree scan."""
@@ -357,7 +358,8 @@ def update_paths(
                 tally.unchanged += 1
         if tally.removed:
             state.commit_generation()
-    cancelled = _extract_and_apply(state, config, pool, todo, root, lambda p: None, None, skipped, tally)
+    cancelled = _extract_and_apply(state, config, pool, todo, root, lambda p: None, None, skipped, tally,
+                                   open_facts)
     with state.lock:
         state.lexical.flush()
     return BuildStats(

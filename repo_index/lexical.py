@@ -58,14 +58,16 @@ class LexicalIndex:
         self._file = np.empty(1024, dtype=np.int32)
         self._start = np.empty(1024, dtype=np.int32)
         self._end = np.empty(1024, dtype=np.int32)
-        self._len = np.empty(1024, dtype=np.float32)
+        self._len = np.empty(1024, dtype=np.int32)
         self._alive = np.zeros(1024, dtype=bool)
         self._alive_count = 0
-        self._alive_len = 0.0
+        self._alive_len = 0  # an int: exact, so scores never depend on update order
         self._base = _Run(np.empty(0, np.uint32), np.empty(0, np.int32))
         self._runs: list[_Run] = []
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._by_file: dict[int, np.ndarray] = {}
+        self._norm = np.empty(0, dtype=np.float32)
+        self._norm_key: tuple = ()
 
     # -- updates ------------------------------------------------------------------------
 
@@ -84,7 +86,7 @@ class LexicalIndex:
         self._len[ids] = windows.lengths
         self._alive[ids] = True
         self._alive_count += count
-        self._alive_len += float(windows.lengths.sum())
+        self._alive_len += int(windows.lengths.sum(dtype=np.int64))
         self._by_file[file_id] = ids
         wins = np.repeat(ids, np.diff(windows.offsets))
         if bulk:
@@ -99,7 +101,7 @@ class LexicalIndex:
             return
         self._alive[ids] = False
         self._alive_count -= len(ids)
-        self._alive_len -= float(self._len[ids].sum())
+        self._alive_len -= int(self._len[ids].sum(dtype=np.int64))
 
     def flush(self) -> None:
         """Fold postings added in bulk into the base."""
@@ -160,6 +162,17 @@ class LexicalIndex:
             return []
         return list(zip(self._start[ids].tolist(), self._end[ids].tolist()))
 
+    def _norms(self) -> np.ndarray:
+        """BM25's per-window factor (k1 + 1) / (1 + k1 (1 - b + b len / avg len)), for every
+        window; recomputed only when the index changed (it depends on the average length)."""
+        key = (self._n, self._alive_count, self._alive_len)
+        if self._norm_key != key:
+            avg_len = self._alive_len / self._alive_count if self._alive_count else 1.0
+            lengths = self._len[: self._n].astype(np.float64)
+            self._norm = ((K1 + 1.0) / (1.0 + K1 * (1.0 - B + B * lengths / avg_len))).astype(np.float32)
+            self._norm_key = key
+        return self._norm
+
     def windows_with(self, term: int) -> list[int]:
         """Live windows that contain ``term``, in id order."""
         found = []
@@ -186,7 +199,7 @@ class LexicalIndex:
         n_alive = self._alive_count
         if n_alive == 0 or limit <= 0:
             return []
-        avg_len = self._alive_len / n_alive if n_alive else 1.0
+        norm = self._norms()
         query = np.unique(np.asarray(list(terms), dtype=np.uint32))
         if len(query) == 0:
             return []
@@ -207,8 +220,7 @@ class LexicalIndex:
             if df == 0 or df > max_df:
                 continue
             idf = math.log(1.0 + (n_alive - df + 0.5) / (df + 0.5))
-            norm = (K1 + 1.0) / (1.0 + K1 * (1.0 - B + B * self._len[posts] / avg_len))
-            scores[posts] += np.float32(idf) * norm.astype(np.float32)
+            scores[posts] += np.float32(idf) * norm[posts]
         if exclude_file >= 0:
             ids = self._by_file.get(exclude_file)
             if ids is not None:
@@ -255,7 +267,7 @@ class LexicalIndex:
             index._base = _Run(data["terms"].astype(np.uint32), data["wins"].astype(np.int32))
         alive_ids = np.flatnonzero(index._alive[:n]).astype(np.int32)
         index._alive_count = len(alive_ids)
-        index._alive_len = float(index._len[alive_ids].sum())
+        index._alive_len = int(index._len[alive_ids].sum(dtype=np.int64))
         files = index._file[alive_ids]
         order = np.argsort(files, kind="stable")
         files, alive_ids = files[order], alive_ids[order]

@@ -11,12 +11,11 @@ feeds them and turns their picks into ``Snippet``s.
 
 from __future__ import annotations
 
-import os
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from repo_index import chunking, languages, resolve
-from repo_index.extract import read_limited
 from repo_index.facts import CLASS_KINDS, Definition, Snippet
 from repo_index.retrieval import (
     Cursor, definition_text, identifiers_near, query_span, rank_definitions, similar_snippet, typed_prefix,
@@ -28,7 +27,9 @@ if TYPE_CHECKING:
 _PREFIX_LIMIT = 20
 #: Names defined this many times or more are looked up only in imported files and the
 #: current one: "get" or "run" anywhere else is noise, and fetching them all costs time.
-AMBIGUOUS = 40
+AMBIGUOUS = 16
+#: Identifiers nearest the cursor whose definitions are looked up.
+NEAREST = 24
 #: Similar code in another language family counts this much (it rarely helps completion).
 OTHER_LANGUAGE = 0.5
 
@@ -37,22 +38,25 @@ def retrieve(ws: "Workspace", path: Path | str, text: str | None, line: int, col
              *, max_definitions: int, max_similar: int) -> list[Snippet]:
     rel = ws.rules.relative(path)
     current = rel or str(path)
+    doc = ws.documents.get(rel) if rel else None
     if text is None:
-        text = (rel and ws._read_text(rel)) or ""
-    lines = text.split("\n")
+        text = doc.text if doc is not None else ((rel and ws._read_text(rel)) or "")
+    # The open document's lines are split once per version, not once per keystroke query.
+    lines = doc.lines() if doc is not None and (text is doc.text or text == doc.text) else text.split("\n")
     line = max(0, min(line, len(lines) - 1))
     col = max(0, min(col, len(lines[line])))
     cursor = Cursor(current, line, col, lines)
     ws._sync_overlays(rel)
     cache = _Lines(ws, current, lines)
 
-    definitions = _definitions(ws, rel, cursor, cache, max_definitions) if max_definitions > 0 else []
+    definitions = _definitions(ws, rel, cursor, cache, text, max_definitions) if max_definitions > 0 else []
     similar = _similar(ws, rel, cursor, cache, definitions, max_similar) if max_similar > 0 else []
     return definitions + similar
 
 
 class _Lines:
-    """File lines for snippets, read once per retrieval; only from paths the rules allow."""
+    """File lines for snippets: the current text, open documents, else the workspace's
+    cache of indexed files (see ``Workspace._indexed_lines``)."""
 
     def __init__(self, ws: "Workspace", current: str, lines: list[str]) -> None:
         self._ws = ws
@@ -61,27 +65,24 @@ class _Lines:
     def get(self, rel: str) -> list[str] | None:
         if rel not in self._cache:
             doc = self._ws.documents.get(rel)
-            if doc is not None:
-                self._cache[rel] = doc.lines()
-            elif not self._ws.rules.check(rel, sniff=False).allowed:
-                self._cache[rel] = None
-            else:
-                data = read_limited(os.path.join(str(self._ws.root), rel), self._ws.config.max_bytes)
-                self._cache[rel] = None if isinstance(data, str) else data.decode("utf-8", "replace").split("\n")
+            self._cache[rel] = doc.lines() if doc is not None else self._ws._indexed_lines(rel)
         return self._cache[rel]
 
 
-def _definitions(ws: "Workspace", rel: str | None, cursor: Cursor, cache: _Lines, limit: int) -> list[Snippet]:
+def _definitions(ws: "Workspace", rel: str | None, cursor: Cursor, cache: _Lines, text: str,
+                 limit: int) -> list[Snippet]:
     config = ws.config
     near = identifiers_near(cursor, config.identifier_lines_before, config.identifier_lines_after)
+    if len(near) > NEAREST:
+        # Refact looks up the ~20 symbols used nearest the cursor; farther ones cost
+        # lookups and rarely win the ranking.
+        near = dict(sorted(near.items(), key=lambda kv: (kv[1], kv[0]))[:NEAREST])
     prefix = typed_prefix(cursor)
     imported_paths: dict[str, int] = {}
     imported_names: dict[str, int] = {}
     if rel:
-        statements, language = ws._imports_of(rel, "\n".join(cursor.lines))
-        files = ws._files()
-        for stmt in statements:
-            for target in resolve.resolve(language, rel, stmt, files):
+        for stmt, targets in ws._resolved_imports(rel, text):
+            for target in targets:
                 imported_paths.setdefault(target, stmt.line)
             for name in stmt.names:
                 imported_names.setdefault(name, stmt.line)
@@ -125,6 +126,7 @@ def _definitions(ws: "Workspace", rel: str | None, cursor: Cursor, cache: _Lines
     return snippets
 
 
+@functools.lru_cache(maxsize=4096)
 def _kin(path: str) -> str:
     spec = languages.language_for(path)
     return spec.kin if spec else ""

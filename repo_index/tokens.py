@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-_WORD = np.zeros(256, dtype=bool)
-for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_":
-    _WORD[_c] = True
-_START = _WORD.copy()
-_START[ord("0"):ord("9") + 1] = False
+# Byte classes: 0 not in identifiers, 1 digit, 2 letter or underscore.
+_CLASS = np.zeros(256, dtype=np.int8)
+_CLASS[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")] = 2
+_CLASS[list(b"0123456789")] = 1
 
 _BASE = 0x01000193  # odd (the FNV prime), hence invertible modulo 2**32
 _BASE_INV = pow(_BASE, -1, 2**32)
@@ -42,12 +41,15 @@ def _ensure_powers(n: int) -> None:
 def token_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Start and end byte offsets of every token, in order."""
     a = np.frombuffer(data, dtype=np.uint8)
-    word = _WORD[a]
-    edges = np.diff(np.concatenate(([False], word, [False])).astype(np.int8))
+    kind = _CLASS[a]
+    word = np.empty(len(a) + 2, dtype=np.int8)
+    word[0] = word[-1] = 0
+    np.not_equal(kind, 0, out=word[1:-1].view(bool))
+    edges = np.diff(word)
     run_starts = np.flatnonzero(edges == 1)
     run_ends = np.flatnonzero(edges == -1)
     # A token starts at the first non-digit of a run of word characters ("9ab" -> "ab").
-    starters = np.flatnonzero(_START[a])
+    starters = np.flatnonzero(kind == 2)
     if len(starters) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
@@ -65,11 +67,12 @@ def token_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         return starts, np.empty(0, dtype=np.uint32)
     n = len(data)
     _ensure_powers(n + 1)
-    a = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
+    a = np.frombuffer(data, dtype=np.uint8)
     with np.errstate(over="ignore"):
         prefix = np.empty(n + 1, dtype=np.uint32)
         prefix[0] = 0
-        np.cumsum(a * _powers[:n], dtype=np.uint32, out=prefix[1:])
+        np.multiply(a, _powers[:n], out=prefix[1:], dtype=np.uint32)
+        np.cumsum(prefix[1:], dtype=np.uint32, out=prefix[1:])
         hashes = (prefix[ends] - prefix[starts]) * _inverse_powers[starts]
     return starts, hashes
 

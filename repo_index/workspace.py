@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -39,6 +40,8 @@ from repo_index.tokens import term_of
 from repo_index.watcher import Watcher
 
 log = logging.getLogger(__name__)
+
+_LINE_CACHE_FILES = 64
 
 
 class WorkspaceError(Exception):
@@ -79,6 +82,9 @@ class Workspace:
         self._watcher: Watcher | None = None
         self._sync_lock = threading.Lock()
         self._fileset: tuple[int, resolve.FileSet] | None = None
+        self._resolved: dict[tuple, list] = {}
+        self._lines: OrderedDict[str, tuple[tuple[int, int], list[str] | None]] = OrderedDict()
+        self._lines_lock = threading.Lock()
 
     @classmethod
     def open(cls, root: Path | str, config: IndexConfig | None = None) -> "Workspace":
@@ -111,6 +117,8 @@ class Workspace:
     def _sync(self, progress: ProgressCallback | None, cancel: CancelToken, *, snapshot: bool) -> BuildStats:
         with self._sync_lock:
             self.rules.reload()
+            with self._lines_lock:
+                self._lines.clear()  # the rules may have changed: re-check on next read
             stats = indexer.sync(self.state, self.rules, self.config, self._pool, progress=progress,
                                  cancel=cancel, skipped=self.skipped, snapshot=snapshot)
             self.last_build = stats
@@ -120,7 +128,15 @@ class Workspace:
         """Re-check specific files (saved, created, deleted) without scanning the tree."""
         rels = [rel for rel in (self._rel(p) for p in paths) if rel]
         with self._sync_lock:
-            return indexer.update_paths(self.state, self.rules, self.config, self._pool, rels, self.skipped)
+            return indexer.update_paths(self.state, self.rules, self.config, self._pool, rels, self.skipped,
+                                        self._open_facts)
+
+    def _open_facts(self, rel: str, data: bytes):
+        """What an open document with exactly this content already knows (see refresh)."""
+        doc = self.documents.get(rel)
+        if doc is None or doc.data != data:
+            return None
+        return doc._facts if isinstance(doc._facts, FileFacts) else doc.tree
 
     def start_watching(self) -> None:
         """Follow file changes from now on (debounced; see ``watcher``)."""
@@ -279,6 +295,39 @@ class Workspace:
                 fileset = resolve.FileSet(self.state.files.keys(), self.state.packages(), self._read_text)
                 self._fileset = (version, fileset)
             return self._fileset[1]
+
+    def _resolved_imports(self, rel: str, text: str | None) -> list[tuple[ImportStmt, tuple[str, ...]]]:
+        """The file's imports with their targets, cached until the set of files changes
+        (resolution tries many candidate paths; the keystroke path must not)."""
+        statements, language = self._imports_of(rel, text)
+        files = self._files()
+        key = (rel, language, tuple(statements))
+        cached = self._resolved.get(key)
+        if cached is None or cached[0] is not files:
+            if len(self._resolved) > 256:
+                self._resolved.clear()
+            cached = (files, [(s, resolve.resolve(language, rel, s, files)) for s in statements])
+            self._resolved[key] = cached
+        return cached[1]
+
+    def _indexed_lines(self, rel: str) -> list[str] | None:
+        """Lines of an indexed file for snippets, from a small LRU keyed by the (mtime, size)
+        the index holds: snippet files repeat from one keystroke to the next, and reading and
+        splitting them was the largest cost of a retrieval. None when the rules refuse it."""
+        row = self.state.files.get(rel)
+        key = (row.mtime_ns, row.size) if row is not None else (0, 0)
+        with self._lines_lock:
+            hit = self._lines.get(rel)
+            if hit is not None and hit[0] == key:
+                self._lines.move_to_end(rel)
+                return hit[1]
+        text = self._read_text(rel)
+        lines = text.split("\n") if text is not None else None
+        with self._lines_lock:
+            self._lines[rel] = (key, lines)
+            while len(self._lines) > _LINE_CACHE_FILES:
+                self._lines.popitem(last=False)
+        return lines
 
     def _read_text(self, rel: str) -> str | None:
         doc = self.documents.get(rel)

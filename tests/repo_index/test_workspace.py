@@ -207,3 +207,17 @@ def test_config_from_mapping_reports_bad_values():
     config, problems = IndexConfig.from_mapping({"max_bytes": "2000", "debounce_s": "soon", "colour": 1})
     assert config.max_bytes == 2000 and config.debounce_s == IndexConfig().debounce_s
     assert len(problems) == 2
+
+
+def test_saving_an_open_document_indexes_what_was_saved(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    path = Path(ws.root) / "billing" / "invoice.py"
+    text = PROJECT["billing/invoice.py"] + "\n\ndef saved_from_editor():\n    return 1\n"
+    ws.set_overlay(path, text)
+    ws.retrieve("billing/invoice.py", text, 0, 0)  # the open document has extracted facts now
+    path.write_text(text)
+    assert ws.refresh([path]).files_indexed == 1
+    ws.clear_overlay(path)
+    [d] = ws.definitions("saved_from_editor")
+    assert d.path == "billing/invoice.py" and ws.state.files["billing/invoice.py"].mtime_ns == path.stat().st_mtime_ns
