@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
+#: Workers run at the benchmark's own priority: the product niceness (5) measures how much
+#: CPU this shared machine's other tenants leave, not how fast the index is.
+BENCH_NICE = 0
 if str(ROOT_DIR) not in sys.path:
     sys.path.insert(0, str(ROOT_DIR))
 
@@ -48,7 +51,7 @@ def phase_build(root: str, cache: str) -> dict:
     from repo_index import IndexConfig, Workspace
 
     started = time.perf_counter()
-    ws = Workspace.open(root, IndexConfig(cache_dir=Path(cache)))
+    ws = Workspace.open(root, IndexConfig(cache_dir=Path(cache), worker_nice=BENCH_NICE))
     opened = time.perf_counter()
     cpu_before = time.process_time()
     stats = ws.build()
@@ -221,7 +224,7 @@ def bench_checkout(src: Path, work: Path) -> dict:
     changed = rng.sample(rels, 1000)
     donors = rng.sample(rels, 1000)
     contents = {rel: (work / donor).read_bytes() + b"\n# checked out\n" for rel, donor in zip(changed, donors)}
-    with Workspace.open(work, IndexConfig(cache_dir=work.parent / "cache-checkout")) as ws:
+    with Workspace.open(work, IndexConfig(cache_dir=work.parent / "cache-checkout", worker_nice=BENCH_NICE)) as ws:
         ws.build()
         ws.start_watching()
         time.sleep(0.5)
@@ -229,14 +232,15 @@ def bench_checkout(src: Path, work: Path) -> dict:
             (work / rel).write_bytes(data)
         (work / ".git" / "HEAD").write_text("ref: refs/heads/other\n")
         written = time.perf_counter()
-        rules = PathRules(work)
+        # What the index should hold once it has caught up: allowed files whose content is
+        # usable too. Computed once (the disk does not change any more); polling then only
+        # reads the index, so the measurement does not compete with the indexer for CPU.
+        disk = {}
+        for path in PathRules(work).walk(sniff=True):
+            st = path.stat()
+            disk[str(path.relative_to(work))] = (st.st_size, st.st_mtime_ns)
         deadline = written + 30
         while True:
-            # What the index should hold: allowed files whose content is usable too.
-            disk = {}
-            for path in rules.walk(sniff=True):
-                st = path.stat()
-                disk[str(path.relative_to(work))] = (st.st_size, st.st_mtime_ns)
             with ws.state.lock:
                 index = {rel: (row.size, row.mtime_ns) for rel, row in ws.state.files.items()}
             if disk == index or time.perf_counter() > deadline:
@@ -334,7 +338,7 @@ def main() -> None:
                  "windows": cold["windows"], "skipped": cold["skipped"], "notes": cold["notes"]},
         "figures": figures,
         "details": {"cold": cold, "warm": warm, "raw_parse": raw, "save": save, "retrieval": retrieval,
-                    "checkout": checkout, "workers": cores},
+                    "checkout": checkout, "workers": cores, "worker_nice": BENCH_NICE},
     }
     text = json.dumps(report, indent=2)
     print(text)

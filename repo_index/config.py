@@ -32,6 +32,10 @@ class IndexConfig:
     workers: int = 0
     """Processes for the initial index; 0 means one per CPU core."""
 
+    worker_nice: int = 5
+    """Niceness added to worker processes: background indexing yields the CPU to whatever
+    the user runs (it costs nothing on an idle machine). Benchmarks on shared machines use 0."""
+
     pool_min_files: int = 48
     """Batches smaller than this are indexed in-process: starting workers would cost more."""
 

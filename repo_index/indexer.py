@@ -72,10 +72,11 @@ _worker_config = IndexConfig()
 def _init_worker(root: str, config: IndexConfig) -> None:
     global _worker_root, _worker_config
     _worker_root, _worker_config = root, config
-    try:
-        os.nice(5)  # background work: the editor's process keeps priority
-    except (AttributeError, OSError):
-        pass
+    if config.worker_nice:
+        try:
+            os.nice(config.worker_nice)  # background work: the user's programs keep priority
+        except (AttributeError, OSError):
+            pass
 
 
 def _extract_task(rels: list[str]) -> list[FileFacts | FileSkip]:

@@ -15,7 +15,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repo_index import chunking, languages, resolve
+from repo_index import chunking, languages
 from repo_index.facts import CLASS_KINDS, Definition, Snippet
 from repo_index.retrieval import (
     Cursor, definition_text, identifiers_near, query_span, rank_definitions, similar_snippet, typed_prefix,
