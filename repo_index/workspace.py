@@ -83,6 +83,7 @@ class Workspace:
         self._sync_lock = threading.Lock()
         self._fileset: tuple[int, resolve.FileSet] | None = None
         self._resolved: dict[tuple, list] = {}
+        self._unopened: dict[tuple, object] = {}
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str] | None]] = OrderedDict()
         self._lines_lock = threading.Lock()
 
@@ -344,7 +345,15 @@ class Workspace:
         if doc is not None and (text is None or text == doc.text):
             facts = doc._facts or doc.stale_facts or self.documents.facts(doc)
         elif text is not None:
-            facts = extract(rel, text.encode("utf-8", "surrogatepass"), config=self.config)
+            # A document the editor did not open (a CLI query, an engine call without
+            # set_overlay): parse it once per distinct text, not once per call.
+            key = (rel, len(text), hash(text))
+            facts = self._unopened.get(key)
+            if facts is None:
+                facts = extract(rel, text.encode("utf-8", "surrogatepass"), config=self.config)
+                if len(self._unopened) >= 32:
+                    self._unopened.pop(next(iter(self._unopened)))
+                self._unopened[key] = facts
         if isinstance(facts, FileFacts):
             return list(facts.imports), facts.language
         with self.state.lock:
