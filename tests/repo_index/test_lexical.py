@@ -140,36 +140,20 @@ def test_search_is_fast_on_30k_windows():
     import time
 
     rng = np.random.default_rng(0)
-    vocab = [f"name{i}" for i in range(20_000)]
     index = LexicalIndex()
-    for fid in range(1, 1001):
-        docs = [[vocab[j] for j in rng.zipf(1.3, 40) % len(vocab)] for _ in range(30)]
-        index.add(fid, _windows(docs), bulk=True)
+    for fid in range(1, 1001):  # 30 windows of ~40 Zipf-distributed terms per file
+        ids = [np.unique(rng.zipf(1.3, 40) % 20_000) for _ in range(30)]
+        offsets = np.cumsum([0] + [len(t) for t in ids]).astype(np.int32)
+        starts = np.arange(30, dtype=np.int32) * 10
+        index.add(fid, Windows(starts, starts + 10, np.full(30, 40, np.int32), offsets,
+                               np.concatenate(ids).astype(np.uint32)), bulk=True)
     index.flush()
     assert index.window_count == 30_000
-    query = query_terms(" ".join(vocab[j] for j in rng.zipf(1.3, 40) % len(vocab)))
-    index.search(query, 15)
+    query = np.unique(rng.zipf(1.3, 40) % 20_000).tolist()
+    assert index.search(query, 15)
     times = []
     for _ in range(20):
         t = time.perf_counter()
         index.search(query, 15)
         times.append(time.perf_counter() - t)
-    assert sorted(times)[10] < 0.02  # generous: the benchmark holds the 5 ms target
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=60) | st.text(alphabet="ab9_Z .(\n0xé", max_size=60).map(str.encode))
-def test_tokens_are_what_the_identifier_regex_finds(data):
-    starts, ends = token_spans(data)
-    want = [(m.start(), m.end()) for m in re.finditer(rb"[A-Za-z_][A-Za-z0-9_]+", data)]
-    assert list(zip(starts.tolist(), ends.tolist())) == want
-
-
-def test_windows_with_a_term():
-    index = LexicalIndex()
-    index.add(1, _windows([["alpha"], ["beta"], ["alpha", "beta"]]))
-    index.add(2, _windows([["alpha"]]), bulk=True)  # still pending: found too
-    found = [index.window(w)[:2] for w in index.windows_with(term_of("alpha"))]
-    assert found == [(1, 0), (1, 20), (2, 0)]
-    index.remove(1)
-    assert [index.window(w)[0] for w in index.windows_with(term_of("alpha"))] == [2]
+    assert sorted(times)[10] < 0.02  # generous for a shared machine: the benchmark holds 5 ms
