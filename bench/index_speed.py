@@ -8,8 +8,8 @@ Figures, each with its unit, its target and the comparison measured in the same 
 - warm restart (persisted store, nothing changed), in a fresh process (target >= 10x cold);
 - re-index of one saved ~100 KB file, p50/p95 (target p95 <= 30 ms): saved from the editor
   (the document is open, so its parse tree is reused) and changed on disk by another tool;
-- retrieval at a cursor in an open document, p50/p95, with the window count (target p50 <= 5 ms
-  on 30k windows);
+- retrieval at a cursor in an open document, p50/p95, on a ~30k-window copy (target p50 <=
+  5 ms there) and on the whole tree;
 - consistency after a simulated ``git checkout`` of 1,000 files with the watcher running
   (target <= 3 s from the last write until the index matches the disk).
 
@@ -211,6 +211,17 @@ def bench_retrieval(root: Path, cache: Path, parsed: list[str]) -> dict:
             "p95_ms": 1000 * percentile(times, 0.95), "mean_snippets": statistics.mean(counts)}
 
 
+def bench_retrieval_small(src: Path, work: Path, files: int = 1000) -> dict:
+    """Retrieval on a workspace of about 30k windows (the issue's figure is stated there)."""
+    from repo_index import IndexConfig, Workspace
+
+    rels = copy_subset(src, work, files, seed=7)
+    cache = work.parent / "cache-small"
+    with Workspace.open(work, IndexConfig(cache_dir=cache, worker_nice=BENCH_NICE)) as ws:
+        ws.build()
+    return bench_retrieval(work, cache, rels)
+
+
 def bench_checkout(src: Path, work: Path) -> dict:
     """1,000 files rewritten at once (plus .git/HEAD), the watcher running; time until the
     index matches the disk."""
@@ -307,6 +318,7 @@ def main() -> None:
         raw_mb_s = raw["bytes"] / 1e6 / raw["seconds"]
         save = bench_save(args.root.resolve(), tmp_path / "save")
         retrieval = bench_retrieval(root, cache, parsed)
+        retrieval_small = bench_retrieval_small(args.root.resolve(), tmp_path / "small")
         checkout = bench_checkout(args.root.resolve(), tmp_path / "checkout")
     per_core = (cold_mb_s / raw_mb_s) / cores
     # The same comparison in CPU time: what the ratio per core would be on cores that are
@@ -327,8 +339,10 @@ def main() -> None:
         _figure("re-index one ~100 KB file saved from the editor p95", save["editor"]["p95_ms"], "ms", ("<=", 30)),
         _figure("re-index one ~100 KB file changed on disk (not open) p50", save["disk"]["p50_ms"], "ms", None),
         _figure("re-index one ~100 KB file changed on disk (not open) p95", save["disk"]["p95_ms"], "ms", ("<=", 30)),
-        _figure("retrieval p50", retrieval["p50_ms"], "ms", ("<=", 5)),
-        _figure("retrieval p95", retrieval["p95_ms"], "ms", None),
+        _figure(f"retrieval p50, {retrieval_small['windows']} windows", retrieval_small["p50_ms"], "ms", ("<=", 5)),
+        _figure(f"retrieval p95, {retrieval_small['windows']} windows", retrieval_small["p95_ms"], "ms", None),
+        _figure(f"retrieval p50, whole tree ({retrieval['windows']} windows)", retrieval["p50_ms"], "ms", None),
+        _figure(f"retrieval p95, whole tree ({retrieval['windows']} windows)", retrieval["p95_ms"], "ms", None),
         _figure("index consistent after a 1,000-file checkout", checkout["seconds"], "s", ("<=", 3)),
     ]
     report = {
@@ -337,7 +351,7 @@ def main() -> None:
                  "parsed_files": raw["files"], "parsed_bytes": raw["bytes"], "symbols": cold["symbols"],
                  "windows": cold["windows"], "skipped": cold["skipped"], "notes": cold["notes"]},
         "figures": figures,
-        "details": {"cold": cold, "warm": warm, "raw_parse": raw, "save": save, "retrieval": retrieval,
+        "details": {"cold": cold, "warm": warm, "raw_parse": raw, "save": save, "retrieval": retrieval, "retrieval_small": retrieval_small,
                     "checkout": checkout, "workers": cores, "worker_nice": BENCH_NICE},
     }
     text = json.dumps(report, indent=2)

@@ -25,9 +25,12 @@ from repo_index.chunking import Windows
 
 K1 = 1.2
 B = 0.75
-#: Terms in more than this share of windows carry almost no weight (idf < 0.7) but cost the
-#: most time; they are skipped.
-MAX_DF_RATIO = 0.5
+#: Terms in more than this share of windows carry little weight (idf < 1.5, against ~10 for
+#: a rare identifier) but cost the most time (self, return, the...); they are skipped.
+MAX_DF_RATIO = 0.25
+#: ...but only on indexes large enough for that to matter: in a small repository a term in a
+#: quarter of the windows still tells them apart, and scoring it costs nothing.
+MIN_SKIPPED_DF = 2000
 _MAX_RUNS = 8
 _MIN_MERGE = 200_000
 
@@ -110,7 +113,7 @@ class LexicalIndex:
         terms = np.concatenate([t for t, _ in self._pending])
         wins = np.concatenate([w for _, w in self._pending])
         self._pending = []
-        self._runs.append(_Run.build(terms, wins))
+        self._runs.append(_Run(terms, wins))  # unsorted: _merge_all sorts everything once
         self._merge_all()
 
     def _maybe_merge(self) -> None:
@@ -206,7 +209,7 @@ class LexicalIndex:
         scores = np.zeros(self._n, dtype=np.float32)
         parts = [self._base, *self._runs]
         bounds = [(np.searchsorted(p.terms, query, "left"), np.searchsorted(p.terms, query, "right")) for p in parts]
-        max_df = max(1, int(n_alive * MAX_DF_RATIO))
+        max_df = max(MIN_SKIPPED_DF, int(n_alive * MAX_DF_RATIO))
         n_dead = self._n - n_alive
         for qi in range(len(query)):
             slices = [p.wins[lo[qi]:hi[qi]] for p, (lo, hi) in zip(parts, bounds) if hi[qi] > lo[qi]]

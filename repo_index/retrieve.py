@@ -30,8 +30,9 @@ _PREFIX_LIMIT = 20
 AMBIGUOUS = 16
 #: Identifiers nearest the cursor whose definitions are looked up.
 NEAREST = 24
-#: Similar code in another language family counts this much (it rarely helps completion).
-OTHER_LANGUAGE = 0.5
+#: Similar plain text (docs, configuration) counts this much next to code of the cursor's
+#: language; code of another language family is left out (it does not help completion).
+PLAIN_TEXT = 0.5
 
 
 def retrieve(ws: "Workspace", path: Path | str, text: str | None, line: int, col: int,
@@ -157,8 +158,9 @@ def _similar(ws: "Workspace", rel: str | None, cursor: Cursor, cache: _Lines,
                    for score, wid in hits for fid, start, end in [ws.state.lexical.window(wid)]]
     taken = [(s.path, s.start_line, s.end_line) for s in definitions]
     kin = _kin(cursor.path)
-    located = [(score * (1.0 if not kin or _kin(path) == kin else OTHER_LANGUAGE), path, start, end)
-               for score, path, start, end in located if path is not None]
+    located = [(score * (1.0 if not kin or _kin(path) == kin else PLAIN_TEXT), path, start, end)
+               for score, path, start, end in located
+               if path is not None and (not kin or _kin(path) in (kin, ""))]
     located.sort(key=lambda h: (-round(h[0], 6), h[1], h[2]))
     snippets: list[Snippet] = []
     for score, path, start, end in located:

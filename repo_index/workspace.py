@@ -33,7 +33,7 @@ from repo_index.documents import OpenDocuments
 from repo_index.extract import extract, read_limited
 from repo_index.facts import BuildStats, Definition, FileFacts, ImportStmt, ResolvedImport, Snippet
 from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
-from repo_index.rules import PathRules
+from repo_index.rules import PathRules, contains_private_key
 from repo_index.state import IndexState
 from repo_index.store import IndexStore
 from repo_index.tokens import term_of
@@ -84,6 +84,7 @@ class Workspace:
         self._fileset: tuple[int, resolve.FileSet] | None = None
         self._resolved: dict[tuple, list] = {}
         self._unopened: dict[tuple, object] = {}
+        self._overlay_applied: dict[str, int] = {}  # open document -> version in the lexical index
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str] | None]] = OrderedDict()
         self._lines_lock = threading.Lock()
 
@@ -168,6 +169,11 @@ class Workspace:
         # "vanished": a new buffer not saved yet; the name and ignore rules passed already.
         if not verdict.allowed and verdict.reason != "vanished":
             return False
+        if contains_private_key(text.encode("utf-8", "surrogatepass")):
+            # A key pasted into the buffer: forget the buffer rather than let its text
+            # reach a snippet (the disk version, if indexed, stays as it was).
+            self.clear_overlay(rel)
+            return False
         self.documents.set(rel, text)
         return True
 
@@ -175,6 +181,7 @@ class Workspace:
         """The editor closed ``path`` (didClose): the disk version counts again."""
         rel = self._rel(path)
         if rel and self.documents.close(rel):
+            self._overlay_applied.pop(rel, None)
             with self.state.lock:
                 self.state.drop_overlay(rel)
 
@@ -183,12 +190,13 @@ class Workspace:
         (which changes with every keystroke and is excluded near the cursor anyway)."""
         for rel in self.documents.paths():
             doc = self.documents.get(rel)
-            if doc is None or rel == current or doc._facts is not None:
+            if doc is None or rel == current or self._overlay_applied.get(rel) == doc.version:
                 continue
             facts = self.documents.facts(doc)
             if isinstance(facts, FileFacts):
                 with self.state.lock:
                     self.state.set_overlay_windows(rel, chunking.unpack_windows(facts.windows))
+            self._overlay_applied[rel] = doc.version
 
     # -- lookups --------------------------------------------------------------------------
 

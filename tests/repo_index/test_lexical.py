@@ -73,7 +73,7 @@ def _reference(files: dict[int, list[list[str]]], query: set[str]) -> dict[tuple
         s = 0.0
         for term in query:
             df = sum(1 for d in docs if term in d[2])
-            if term not in words or df > max(1, int(n * lexical.MAX_DF_RATIO)):
+            if term not in words or df > max(lexical.MIN_SKIPPED_DF, int(n * lexical.MAX_DF_RATIO)):
                 continue
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             s += idf * (lexical.K1 + 1) / (1 + lexical.K1 * (1 - lexical.B + lexical.B * length / avg))
@@ -131,7 +131,7 @@ def test_exclusion_of_the_current_region():
     index = LexicalIndex()
     index.add(1, _windows([["alpha", "beta"], ["alpha", "beta"], ["alpha"]]))
     index.add(2, _windows([["alpha", "beta"]]))
-    index.add(3, _windows([["gamma"]] * 8))  # so that alpha and beta are not too common
+    index.add(3, _windows([["gamma"]] * 16))  # so that alpha and beta are not too common
     hits = index.search(query_terms("alpha beta"), 10, exclude_file=1, exclude_lines=(0, 15))
     assert {index.window(w)[:2] for _, w in hits} == {(1, 20), (2, 0)}
 

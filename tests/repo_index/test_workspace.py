@@ -221,3 +221,23 @@ def test_saving_an_open_document_indexes_what_was_saved(project, open_ws):
     ws.clear_overlay(path)
     [d] = ws.definitions("saved_from_editor")
     assert d.path == "billing/invoice.py" and ws.state.files["billing/invoice.py"].mtime_ns == path.stat().st_mtime_ns
+
+
+def test_an_open_document_that_was_current_still_reaches_the_lexical_index(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    text = "def rare_helper_name(qq):\n    return qq * 42\n"
+    ws.set_overlay("billing/helper.py", text)
+    ws.retrieve("billing/helper.py", text, 1, 5)  # current: not applied, but facts computed
+    hits = ws.retrieve("other.py", "x = rare_helper_name(qq)\n", 0, 24, max_definitions=0)
+    assert [s.path for s in hits] == ["billing/helper.py"]
+
+
+def test_a_private_key_pasted_into_a_buffer_never_reaches_a_snippet(project, open_ws):
+    ws = open_ws(project)
+    ws.build()
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+    text = PROJECT["billing/invoice.py"] + "\nSECRET = '''\n" + key + "'''\n"
+    assert not ws.set_overlay("billing/invoice.py", text)
+    snippets = ws.retrieve("x.py", "subtotal = compute_discount(subtotal)\n", 0, 10)
+    assert snippets and all("PRIVATE KEY" not in s.text for s in snippets)
