@@ -142,27 +142,33 @@ class ExtractorPool:
 
     def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileFacts | FileSkip]:
         self.close()
-        crashes = 0
+        suspects: list[str] = []  # files whose single-file task died, in a row
         for i, rel in enumerate(rels):
             if is_cancelled(cancel):
                 return
-            if crashes >= 3:
+            if len(suspects) >= 3:
                 # Three different files in a row: the workers cannot start at all (e.g. an
-                # unguarded __main__ that forkserver re-imports), not a bad file. Go on here.
+                # unguarded __main__ that forkserver re-imports), it is not the files. Go on
+                # here, suspects included.
                 log.warning("worker processes keep dying; indexing the rest in-process")
-                for rest in rels[i:]:
+                for rest in suspects + rels[i:]:
                     if is_cancelled(cancel):
                         return
                     yield read_and_extract(self._root, rest, self._config)
                 return
             try:
-                yield from self._get().submit(_extract_task, [rel]).result()
-                crashes = 0
+                results = self._get().submit(_extract_task, [rel]).result()
             except BrokenProcessPool:
-                crashes += 1
-                log.error("indexing %s crashed a worker process; skipping it", rel)
+                suspects.append(rel)
                 self.close()
-                yield FileSkip(rel, "extraction crashed")
+                continue
+            for suspect in suspects:  # a worker ran after them: they did crash it
+                log.error("indexing %s crashed a worker process; skipping it", suspect)
+                yield FileSkip(suspect, "extraction crashed")
+            suspects = []
+            yield from results
+        for suspect in suspects:
+            yield FileSkip(suspect, "extraction crashed")
 
     def _schedule_idle_close(self) -> None:
         with self._lock:

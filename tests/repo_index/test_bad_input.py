@@ -110,3 +110,27 @@ def test_a_directory_of_100k_files_does_not_stall(make_tree, open_ws):
     assert stats.skipped == {"binary": 100_000}
     assert stats.files_indexed == 1 and ws.definitions("real")
     assert elapsed < 30, elapsed
+
+
+def test_workers_that_cannot_start_fall_back_to_in_process(make_tree, tmp_path, cache_dir):
+    # A script without the `if __name__ == "__main__":` guard: every worker process dies
+    # re-importing it (multiprocessing's forkserver/spawn rule). Indexing must still finish.
+    import subprocess
+    import sys
+
+    root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(30)})
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import os, sys\n"
+        "if os.environ.get('QP_CHILD'):\n"
+        "    sys.exit(3)\n"  # what a broken worker start looks like from the parent
+        "os.environ['QP_CHILD'] = '1'\n"
+        "from repo_index import IndexConfig, Workspace\n"
+        f"ws = Workspace.open({str(root)!r}, IndexConfig(pool_min_files=5, workers=2, worker_nice=0))\n"
+        "print(ws.build().files_indexed)\n"
+        "ws.close()\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QWENPAIR_CACHE_DIR": str(cache_dir)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "30"

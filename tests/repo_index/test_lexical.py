@@ -157,3 +157,35 @@ def test_search_is_fast_on_30k_windows():
         index.search(query, 15)
         times.append(time.perf_counter() - t)
     assert sorted(times)[10] < 0.02  # generous for a shared machine: the benchmark holds 5 ms
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=60) | st.text(alphabet="ab9_Z .(\n0xé", max_size=60).map(str.encode))
+def test_tokens_are_what_the_identifier_regex_finds(data):
+    starts, ends = token_spans(data)
+    want = [(m.start(), m.end()) for m in re.finditer(rb"[A-Za-z_][A-Za-z0-9_]+", data)]
+    assert list(zip(starts.tolist(), ends.tolist())) == want
+
+
+def test_term_ids_are_a_fixed_polynomial_hash():
+    # Persisted indexes depend on these exact values: changing the hash needs a new schema.
+    def reference(word: bytes) -> int:
+        value, power = 0, 1
+        for byte in word:
+            value = (value + byte * power) % 2**32
+            power = (power * 0x01000193) % 2**32
+        return value
+
+    for word in ("ab", "alpha", "snake_case_9", "CamelCase"):
+        assert term_of(word) == reference(word.encode())
+    assert term_of("not one") is None and term_of("9x") is None
+
+
+def test_windows_with_a_term():
+    index = LexicalIndex()
+    index.add(1, _windows([["alpha"], ["beta"], ["alpha", "beta"]]))
+    index.add(2, _windows([["alpha"]]), bulk=True)  # still pending: found too
+    found = [index.window(w)[:2] for w in index.windows_with(term_of("alpha"))]
+    assert found == [(1, 0), (1, 20), (2, 0)]
+    index.remove(1)
+    assert [index.window(w)[0] for w in index.windows_with(term_of("alpha"))] == [2]
