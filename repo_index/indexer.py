@@ -40,6 +40,7 @@ _TASK_FILES = 64
 _COMMIT_EVERY_S = 0.5
 _COMMIT_EVERY_FILES = 500
 _POOL_IDLE_S = 60.0
+_BULK_LOAD_FILES = 1000
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,16 @@ def sync(
             state.commit_generation()
     tally.unchanged = len(entries) - len(todo)
     report(Progress("indexing", 0, len(todo)))
-    cancelled = _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally)
+    bulk_load = not state.files and len(todo) >= _BULK_LOAD_FILES
+    if bulk_load:
+        with state.lock:
+            state.store.drop_name_index()
+    try:
+        cancelled = _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally)
+    finally:
+        if bulk_load:
+            with state.lock:
+                state.store.ensure_name_index()
     report(Progress("saving", 0, 1))
     with state.lock:
         state.lexical.flush()
