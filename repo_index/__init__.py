@@ -31,6 +31,9 @@ Public API (everything else is internal)::
     ws.stats() -> IndexStats
     ws.close()                                       # or use ``with Workspace.open(...)``
 
+    # Does this text parse? (ERROR + MISSING nodes; None for a language we do not parse)
+    syntax_errors(path: str | Path, text: str) -> int | None
+
 Conventions: paths in results are relative to the root with "/" separators; lines are
 0-based and spans half-open ``[start_line, end_line)``; ``col`` counts Unicode code points
 (convert from LSP's UTF-16 before calling). ``Snippet.kind`` is "definition" or "similar";
@@ -46,6 +49,7 @@ from repo_index.config import IndexConfig
 from repo_index.facts import BuildStats, Definition, ResolvedImport, Snippet
 from repo_index.indexer import Progress
 from repo_index.rules import PathRules, PathVerdict, may_use_path
+from repo_index.syntax import syntax_errors
 from repo_index.workspace import IndexStats, Workspace, WorkspaceError
 
 __all__ = [
@@ -61,4 +65,5 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "may_use_path",
+    "syntax_errors",
 ]
