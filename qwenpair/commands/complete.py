@@ -76,8 +76,7 @@ def resolve_model(name: str | None) -> str:
 
 def _engine(args: argparse.Namespace, path: Path, backend):
     from assistant.config import EngineConfig
-    from assistant.engine import CompletionEngine
-    from assistant.retrieval import PromptPolicy, workspace_retriever
+    from assistant.session import open_session
 
     root = (args.root or workspace_root(path)).resolve()
     overrides = {"context_tokens": args.context_tokens, "candidates": args.n,
@@ -88,10 +87,8 @@ def _engine(args: argparse.Namespace, path: Path, backend):
     config, messages = EngineConfig.from_mapping(overrides)
     for m in messages:
         warn(m)
-    retriever, close_index = workspace_retriever(root)
-    engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever,
-                              path_policy=PromptPolicy(root))
-    return engine, close_index
+    session = open_session(root, backend, config=config)
+    return session.engine, session.workspace.close
 
 
 def run(args: argparse.Namespace) -> int:
