@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from assistant.document import Cursor
+from assistant.document import Cursor, lines_of
 from assistant.request import ExplainEntry
 from model.fit import fit_prefix_suffix, keep_tail
 from model.prompt import RepoFile, fim, repo_fim, split_current_line
@@ -114,7 +114,7 @@ class ContextBuilder:
         repo_budget: int,
     ) -> PromptParts:
         """Pack the prompt into ``budget`` tokens, at most ``repo_budget`` of them cross-file."""
-        lines = text.split("\n")
+        lines = lines_of(text)
         first = max(0, cursor.line - self.prefix_lines)
         last = min(len(lines), cursor.line + 1 + self.suffix_lines)
         prefix = "\n".join(lines[first : cursor.line] + [lines[cursor.line][: cursor.col]])

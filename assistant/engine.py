@@ -19,13 +19,13 @@ from pathlib import Path
 from assistant.cache import CachedCompletion, CompletionCache
 from assistant.config import EngineConfig
 from assistant.context import ContextBuilder, Retriever
-from assistant.document import clamp_cursor
+from assistant.document import clamp_cursor, lines_of
 from assistant.latency import LatencyModel
 from assistant.postprocess import CompletionContext, ModeLimits, Step, decide_line_mode, run_chain
 from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
 from assistant.scheduler import Scheduler, Superseded
 from model.backends.base import Backend, GenerationRequest
-from repo_index import Snippet
+from repo_index import Snippet, syntax_errors
 
 #: A path policy answers (allowed, reason) for "may this file's text enter a prompt".
 PathPolicy = Callable[[Path], tuple[bool, str]]
@@ -176,7 +176,7 @@ class CompletionEngine:
 
     def _windows(self, request: CompletionRequest):
         cursor = clamp_cursor(request.text, request.line, request.col)
-        lines = request.text.split("\n")
+        lines = lines_of(request.text)
         first = max(0, cursor.line - self.config.prefix_lines)
         before = "\n".join(lines[first : cursor.line] + [lines[cursor.line][: cursor.col]])
         after = "\n".join([lines[cursor.line][cursor.col :]] + lines[cursor.line + 1 : cursor.line + 1 + self.config.suffix_lines])
@@ -293,7 +293,9 @@ class CompletionEngine:
             text = run_chain(text, pp_context, steps=steps if i == 0 else None)
             if text.strip() and all(text != c for c, _ in candidates):
                 candidates.append((text, result.mean_logprob))
-        candidates.sort(key=lambda c: c[1], reverse=True)
+        candidates, demoted = _rank(request.path, request.text, probe.offset, candidates)
+        if steps is not None:
+            steps.extend(Step("syntax", t, t) for t in demoted)
         items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col, lp) for t, lp in candidates]
         out = CompletionResult(
             items=items,
@@ -328,8 +330,30 @@ class CompletionEngine:
         }
 
 
+def _rank(path: Path, text: str, offset: int, candidates: list[tuple[str, float]]):
+    """Candidates best first: those with which the file parses no worse than without them,
+    then by mean token logprob. Returns (ranked, texts demoted for breaking the parse).
+    One candidate needs no ranking, and a language tree-sitter does not know gets none."""
+    by_logprob = sorted(candidates, key=lambda c: c[1], reverse=True)
+    if len(candidates) < 2:
+        return by_logprob, []
+    before = syntax_errors(path, text)
+    if before is None:
+        return by_logprob, []
+    head, tail = text[:offset], text[offset:]
+    worse = {t for t, _ in candidates if (syntax_errors(path, head + t + tail) or 0) > before}
+    ranked = sorted(by_logprob, key=lambda c: c[0] in worse)  # stable: logprob order kept within
+    return ranked, [t for t, _ in ranked if t in worse]
+
+
 def _filter_explain(steps: list[Step]) -> list[ExplainEntry]:
-    return [ExplainEntry("filter", st.name, f"{st.before!r} -> {st.after!r}") for st in steps if st.changed]
+    out = []
+    for st in steps:
+        if st.name == "syntax":
+            out.append(ExplainEntry("filter", "syntax", f"{st.after!r} ranked last: the file parses worse with it"))
+        elif st.changed:
+            out.append(ExplainEntry("filter", st.name, f"{st.before!r} -> {st.after!r}"))
+    return out
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -152,3 +152,32 @@ def test_cold_prompt_is_sized_to_the_latency_target():
         assert any("latency" in e.source for e in eng.complete_sync(req(big + "\ny = ", 2000, 4, explain=True)).explain)
     finally:
         eng.close()
+
+
+def test_candidates_that_break_the_parse_rank_after_those_that_do_not():
+    replies = iter(["x +", "x + 1"])  # the greedy one leaves the file unparsable
+    eng = CompletionEngine(FakeBackend(lambda prompt: next(replies)), config=EngineConfig(latency_target_s=100.0))
+    try:
+        result = eng.complete_sync(req("def f(x):\n    return \n", 1, 11, candidates=2, explain=True))
+        assert [i.text for i in result.items] == ["x + 1", "x +"]
+        assert any(e.source == "syntax" and "'x +'" in e.reason for e in result.explain)
+    finally:
+        eng.close()
+
+
+def test_rank_keeps_logprob_order_among_candidates_that_parse_no_worse():
+    from assistant.engine import _rank
+
+    text = "def f(x):\n    return \n"
+    offset = text.index("return ") + len("return ")
+    cands = [("x)", -0.2), ("x * 2", -0.5), ("x", -0.1)]
+    ranked, demoted = _rank(Path("a.py"), text, offset, cands)
+    assert [t for t, _ in ranked] == ["x", "x * 2", "x)"]
+    assert demoted == ["x)"]
+    # an already broken file: a candidate that does not add errors is not demoted
+    broken = "def f(x:\n    return \n"
+    ranked, demoted = _rank(Path("a.py"), broken, broken.index("return ") + 7, [("x", -0.3), ("x)", -0.1)])
+    assert demoted == [] or "x" not in demoted
+    # unknown language: logprob order only
+    ranked, demoted = _rank(Path("notes.txt"), text, offset, cands)
+    assert [t for t, _ in ranked] == ["x", "x)", "x * 2"] and demoted == []
