@@ -74,7 +74,8 @@ class CompletionEngine:
         self._docs_lock = threading.Lock()
         self._last_prompt = ""
         self._chars_per_token = 3.0
-        self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0}
+        self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0,
+                         "speculative": 0}
 
     # -- documents ----------------------------------------------------------------------
     def document_opened(self, path: Path, text: str, line: int = 0) -> Future | None:
@@ -112,7 +113,29 @@ class CompletionEngine:
             done: Future = Future()
             done.set_result(hit)
             return done
-        return self.scheduler.submit(str(request.path), lambda cancel: self._run(request, cancel))
+        future = self.scheduler.submit(str(request.path), lambda cancel: self._run(request, cancel))
+        if self.config.speculative:
+            future.add_done_callback(lambda f: self._speculate(request, f))
+        return future
+
+    def _speculate(self, request: CompletionRequest, done: Future) -> None:
+        """llama.vim's speculative step: while the user looks at a suggestion, compute the
+        completion that follows it, in the background, into the cache. Accepting the
+        suggestion then costs no model call; any real request cancels the work at once."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        result: CompletionResult = done.result()
+        if not result.items or not result.items[0].text:
+            return
+        item = result.items[0]
+        cursor = clamp_cursor(request.text, item.line, item.col)
+        text = request.text[: cursor.offset] + item.text + request.text[cursor.offset :]
+        added = item.text.split("\n")
+        line = item.line + len(added) - 1
+        col = (item.col if len(added) == 1 else 0) + len(added[-1])
+        after = CompletionRequest(request.path, text, line, col, candidates=1)
+        self.counters["speculative"] += 1
+        self.scheduler.submit_background(f"speculate:{request.path}", lambda cancel: self._run(after, cancel))
 
     def complete_sync(self, request: CompletionRequest, timeout: float | None = None) -> CompletionResult:
         try:

@@ -116,6 +116,14 @@ class Scheduler:
                     self._running = None
                     if self._latest.get(job.key) is job:
                         del self._latest[job.key]
+                    self._cv.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job runs or waits, background ones included; False on timeout."""
+        with self._cv:
+            return self._cv.wait_for(
+                lambda: self._closed or (self._running is None and not self._queue and not self._background), timeout
+            )
 
     def pending(self) -> int:
         with self._cv:

@@ -181,3 +181,44 @@ def test_rank_keeps_logprob_order_among_candidates_that_parse_no_worse():
     # unknown language: logprob order only
     ranked, demoted = _rank(Path("notes.txt"), text, offset, cands)
     assert [t for t, _ in ranked] == ["x", "x)", "x * 2"] and demoted == []
+
+
+def test_speculative_completion_makes_accepting_a_suggestion_free():
+    eng = CompletionEngine(FakeBackend(lambda prompt: "total(items)"),
+                           config=EngineConfig(latency_target_s=100.0, speculative=True), workspace_root=ROOT)
+    try:
+        shown = eng.complete_sync(req("x = \n", 0, 4))
+        assert shown.text == "total(items)"
+        assert eng.scheduler.wait_idle(timeout=5)
+        calls = eng.counters["model_calls"]
+        assert calls == 2 and eng.counters["speculative"] == 1  # the suggestion, then what follows it
+        accepted = eng.complete_sync(req("x = total(items)\n", 0, 16))
+        assert accepted.cache == "hit" and eng.counters["model_calls"] == calls
+    finally:
+        eng.close()
+
+
+def test_a_real_request_cancels_speculative_work():
+    eng = CompletionEngine(FakeBackend(lambda prompt: "y" * 100, seconds_per_token=0.01),
+                           config=EngineConfig(latency_target_s=100.0, speculative=True, max_tokens_single=100))
+    try:
+        shown = eng.complete_sync(req("a = \n", 0, 4))  # then ~1 s of speculation starts
+        result = eng.complete_sync(req("a = b\n", 0, 5))  # typed on: speculation must yield
+        assert result.cache == "miss" and result.text.startswith("y")
+        assert eng.scheduler.wait_idle(timeout=10)
+        # the cancelled speculation left nothing behind: accepting the first suggestion now misses
+        calls = eng.counters["model_calls"]
+        after = eng.complete(req("a = " + shown.text + "\n", 0, 4 + len(shown.text)))
+        assert after.result(timeout=10).cache == "miss" and eng.counters["model_calls"] == calls + 1
+    finally:
+        eng.close()
+
+
+def test_without_speculation_nothing_runs_after_the_request():
+    eng = CompletionEngine(FakeBackend(lambda prompt: "total(items)"), config=EngineConfig(latency_target_s=100.0),
+                           workspace_root=ROOT)
+    try:
+        eng.complete_sync(req("x = \n", 0, 4))
+        assert eng.scheduler.wait_idle(timeout=5) and eng.counters["model_calls"] == 1
+    finally:
+        eng.close()
