@@ -1,0 +1,57 @@
+--- qwenpair.config: the plugin's options, their defaults, and how a user's table merges in.
+---
+--- Server-side settings (model, adapter, context budget, latency target, languages) are not
+--- interpreted here: `init_options` goes to the server verbatim as initializationOptions, and
+--- the server's docs/configuration.md is the reference for its keys.
+local M = {}
+
+M.defaults = {
+  -- How to start the language server (stdio).
+  cmd = { 'qwenpair', 'serve' },
+  -- Filetypes to attach to; nil attaches to every file buffer (the server's
+  -- enabled_languages still decides where completions are offered).
+  filetypes = nil,
+  -- Files or directories that mark a workspace root (what the server indexes).
+  root_markers = { '.git' },
+  -- initializationOptions: model, chat_model, adapter, context_tokens, latency_target,
+  -- enabled_languages, n_ctx, threads, gpu_layers.
+  init_options = {},
+  -- Ghost text: 'auto' (native vim.lsp.inline_completion on 0.12+, else extmarks),
+  -- 'native', 'extmark', or 'off'.
+  inline = 'auto',
+  -- Extmark ghost text only: wait this long after a keystroke before asking the server.
+  debounce_ms = 150,
+  -- Insert-mode keys; set one to false to leave that key alone.
+  keymaps = {
+    accept = '<Tab>',
+    accept_line = '<M-C-Right>',
+    accept_word = '<M-Right>',
+    next = '<M-]>',
+    prev = '<M-[>',
+    dismiss = '<C-]>',
+    trigger = '<M-\\>',
+  },
+}
+
+M.options = vim.deepcopy(M.defaults)
+
+-- List-valued options replace the default rather than merging index by index
+-- (vim.tbl_deep_extend would turn cmd {'x'} into {'x', 'serve'}).
+local LISTS = { 'cmd', 'filetypes', 'root_markers' }
+
+--- Merges {opts} over the defaults and makes the result current.
+---@param opts table|nil
+---@return table options
+function M.set(opts)
+  opts = opts or {}
+  local merged = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
+  for _, key in ipairs(LISTS) do
+    if opts[key] ~= nil then
+      merged[key] = opts[key]
+    end
+  end
+  M.options = merged
+  return merged
+end
+
+return M

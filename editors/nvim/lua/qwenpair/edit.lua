@@ -1,0 +1,73 @@
+--- qwenpair.edit: `:QwenpairEdit` rewrites the selected lines by an instruction.
+---
+--- It sends workspace/executeCommand `qwenpair.edit` with the lines' range and the buffer
+--- version; the server answers with a WorkspaceEdit, which is applied here as one undo step.
+--- A buffer that changed meanwhile gets ContentModified (-32801) and nothing is applied.
+local lsp = require('qwenpair.lsp')
+
+local M = {}
+
+local CONTENT_MODIFIED = -32801
+
+--- The LSP range of whole lines {line1}..{line2} (1-based, inclusive) in {bufnr}.
+local function lines_range(bufnr, line1, line2, encoding)
+  local last = vim.api.nvim_buf_get_lines(bufnr, line2 - 1, line2, true)[1]
+  return {
+    start = { line = line1 - 1, character = 0 },
+    ['end'] = {
+      line = line2 - 1,
+      character = vim.lsp.util.character_offset(bufnr, line2 - 1, #last, encoding),
+    },
+  }
+end
+
+local function apply(bufnr, client, result)
+  vim.api.nvim_buf_call(bufnr, function()
+    -- Close the current undo block so that one `u` undoes exactly this edit (:h undo-break).
+    vim.cmd('let &undolevels = &undolevels')
+    vim.lsp.util.apply_workspace_edit(result.edit, client.offset_encoding)
+  end)
+  for _, warning in ipairs(result.warnings or {}) do
+    vim.notify('qwenpair: ' .. warning, vim.log.levels.WARN)
+  end
+  vim.notify('qwenpair: edit applied (u undoes it)')
+end
+
+--- Edits lines {line1}..{line2} of {bufnr} by {instruction}.
+function M.run(bufnr, line1, line2, instruction)
+  local client = lsp.client(bufnr)
+  if not client then
+    vim.notify('qwenpair: no server attached to this buffer (see :checkhealth qwenpair)', vim.log.levels.WARN)
+    return
+  end
+  local args = {
+    uri = vim.uri_from_bufnr(bufnr),
+    range = lines_range(bufnr, line1, line2, client.offset_encoding),
+    instruction = instruction,
+    version = vim.lsp.util.buf_versions[bufnr],
+  }
+  lsp.execute(bufnr, 'qwenpair.edit', { args }, function(err, result)
+    if err and err.code == CONTENT_MODIFIED then
+      vim.notify('qwenpair: the buffer changed while editing; run :QwenpairEdit again', vim.log.levels.WARN)
+    elseif err then
+      vim.notify('qwenpair: edit failed: ' .. err.message, vim.log.levels.ERROR)
+    elseif result and result.edit then
+      apply(bufnr, client, result)
+    end
+  end)
+end
+
+--- The :QwenpairEdit command: the instruction is the argument, else asked for.
+function M.command(opts)
+  local bufnr = vim.api.nvim_get_current_buf()
+  if opts.args ~= '' then
+    return M.run(bufnr, opts.line1, opts.line2, opts.args)
+  end
+  vim.ui.input({ prompt = 'qwenpair edit: ' }, function(instruction)
+    if instruction and instruction ~= '' then
+      M.run(bufnr, opts.line1, opts.line2, instruction)
+    end
+  end)
+end
+
+return M

@@ -1,0 +1,241 @@
+--- qwenpair.ghost: ghost text drawn with extmarks, for Neovim 0.10/0.11 (no native
+--- vim.lsp.inline_completion) or when the user picks `inline = 'extmark'`.
+---
+--- After a pause in typing it sends textDocument/inlineCompletion (one request in flight per
+--- buffer; a newer keystroke cancels the older request), shows the first candidate as inline
+--- virtual text plus virtual lines, and keeps showing the rest while the user types along
+--- with it. It is not a completion menu: candidates are cycled with next/prev.
+local lsp = require('qwenpair.lsp')
+local text = require('qwenpair.text')
+local config = require('qwenpair.config')
+
+local M = {}
+
+M.ns = vim.api.nvim_create_namespace('qwenpair.ghost')
+vim.api.nvim_set_hl(0, 'QwenpairGhost', { link = 'Comment', default = true })
+
+local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
+
+---@class qwenpair.GhostState
+---@field generation integer bumps on every keystroke; stale timers and replies compare it
+---@field request {client: vim.lsp.Client, id: integer}|nil
+---@field candidates string[]|nil what each candidate would insert at the anchor
+---@field index integer
+---@field anchor {[1]: integer, [2]: integer}|nil 0-based row, byte col where the ghost starts
+---@field text string|nil the text still shown at the anchor
+
+---@type table<integer, qwenpair.GhostState>
+local states = {}
+
+local function state(bufnr)
+  states[bufnr] = states[bufnr] or { generation = 0, index = 1 }
+  return states[bufnr]
+end
+
+local function cursor()
+  local pos = vim.api.nvim_win_get_cursor(0)
+  return pos[1] - 1, pos[2]
+end
+
+--- Byte column of an LSP character offset in {line}.
+local function byte_col(line, character, encoding)
+  if encoding == 'utf-8' then
+    return math.min(character, #line)
+  end
+  if vim.fn.has('nvim-0.11') == 1 then
+    return vim.str_byteindex(line, encoding, character, false)
+  end
+  return vim.str_byteindex(line, character, encoding == 'utf-16')
+end
+
+--- Draws {st.text} at {st.anchor}; {hint} is appended to the last line (e.g. " (2/3)").
+local function draw(bufnr, st, hint)
+  vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
+  if not st.text or st.text == '' or not st.anchor then
+    return
+  end
+  local virt = {}
+  for _, line in ipairs(text.lines(st.text)) do
+    table.insert(virt, { { line, 'QwenpairGhost' } })
+  end
+  if hint then
+    table.insert(virt[#virt], { hint, 'QwenpairGhost' })
+  end
+  vim.api.nvim_buf_set_extmark(bufnr, M.ns, st.anchor[1], st.anchor[2], {
+    virt_text = virt[1],
+    virt_text_pos = 'inline',
+    virt_lines = { unpack(virt, 2) },
+    hl_mode = 'combine',
+  })
+end
+
+local function cancel(st)
+  if st.request then
+    lsp.cancel(st.request.client, st.request.id)
+    st.request = nil
+  end
+end
+
+--- What {item} would insert at the cursor, or nil when it does not fit there.
+local function candidate(bufnr, item, encoding)
+  local insert = type(item.insertText) == 'table' and item.insertText.value or item.insertText
+  if type(insert) ~= 'string' then
+    return nil
+  end
+  if not item.range then
+    return insert
+  end
+  local row, col = cursor()
+  local start = item.range.start
+  if start.line ~= row then
+    return nil
+  end
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
+  local first = byte_col(line, start.character, encoding)
+  return text.after_typed(insert, line:sub(first + 1, col))
+end
+
+--- Asks the server for candidates at the cursor and shows the first.
+---@param bufnr integer
+---@param kind integer|nil LSP InlineCompletionTriggerKind (default: automatic)
+function M.request(bufnr, kind)
+  local client = lsp.client(bufnr)
+  if not client then
+    return
+  end
+  local st = state(bufnr)
+  cancel(st)
+  local generation = st.generation
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = kind or TRIGGER_AUTOMATIC }
+  local ok, id = lsp.request(client, 'textDocument/inlineCompletion', params, function(err, result)
+    if st.generation ~= generation or err or not result then
+      return
+    end
+    st.request = nil
+    local candidates = {}
+    for _, item in ipairs(result.items or result) do
+      local insert = candidate(bufnr, item, client.offset_encoding)
+      if insert and insert ~= '' then
+        table.insert(candidates, insert)
+      end
+    end
+    if #candidates == 0 or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
+      return
+    end
+    st.candidates, st.index = candidates, 1
+    st.anchor = { cursor() }
+    st.text = candidates[1]
+    draw(bufnr, st)
+  end, bufnr)
+  if ok then
+    st.request = { client = client, id = id }
+  end
+end
+
+--- A keystroke: keep the ghost if the user typed along with it, else ask again after a pause.
+local function on_change(bufnr)
+  local st = state(bufnr)
+  st.generation = st.generation + 1
+  local row, col = cursor()
+  if st.text and st.anchor and st.anchor[1] == row and col >= st.anchor[2] then
+    local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
+    local rest = text.after_typed(st.text, line:sub(st.anchor[2] + 1, col))
+    if rest and rest ~= '' then
+      st.text, st.anchor = rest, { row, col }
+      draw(bufnr, st)
+      return
+    end
+  end
+  M.clear(bufnr)
+  local generation = st.generation
+  vim.defer_fn(function()
+    if st.generation == generation and vim.api.nvim_buf_is_valid(bufnr) then
+      M.request(bufnr, TRIGGER_AUTOMATIC)
+    end
+  end, config.options.debounce_ms)
+end
+
+--- Starts ghost text in {bufnr}.
+function M.attach(bufnr)
+  local group = vim.api.nvim_create_augroup('qwenpair.ghost.' .. bufnr, { clear = true })
+  vim.api.nvim_create_autocmd({ 'InsertEnter', 'TextChangedI', 'CursorMovedI' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      on_change(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      M.clear(bufnr)
+    end,
+  })
+end
+
+--- Inserts {insert} at the cursor and puts the cursor after it.
+function M.insert_at_cursor(bufnr, insert)
+  local row, col = cursor()
+  local lines = text.lines(insert)
+  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
+  local last_row = row + #lines - 1
+  local last_col = (#lines == 1 and col or 0) + #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { last_row + 1, last_col })
+end
+
+--- Whether a ghost is shown in {bufnr}.
+function M.visible(bufnr)
+  local st = states[bufnr]
+  return st ~= nil and st.text ~= nil and st.text ~= ''
+end
+
+--- Accepts all, a line or a word of the shown ghost; the rest stays shown.
+--- The change is scheduled so that this can run inside an <expr> mapping.
+---@return boolean accepted
+function M.accept(bufnr, kind)
+  if not M.visible(bufnr) then
+    return false
+  end
+  local st = states[bufnr]
+  local part = text.partial(st.text, kind)
+  vim.schedule(function()
+    local rest = st.text:sub(#part + 1)
+    M.insert_at_cursor(bufnr, part)
+    -- The inserted text is what the ghost showed, so the change handler keeps the rest.
+    st.anchor, st.text = { cursor() }, rest
+    draw(bufnr, st)
+  end)
+  return true
+end
+
+--- Shows the candidate {delta} steps away, with its place among them.
+function M.select(bufnr, delta)
+  local st = states[bufnr]
+  if not st or not st.candidates or not M.visible(bufnr) then
+    return
+  end
+  local n = #st.candidates
+  st.index = (st.index - 1 + delta) % n + 1
+  st.anchor, st.text = { cursor() }, st.candidates[st.index]
+  draw(bufnr, st, (' (%d/%d)'):format(st.index, n))
+end
+
+--- Hides the ghost and cancels a pending request.
+---@return boolean was_visible
+function M.clear(bufnr)
+  local st = state(bufnr)
+  local was = M.visible(bufnr)
+  cancel(st)
+  st.candidates, st.text, st.anchor = nil, nil, nil
+  vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
+  return was
+end
+
+--- Asks now, without waiting for a pause.
+function M.trigger(bufnr)
+  M.request(bufnr, TRIGGER_INVOKED)
+end
+
+return M

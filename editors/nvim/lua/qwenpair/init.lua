@@ -1,0 +1,34 @@
+--- qwenpair: a Neovim client for the qwenpair language server (local Qwen2.5-Coder).
+---
+--- require('qwenpair').setup({...}) starts `qwenpair serve` for file buffers and turns on
+--- ghost text there; the :Qwenpair* commands are defined in plugin/qwenpair.lua.
+--- Options and defaults: lua/qwenpair/config.lua and :help qwenpair.
+local config = require('qwenpair.config')
+local lsp = require('qwenpair.lsp')
+
+local M = {}
+
+--- Whether setup() ran (reported by :checkhealth qwenpair).
+M.started = false
+
+---@param opts table|nil see :help qwenpair-options
+function M.setup(opts)
+  config.set(opts)
+  vim.api.nvim_create_autocmd('LspAttach', {
+    group = vim.api.nvim_create_augroup('qwenpair.attach', { clear = true }),
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == lsp.NAME then
+        require('qwenpair.inline').attach(args.buf)
+      end
+    end,
+  })
+  lsp.start({
+    ['qwenpair/chatDelta'] = function(err, params)
+      require('qwenpair.chat').on_delta(err, params)
+    end,
+  })
+  M.started = true
+end
+
+return M

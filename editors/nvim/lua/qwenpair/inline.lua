@@ -1,0 +1,126 @@
+--- qwenpair.inline: one set of ghost-text actions (accept all/line/word, next, prev, dismiss,
+--- trigger) over two engines: Neovim 0.12's native vim.lsp.inline_completion, or this
+--- plugin's extmark ghost text (qwenpair.ghost) on older versions. Also sets the keymaps.
+local config = require('qwenpair.config')
+local ghost = require('qwenpair.ghost')
+local text = require('qwenpair.text')
+
+local M = {}
+
+--- 'native', 'extmark' or 'off', from the `inline` option and what this Neovim has.
+function M.engine()
+  local want = config.options.inline
+  local native = vim.lsp.inline_completion ~= nil
+  if want == 'auto' then
+    return native and 'native' or 'extmark'
+  elseif want == 'native' and not native then
+    return 'extmark'
+  end
+  return want
+end
+
+--- Native accept of a line or a word: insert that part of the candidate at the cursor.
+local function native_partial(kind)
+  return vim.lsp.inline_completion.get({
+    on_accept = function(item)
+      local insert = type(item.insert_text) == 'string' and item.insert_text or item.insert_text.value
+      local bufnr = vim.api.nvim_get_current_buf()
+      local pos = vim.api.nvim_win_get_cursor(0)
+      if item.range then
+        local s = item.range.start
+        local typed = vim.api.nvim_buf_get_text(bufnr, s.row, s.col, pos[1] - 1, pos[2], {})
+        insert = text.after_typed(insert, table.concat(typed, '\n')) or insert
+      end
+      ghost.insert_at_cursor(bufnr, text.partial(insert, kind))
+    end,
+  })
+end
+
+--- Accepts all, a line or a word of the shown suggestion.
+---@param kind 'all'|'line'|'word'
+---@return boolean accepted (false: nothing was shown)
+function M.accept(kind)
+  local engine = M.engine()
+  if engine == 'native' then
+    if kind == 'all' then
+      return vim.lsp.inline_completion.get()
+    end
+    return native_partial(kind)
+  elseif engine == 'extmark' then
+    return ghost.accept(vim.api.nvim_get_current_buf(), kind)
+  end
+  return false
+end
+
+--- Shows the next ({delta} = 1) or previous (-1) candidate.
+function M.select(delta)
+  local engine = M.engine()
+  if engine == 'native' then
+    vim.lsp.inline_completion.select({ count = delta })
+  elseif engine == 'extmark' then
+    ghost.select(vim.api.nvim_get_current_buf(), delta)
+  end
+end
+
+--- Hides the suggestion. Returns whether one was shown.
+function M.dismiss()
+  local engine = M.engine()
+  if engine == 'native' then
+    -- The 0.12 API has no dismiss; accepting with a no-op handler aborts without inserting.
+    return vim.lsp.inline_completion.get({ on_accept = function() end })
+  elseif engine == 'extmark' then
+    return ghost.clear(vim.api.nvim_get_current_buf())
+  end
+  return false
+end
+
+--- Asks for a suggestion now.
+function M.trigger()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local engine = M.engine()
+  if engine == 'native' then
+    -- 0.12 has no public "request now": fire the cursor event its per-buffer group listens to.
+    pcall(vim.api.nvim_exec_autocmds, 'CursorMovedI', { group = 'nvim.lsp.inline_completion:' .. bufnr })
+  elseif engine == 'extmark' then
+    ghost.trigger(bufnr)
+  end
+end
+
+--- Buffer-local insert-mode keymaps; an accept/dismiss key with nothing shown types itself.
+local function set_keymaps(bufnr)
+  local keys = config.options.keymaps
+  local function passthrough(lhs, action)
+    if lhs then
+      vim.keymap.set('i', lhs, function()
+        return action() and '' or lhs
+      end, { buffer = bufnr, expr = true, desc = 'qwenpair' })
+    end
+  end
+  local function plain(lhs, action)
+    if lhs then
+      vim.keymap.set('i', lhs, action, { buffer = bufnr, desc = 'qwenpair' })
+    end
+  end
+  passthrough(keys.accept, function() return M.accept('all') end)
+  passthrough(keys.accept_line, function() return M.accept('line') end)
+  passthrough(keys.accept_word, function() return M.accept('word') end)
+  passthrough(keys.dismiss, M.dismiss)
+  plain(keys.next, function() M.select(1) end)
+  plain(keys.prev, function() M.select(-1) end)
+  plain(keys.trigger, M.trigger)
+end
+
+--- Turns ghost text on in {bufnr} once the qwenpair server has attached to it.
+function M.attach(bufnr)
+  local engine = M.engine()
+  if engine == 'off' then
+    return
+  elseif engine == 'native' then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+  else
+    ghost.attach(bufnr)
+  end
+  set_keymaps(bufnr)
+end
+
+return M

