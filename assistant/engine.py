@@ -212,7 +212,7 @@ class CompletionEngine:
             return None
         self.counters["typed_hits" if hit.typed else "cache_hits"] += 1
         texts = (hit.completion.text,) + hit.completion.extra
-        items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col) for t in texts]
+        items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col) for t in texts if t]
         warnings = [cursor.warning] if cursor.warning else []
         return CompletionResult(items, "typed" if hit.typed else "hit", warnings=warnings, version=request.version)
 
@@ -336,9 +336,12 @@ class CompletionEngine:
             explain=(parts.explain + _filter_explain(steps or [])) if request.explain else [],
             version=request.version,
         )
-        if items and not cancel.is_set():
+        finished = first is not None and first.stop_reason in ("eos", "stop_text", "length")
+        if (items or finished) and not cancel.is_set():
+            # "nothing to suggest here" is cached too: greedy decoding would say it again
             _, before, after = self._windows(request)
-            self.cache.put(str(request.path), before, after, CachedCompletion(items[0].text, tuple(i.text for i in items[1:])))
+            texts = [i.text for i in items] or [""]
+            self.cache.put(str(request.path), before, after, CachedCompletion(texts[0], tuple(texts[1:])))
         return out
 
     def status(self) -> dict:

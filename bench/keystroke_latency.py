@@ -48,14 +48,14 @@ def pick_lines(text: str, count: int) -> list[int]:
 
 
 def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys: int, naive: bool, retriever,
-           context_tokens: int) -> dict:
+           context_tokens: int, speculative: bool = False) -> dict:
     from assistant.config import EngineConfig
     from assistant.engine import CompletionEngine
     from assistant.request import CompletionRequest
 
     config = EngineConfig(
         naive_layout=naive, max_tokens_single=16, max_tokens_multi=16, generation_time_cap_s=10.0,
-        prompt_time_cap_s=120.0, latency_target_s=120.0, context_tokens=context_tokens,
+        prompt_time_cap_s=120.0, latency_target_s=120.0, context_tokens=context_tokens, speculative=speculative,
     )
     backend.reset_cache()
     engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever)
@@ -99,7 +99,7 @@ def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys:
                     overheads.append(dt / compute)
     engine.close()
     return {
-        "layout": "naive (/infill-like)" if naive else "cache-friendly (ours)",
+        "layout": ("naive (/infill-like)" if naive else "cache-friendly (ours)") + (" + speculative" if speculative else ""),
         "keystrokes": n,
         "latency_p50_ms": median(latencies) * 1000,
         "latency_p95_ms": percentile(latencies, 95) * 1000,
@@ -108,6 +108,56 @@ def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys:
         "overhead_vs_model_compute": median(overheads),
         "cache_hit_rate": kinds["hit"] / max(1, n),
         "typed_ahead_hit_rate": kinds["typed"] / max(1, n),
+    }
+
+
+def replay_accepts(backend, root: Path, path: Path, text: str, targets: list[int], retriever, context_tokens: int,
+                   speculative: bool, think_s: float) -> dict:
+    """The user accepts every suggestion after looking at it for ``think_s``; the figure is
+    the latency of the completion asked for right after accepting (llama.vim's case for
+    speculative completion), with the cursor a third into each of the lines."""
+    from assistant.config import EngineConfig
+    from assistant.engine import CompletionEngine
+    from assistant.request import CompletionRequest
+
+    config = EngineConfig(max_tokens_single=16, max_tokens_multi=16, generation_time_cap_s=10.0,
+                          prompt_time_cap_s=120.0, latency_target_s=120.0, context_tokens=context_tokens,
+                          speculative=speculative)
+    backend.reset_cache()
+    engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever)
+    lines = text.split("\n")
+    for i in targets:  # keep a third of each line: the user stopped typing mid-line
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        lines[i] = lines[i][: indent + len(lines[i].strip()) // 3]
+    prefill = engine.document_opened(path, "\n".join(lines))
+    if prefill is not None:
+        prefill.result()
+    after_accept, hits, empty = [], 0, 0
+    for i in reversed(targets):  # bottom up, so that accepted lines do not shift the next target
+        doc = "\n".join(lines)
+        shown = engine.complete_sync(CompletionRequest(path, doc, i, len(lines[i])))
+        if not shown.text:
+            empty += 1
+            continue
+        time.sleep(think_s)  # reading the suggestion; speculation, when on, runs now
+        item = shown.items[0]
+        added = item.text.split("\n")
+        offset = sum(map(len, lines[:i])) + i + len(lines[i])
+        doc = doc[:offset] + item.text + doc[offset:]
+        line, col = i + len(added) - 1, (len(lines[i]) if len(added) == 1 else 0) + len(added[-1])
+        t0 = time.perf_counter()
+        nxt = engine.complete_sync(CompletionRequest(path, doc, line, col))
+        after_accept.append(time.perf_counter() - t0)
+        hits += nxt.cache != "miss"
+        engine.scheduler.wait_idle(timeout=60)
+    engine.close()
+    return {
+        "scenario": f"accept each suggestion after {think_s * 1000:.0f} ms" + (" + speculative" if speculative else ""),
+        "accepts": len(after_accept),
+        "empty_suggestions": empty,
+        "after_accept_p50_ms": median(after_accept) * 1000,
+        "after_accept_p95_ms": percentile(after_accept, 95) * 1000,
+        "served_from_cache": hits / max(1, len(after_accept)),
     }
 
 
@@ -121,6 +171,9 @@ def main() -> None:
     ap.add_argument("--shape", default="0.5b")
     ap.add_argument("--quant", default="Q8_0")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--speculative", action="store_true",
+                    help="also measure speculative next completion: accept latency and its cost while typing")
+    ap.add_argument("--think-ms", type=float, default=400.0, help="pause before accepting a suggestion")
     args = ap.parse_args()
 
     from model.backends.llama_cpp import LlamaCppBackend
@@ -134,10 +187,22 @@ def main() -> None:
     retriever, closer = make_retriever(root)
     ours = replay(backend, root, path, text, targets, args.keys, False, retriever, args.context_tokens)
     naive = replay(backend, root, path, text, targets, args.keys, True, retriever, args.context_tokens)
+    results, ratios = [ours, naive], {}
+    if args.speculative:
+        spec = replay(backend, root, path, text, targets, args.keys, False, retriever, args.context_tokens, True)
+        accept_targets = pick_lines(text, 8)
+        acc = [replay_accepts(backend, root, path, text, accept_targets, retriever, args.context_tokens, on,
+                              args.think_ms / 1000) for on in (False, True)]
+        results += [spec] + acc
+        ratios = {
+            "typing_latency_p50_speculative_over_off": spec["latency_p50_ms"] / ours["latency_p50_ms"],
+            "typing_latency_p95_speculative_over_off": spec["latency_p95_ms"] / ours["latency_p95_ms"],
+            "after_accept_p50_off_over_speculative": acc[0]["after_accept_p50_ms"] / acc[1]["after_accept_p50_ms"],
+        }
     if closer is not None:
         closer()
     emit(
-        [ours, naive],
+        results,
         benchmark="keystroke_latency",
         model=f"{args.shape} {args.quant}, {args.threads} threads, 16 generated tokens",
         file=f"{root.name}/{args.file} lines {targets[0] + 1}-{targets[-1] + 1}",
@@ -145,6 +210,7 @@ def main() -> None:
         ratios={
             "latency_p50_naive_over_ours": naive["latency_p50_ms"] / ours["latency_p50_ms"],
             "reevaluated_tokens_naive_over_ours": naive["reevaluated_tokens_median"] / max(1, ours["reevaluated_tokens_median"]),
+            **ratios,
         },
     )
 

@@ -222,3 +222,23 @@ def test_without_speculation_nothing_runs_after_the_request():
         assert eng.scheduler.wait_idle(timeout=5) and eng.counters["model_calls"] == 1
     finally:
         eng.close()
+
+
+def test_an_empty_answer_is_cached_but_a_cut_off_one_is_not():
+    eng = CompletionEngine(FakeBackend(lambda prompt: "   "), config=EngineConfig(latency_target_s=100.0))
+    try:
+        first = eng.complete_sync(req("x = \n", 0, 4))
+        again = eng.complete_sync(req("x = \n", 0, 4))
+        assert first.items == [] and first.cache == "miss"
+        assert again.items == [] and again.cache == "hit" and eng.counters["model_calls"] == 1
+    finally:
+        eng.close()
+    slow = CompletionEngine(FakeBackend(" " * 50, seconds_per_token=0.05),
+                            config=EngineConfig(latency_target_s=100.0, generation_time_cap_s=0.01))
+    try:
+        cut = slow.complete_sync(req("x = \n", 0, 4))
+        assert cut.stop_reason == "time" and cut.items == []
+        slow.complete_sync(req("x = \n", 0, 4))
+        assert slow.counters["model_calls"] == 2  # cut off before it said anything: asked again
+    finally:
+        slow.close()
