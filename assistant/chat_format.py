@@ -34,7 +34,8 @@ class ChatFormat:
     @classmethod
     def for_backend(cls, backend: Backend, *, use_template: bool = True) -> ChatFormat:
         """The format of a loaded model: its GGUF's template if it has one, else ChatML."""
-        info = getattr(backend, "info", None)
+        inner = getattr(backend, "inner", backend)  # a shared (locked) wrapper around the model
+        info = getattr(backend, "info", None) or getattr(inner, "info", None)
         template = getattr(info, "chat_template", None) if use_template else None
         return cls(template)
 
