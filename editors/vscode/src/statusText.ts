@@ -1,0 +1,39 @@
+/**
+ * The status-bar text for a `qwenpair.status` result: the model, indexing progress and the
+ * last completion latency. Pure (no VS Code API).
+ */
+
+export interface ServerStatus {
+  model?: string | null;
+  chat_model?: string | null;
+  adapter?: string | null;
+  index?: { files?: number; state?: string } | null;
+  last_latency_ms?: number | null;
+}
+
+/** The last path component of a model path, or the registry name itself. */
+export function modelLabel(model: string | null | undefined): string {
+  if (!model) {
+    return 'no model';
+  }
+  return model.split(/[\\/]/).pop()!.replace(/\.gguf$/, '');
+}
+
+export function statusText(s: ServerStatus): { text: string; tooltip: string } {
+  const parts = [`$(sparkle) ${modelLabel(s.model)}`];
+  const state = s.index?.state;
+  if (state && state !== 'ready') {
+    parts.push(`$(sync~spin) ${state}`);
+  }
+  if (typeof s.last_latency_ms === 'number') {
+    parts.push(`${Math.round(s.last_latency_ms)} ms`);
+  }
+  const tooltip = [
+    `model: ${s.model ?? '-'}`,
+    `chat model: ${s.chat_model ?? '-'}`,
+    `adapter: ${s.adapter ?? 'none'}`,
+    `index: ${s.index?.files ?? 0} files (${state ?? '-'})`,
+    `last latency: ${typeof s.last_latency_ms === 'number' ? `${Math.round(s.last_latency_ms)} ms` : '-'}`,
+  ].join('\n');
+  return { text: parts.join('  '), tooltip };
+}
