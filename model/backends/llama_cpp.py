@@ -7,6 +7,11 @@ state per call and was measured ~3x slower. Decoding is our own short loop over
 ``Llama.eval`` so that we can stop on Qwen's stop-token set, cut at stop strings, honour a
 wall-clock cap, be cancelled between decode steps, and report per-token logprobs, without
 paying for ``logits_all`` (a full vocabulary row per prompt token).
+
+LoRA adapters (GGUF) are applied to the running context and can be swapped or removed
+between generations without reloading the model (``set_adapter``): the language server's
+hot-swap. An adapter with a ``meta.json`` beside it is checked first against this model
+(``model.adapter_meta``): one trained for another base is refused, naming both.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from model.backends.base import (
     OnText,
     cut_stop_text,
 )
+from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
 from model.gguf_check import inspect_gguf
 
@@ -50,8 +56,8 @@ class LlamaCppBackend:
     ) -> None:
         self.path = Path(path).expanduser()
         self.info = inspect_gguf(self.path)
-        if lora_path is not None and not Path(lora_path).is_file():
-            raise BadModelFile(f"LoRA adapter {lora_path} does not exist")
+        if lora_path is not None:
+            _check_adapter_file(Path(lora_path))
         from llama_cpp import Llama
 
         threads = n_threads or default_threads()
@@ -63,7 +69,6 @@ class LlamaCppBackend:
                 n_threads_batch=threads,
                 n_gpu_layers=n_gpu_layers,
                 n_batch=n_batch,
-                lora_path=str(lora_path) if lora_path else None,
                 logits_all=False,
                 verbose=verbose,
             )
@@ -72,10 +77,68 @@ class LlamaCppBackend:
         self.name = str(self.path)
         self.n_ctx = self._llm.n_ctx()
         self.n_threads = threads
-        self.lora_path = Path(lora_path) if lora_path else None
+        self.lora_path: Path | None = None
+        self.lora_scale = 1.0
+        self._adapter = None  # the llama_adapter_lora pointer in use
         self._n_vocab = self._llm.n_vocab()
         self._lock = threading.Lock()
         self._logits = None  # logits after the last evaluated token, if still valid
+        if lora_path is not None:
+            try:
+                self.set_adapter(lora_path)
+            except BaseException:
+                self.close()
+                raise
+
+    # -- adapters -----------------------------------------------------------------------
+    def base_model(self) -> BaseModel:
+        """This model's identity, as adapters' meta.json files record their base."""
+        return BaseModel.from_gguf_metadata(self._llm.metadata, self._n_vocab, str(self.path))
+
+    def set_adapter(self, lora_path: str | Path | None, scale: float = 1.0) -> None:
+        """Apply the LoRA adapter GGUF ``lora_path`` (None: remove it), replacing the current
+        one, without reloading the model. The KV cache is dropped: it was computed with the
+        old weights. On any error the previous adapter stays in place."""
+        import ctypes
+
+        import llama_cpp
+
+        if lora_path is None:
+            new = None
+        else:
+            path = Path(lora_path).expanduser()
+            _check_adapter_file(path)
+            check_adapter(path, self.base_model())
+            new = llama_cpp.llama_adapter_lora_init(self._llm._model.model, os.fsencode(path))
+            if not new:
+                raise BadModelFile(
+                    f"llama.cpp could not load the LoRA adapter {path} onto {self.path.name}: it does not "
+                    "fit this model (tensor names or shapes); export it from a run on this base model"
+                )
+        with self._lock:
+            ctx = self._llm._ctx.ctx
+            if new is None:
+                rc = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+            else:
+                adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(new)
+                scales = (ctypes.c_float * 1)(scale)
+                rc = llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales)
+            if rc != 0:
+                if new is not None:
+                    llama_cpp.llama_adapter_lora_free(new)
+                raise ModelError(f"llama.cpp refused to apply the adapter {lora_path} (code {rc})")
+            old, self._adapter = self._adapter, new
+            if old is not None:
+                llama_cpp.llama_adapter_lora_free(old)
+            self.lora_path = Path(lora_path).expanduser() if lora_path is not None else None
+            self.lora_scale = scale
+            self._llm.reset()
+            self._logits = None
+
+    @property
+    def adapter(self) -> str | None:
+        """The adapter in use (a path), or None: what status reports show."""
+        return str(self.lora_path) if self.lora_path is not None else None
 
     # -- tokens -------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -226,8 +289,19 @@ class LlamaCppBackend:
     def close(self) -> None:
         with self._lock:
             llm, self._llm = getattr(self, "_llm", None), None
+            adapter, self._adapter = getattr(self, "_adapter", None), None
             if llm is not None:
+                if adapter is not None:  # detach and free it before the model goes
+                    import llama_cpp
+
+                    llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, None, 0, None)
+                    llama_cpp.llama_adapter_lora_free(adapter)
                 llm.close()
+
+
+def _check_adapter_file(path: Path) -> None:
+    if not path.is_file():
+        raise BadModelFile(f"LoRA adapter {path} does not exist; give the adapter .gguf that 'qwenpair train lora-export' wrote")
 
 
 def _sample(logits, temperature: float, rng) -> int:
