@@ -259,8 +259,8 @@ class ChatEngine:
         start, end = region.selection or (0, len(region.lines))
         line = max(0, end - 1)
         col = len(region.lines[line].rstrip("\r\n")) if region.lines else 0
-        found = list(self.retriever.retrieve(path, "".join(region.lines), line, col))
-        return [s for s in found if s.path != region.rel_path and self._snippet_allowed(s)]
+        found = self.retriever.retrieve(path, "".join(region.lines), line, col)
+        return _outermost([s for s in found if s.path != region.rel_path and self._snippet_allowed(s)])
 
     def _snippet_allowed(self, snippet: Snippet) -> bool:
         if self.path_policy is None or self.workspace_root is None:
@@ -282,6 +282,25 @@ class ChatEngine:
         )
         with self._lock:
             return self.backend.generate(request, on_text=on_text, cancel=cancel)
+
+
+def _outermost(snippets: list[Snippet]) -> list[Snippet]:
+    """Drop snippets inside another of the same file (a method inside its class); the
+    enclosing one takes the place of the first it covers, so the ranking order holds."""
+    def inside(a: Snippet, b: Snippet) -> bool:
+        return a.path == b.path and b.start_line <= a.start_line and a.end_line <= b.end_line
+
+    kept: list[Snippet] = []
+    for snip in snippets:
+        if any(inside(snip, k) for k in kept):
+            continue
+        covered = [i for i, k in enumerate(kept) if inside(k, snip)]
+        if covered:
+            kept[covered[0]] = snip
+            kept = [k for i, k in enumerate(kept) if i not in covered[1:]]
+        else:
+            kept.append(snip)
+    return kept
 
 
 _CUT = {"length": "token limit; ask it to continue", "time": "time cap; ask it to continue"}

@@ -166,7 +166,8 @@ class ChatContextBuilder:
         used = 0
         for snip in list(snippets)[: self.config.max_snippets]:
             where = span(snip.path, snip.start_line, snip.end_line)
-            block = f"`{where}` ({snip.kind}: {snip.reason}):\n" + fenced(snip.text, _lang(snip.path))
+            why = snip.reason.split(";")[0]
+            block = f"`{where}` ({why}):\n" + fenced(snip.text, _lang(snip.path))
             cost = self.count(block) + 2
             if used + cost > budget:
                 ctx.pieces.append(ContextPiece("dropped", where, cost))
