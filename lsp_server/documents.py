@@ -1,0 +1,78 @@
+"""The open documents as the editor has them: full and incremental sync, versions checked.
+
+The server keeps its own store rather than pygls' so that every bad input has one defined
+outcome: a change for a document that was never opened, a version older than the one held,
+or a range outside the text raises ``DocumentError`` (the server logs it and keeps the text
+it has); a range past the end is clamped. Positions use the negotiated encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lsp_server.positions import to_offset
+
+
+class DocumentError(Exception):
+    """A change the store refused; the message says why."""
+
+
+@dataclass
+class Document:
+    uri: str
+    text: str
+    version: int
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One content change: ``range`` None replaces the whole text."""
+
+    text: str
+    range: tuple[int, int, int, int] | None = None  # start line, start char, end line, end char
+
+
+class DocumentStore:
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._docs: dict[str, Document] = {}
+
+    def open(self, uri: str, text: str, version: int, language: str = "") -> Document:
+        doc = Document(uri, text, version, language)
+        self._docs[uri] = doc
+        return doc
+
+    def get(self, uri: str) -> Document | None:
+        return self._docs.get(uri)
+
+    def close(self, uri: str) -> Document | None:
+        return self._docs.pop(uri, None)
+
+    def uris(self) -> list[str]:
+        return list(self._docs)
+
+    def change(self, uri: str, version: int | None, changes: list[Change]) -> tuple[Document, int]:
+        """Apply ``changes`` in order; returns the document and the first line touched."""
+        doc = self._docs.get(uri)
+        if doc is None:
+            raise DocumentError(f"didChange for {uri}, which is not open (send didOpen first)")
+        if version is not None and version <= doc.version:
+            raise DocumentError(f"didChange for {uri} with version {version}, not newer than {doc.version}; ignored")
+        text, first = doc.text, None
+        for change in changes:
+            if change.range is None:
+                text, line = change.text, 0
+            else:
+                sl, sc, el, ec = change.range
+                if (el, ec) < (sl, sc):
+                    raise DocumentError(f"didChange for {uri}: range end {el}:{ec} is before its start {sl}:{sc}")
+                start = to_offset(text, sl, sc, self.encoding)
+                end = to_offset(text, el, ec, self.encoding)
+                text = text[:start] + change.text + text[end:]
+                line = text.count("\n", 0, start)
+            first = line if first is None else min(first, line)
+        doc.text = text
+        if version is not None:
+            doc.version = version
+        return doc, first or 0

@@ -1,0 +1,317 @@
+"""The LSP handlers: each converts LSP types to the server's calls and back, nothing more.
+
+``build_server()`` registers them on a fresh ``QwenServer``; ``serve()`` runs it over stdio
+or TCP and returns the process exit code (0 after shutdown + exit, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from typing import Any, BinaryIO
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+
+from assistant.chat_errors import ChatError, Refused, StaleEdit
+from assistant.request import CompletionItem, CompletionResult
+from assistant.scheduler import Superseded
+from lsp_server import code_actions, commands
+from lsp_server.documents import Change, DocumentError
+from lsp_server.positions import to_line_col, to_position
+from lsp_server.server import ChatUnavailable, QwenServer
+
+log = logging.getLogger(__name__)
+
+CONTENT_MODIFIED = -32801
+REQUEST_FAILED = -32803
+
+
+class ContentModified(JsonRpcException):
+    CODE = CONTENT_MODIFIED
+
+
+class RequestFailed(JsonRpcException):
+    CODE = REQUEST_FAILED
+
+
+def _range(ls: QwenServer, text: str, item: CompletionItem) -> types.Range:
+    sl, sc = to_position(text, item.line, item.col, ls.encoding)
+    el, ec = to_position(text, item.end_line, item.end_col, ls.encoding)
+    return types.Range(start=types.Position(line=sl, character=sc), end=types.Position(line=el, character=ec))
+
+
+async def _complete(ls: QwenServer, uri: str, position: types.Position) -> tuple[str, CompletionResult] | None:
+    found = ls.completion_request(uri, position)
+    if found is None:
+        return None
+    engine, request = found
+    try:
+        return request.text, await ls.complete(engine, request)
+    except Superseded:
+        raise JsonRpcRequestCancelled("superseded by a newer completion request for this document") from None
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # a model error must not fail the editor's request: no completion
+        log.exception("completion failed at %s:%d", uri, position.line)
+        return None
+
+
+def build_server() -> QwenServer:
+    ls = QwenServer()
+
+    @ls.feature(types.INITIALIZE)
+    def initialize(ls: QwenServer, params: types.InitializeParams) -> None:
+        ls.on_initialize(params)
+
+    @ls.feature(types.INITIALIZED)
+    def initialized(ls: QwenServer, params: types.InitializedParams) -> None:
+        ls.on_initialized()
+
+    @ls.feature(types.SHUTDOWN)
+    def shutdown(ls: QwenServer, params: Any) -> None:
+        ls.on_shutdown()
+
+    # -- document sync -----------------------------------------------------------------
+    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: QwenServer, params: types.DidOpenTextDocumentParams) -> None:
+        d = params.text_document
+        ls.docs.open(d.uri, d.text, d.version, d.language_id)
+        path = ls.path_of(d.uri)
+        if path is not None and ls.roots is not None:
+            ls.roots.engine_for(path).document_opened(path, d.text)
+            ls.roots.overlay(path, d.text)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: QwenServer, params: types.DidChangeTextDocumentParams) -> None:
+        changes = [Change(c.text, (c.range.start.line, c.range.start.character, c.range.end.line, c.range.end.character))
+                   if isinstance(c, types.TextDocumentContentChangePartial) else Change(c.text)
+                   for c in params.content_changes]
+        try:
+            doc, line = ls.docs.change(params.text_document.uri, params.text_document.version, changes)
+        except DocumentError as exc:
+            log.warning("%s", exc)
+            return
+        path = ls.path_of(doc.uri)
+        if path is not None and ls.roots is not None:
+            ls.roots.engine_for(path).document_changed(path, doc.text, line)
+            ls.roots.overlay(path, doc.text)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: QwenServer, params: types.DidSaveTextDocumentParams) -> None:
+        path = ls.path_of(params.text_document.uri)
+        session = ls.roots.session_for(path) if (path is not None and ls.roots) else None
+        if session is not None:
+            threading.Thread(target=session.workspace.refresh, args=([path],), daemon=True).start()
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: QwenServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.docs.close(uri)
+        path = ls.path_of(uri)
+        if path is not None and ls.roots is not None:
+            ls.roots.engine_for(path).document_closed(path)
+            ls.roots.overlay(path, None)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders_changed(ls: QwenServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for folder in params.event.removed:
+            ls.remove_root(folder.uri)
+        for folder in params.event.added:
+            ls.add_root(folder.uri)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration_changed(ls: QwenServer, params: types.DidChangeConfigurationParams) -> None:
+        ls.change_configuration(params.settings)
+
+    # -- completion ----------------------------------------------------------------------
+    @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls: QwenServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        done = await _complete(ls, params.text_document.uri, params.position)
+        if done is None:
+            return types.InlineCompletionList(items=[])
+        text, result = done
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=i.text, range=_range(ls, text, i)) for i in result.items]
+        )
+
+    @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
+    async def completion(ls: QwenServer, params: types.CompletionParams) -> types.CompletionList:
+        """For clients without inline completion: the same completion as one item."""
+        caps = ls.client_capabilities.text_document
+        if caps is not None and caps.inline_completion is not None:
+            return types.CompletionList(is_incomplete=False, items=[])
+        done = await _complete(ls, params.text_document.uri, params.position)
+        if done is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        text, result = done
+        items = []
+        for rank, item in enumerate(result.items):
+            first = item.text.strip().split("\n", 1)[0]
+            items.append(types.CompletionItem(
+                label=first[:60] or item.text[:60], kind=types.CompletionItemKind.Text, detail="qwenpair",
+                sort_text=f"{rank:04d}", filter_text="", insert_text_format=types.InsertTextFormat.PlainText,
+                text_edit=types.TextEdit(range=_range(ls, text, item), new_text=item.text),
+            ))
+        return types.CompletionList(is_incomplete=True, items=items)
+
+    @ls.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.RefactorRewrite, types.CodeActionKind.QuickFix]))
+    def code_action(ls: QwenServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        doc = ls.docs.get(params.text_document.uri)
+        return code_actions.code_actions(params.text_document.uri, params.range, doc.version if doc else None,
+                                         list(params.context.diagnostics))
+
+    # -- commands --------------------------------------------------------------------------
+    @ls.command(commands.STATUS)
+    async def status(ls: QwenServer, *args: Any) -> dict:
+        return ls.status()
+
+    @ls.command(commands.REINDEX)
+    async def reindex(ls: QwenServer, *args: Any) -> dict:
+        files = await asyncio.get_running_loop().run_in_executor(None, ls.reindex)
+        return {"files": files}
+
+    @ls.command(commands.SWITCH_MODEL)
+    async def switch_model(ls: QwenServer, *args: Any) -> dict:
+        try:
+            change = commands.switch_args(list(args))
+        except commands.BadArguments as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        new = dict(ls.current_overrides(), **change)
+        ls.change_configuration(new)
+        if ls.pending_load is not None:
+            await asyncio.wrap_future(ls.pending_load)
+        return ls.status()
+
+    @ls.command(commands.CHAT)
+    async def chat(ls: QwenServer, *args: Any) -> dict:
+        try:
+            a = commands.chat_args(list(args))
+        except commands.BadArguments as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        path = ls.path_of(a.uri) if a.uri else None
+        text, selection = None, None
+        if a.uri is not None:
+            found = ls.document_text(a.uri)
+            if found is None:
+                raise RequestFailed(f"{a.uri} is neither open nor readable on disk")
+            text = found[0]
+            if a.range is not None:
+                selection = _lines(ls, text, a.range)
+        answer = await _run_chat(ls, a.stream_id, path, lambda engine, on_text, cancel: engine.ask(
+            a.question, history=a.history, path=path, text=text, selection=selection,
+            diagnostics=a.diagnostics, on_text=on_text, cancel=cancel))
+        return {"text": answer.text, "stop_reason": answer.stop_reason, "warnings": answer.warnings}
+
+    @ls.command(commands.EDIT)
+    async def edit(ls: QwenServer, *args: Any) -> dict:
+        try:
+            a = commands.edit_args(list(args))
+        except commands.BadArguments as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        path = ls.path_of(a.uri)
+        doc = ls.docs.get(a.uri)
+        found = ls.document_text(a.uri)
+        if path is None or found is None:
+            raise RequestFailed(f"{a.uri} is neither open nor readable on disk")
+        text, version = found
+        if a.version is not None and doc is not None and doc.version != a.version:
+            raise ContentModified(f"the document changed (version {doc.version}, the edit was asked for {a.version}); ask again")
+        start, end = _lines(ls, text, a.range)
+        proposal = await _run_chat(ls, a.stream_id, path, lambda engine, on_text, cancel: engine.edit(
+            a.instruction, path=path, text=text, start_line=start, end_line=end, version=version,
+            diagnostics=a.diagnostics, on_text=on_text, cancel=cancel))
+        now = ls.docs.get(a.uri)
+        if now is not None and now.text != text:
+            raise ContentModified("the document changed while the edit was being written; ask again")
+        sl, sc, el, ec = proposal.replace_range()
+        start_pos, end_pos = to_position(text, sl, sc, ls.encoding), to_position(text, el, ec, ls.encoding)
+        edit_range = types.Range(start=types.Position(line=start_pos[0], character=start_pos[1]),
+                                 end=types.Position(line=end_pos[0], character=end_pos[1]))
+        if el >= len(text.split("\n")):  # the edit runs to the end of a document without a final newline
+            edit_range.end = types.Position(*to_position(text, len(text.split("\n")) - 1, len(text.split("\n")[-1]), ls.encoding))
+        text_edit = types.TextEdit(range=edit_range, new_text=proposal.new_text)
+        workspace_edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=a.uri, version=version),
+            edits=[text_edit])])
+        return {"edit": ls.protocol._converter.unstructure(workspace_edit), "diff": proposal.diff,
+                "warnings": proposal.warnings}
+
+    return ls
+
+
+def _lines(ls: QwenServer, text: str, span: commands.Span) -> tuple[int, int]:
+    """Lines [start, end) a client Range covers, in the document ``text``."""
+    start, _ = to_line_col(text, span[0], span[1], ls.encoding)
+    end_line, end_col = to_line_col(text, span[2], span[3], ls.encoding)
+    return commands.selection_lines((start, 0, end_line, end_col))
+
+
+async def _run_chat(ls: QwenServer, stream_id: str | None, path, work) -> Any:
+    """Run a chat/edit call in a thread: stream deltas as ``qwenpair/chatDelta``, report
+    progress on the client's workDoneToken, and cancel the model on $/cancelRequest."""
+    try:
+        engine = ls.chat_engine(path)
+    except ChatUnavailable as exc:
+        raise RequestFailed(f"chat is unavailable: {exc}") from None
+    cancel = threading.Event()
+    token = ls.qprotocol.command_token()
+    progress = None
+    if token is not None:
+        from lsp_server.progress import WorkProgress
+
+        progress = WorkProgress(ls, "qwenpair: thinking", token)
+        progress.begin("", cancellable=True)
+    ls.qprotocol.on_request_cancelled(cancel.set)
+
+    def on_text(delta: str) -> None:
+        if stream_id is not None and delta:
+            ls.call_soon(lambda: ls.protocol.notify("qwenpair/chatDelta", {"streamId": stream_id, "text": delta}))
+        if progress is not None and delta:
+            progress.report(delta[-40:])
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: work(engine, on_text, cancel))
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
+    except StaleEdit as exc:
+        raise ContentModified(str(exc)) from None
+    except (Refused, ChatError) as exc:
+        if cancel.is_set():
+            raise JsonRpcRequestCancelled("cancelled") from None
+        raise RequestFailed(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.end()
+
+
+def _private_stdout() -> BinaryIO:
+    """The LSP stream on a private copy of fd 1; fd 1 itself then points at stderr, so that
+    anything else that prints (llama.cpp's C code does while loading a model) cannot
+    corrupt the protocol."""
+    out = os.fdopen(os.dup(1), "wb")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
+
+
+def serve(tcp: tuple[str, int] | None = None) -> int:
+    """Run the server until the client exits or disappears; returns the exit code."""
+    ls = build_server()
+    try:
+        if tcp is None:
+            ls.start_io(sys.stdin.buffer, _private_stdout())
+        else:
+            ls.start_tcp(*tcp)
+    except SystemExit:
+        pass
+    finally:
+        ls.close()
+    code = ls.qprotocol.exit_code
+    return 1 if code is None else code

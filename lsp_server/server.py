@@ -1,0 +1,473 @@
+"""``QwenServer``: the state the LSP handlers share, and the work they start in the background.
+
+It holds the open documents, the workspace roots (one ``assistant.session.Session`` each),
+the loaded models and the settings, and it runs the slow work off the event loop: opening
+and indexing roots, loading and swapping models, calibrating. Handlers (``handlers.py``)
+stay adapters of a few lines over the methods here. Anything a thread sends to the client
+goes through ``call_soon`` so that the writer is only ever used from the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from assistant.chat import ChatEngine
+from assistant.engine import CompletionEngine
+from assistant.request import CompletionRequest, CompletionResult
+from assistant.session import Session
+from model.backends.base import Backend
+from repo_index import Progress
+from lsp_server import logs, settings as settings_mod
+from lsp_server.documents import DocumentStore
+from lsp_server.models import Models, load_models, rss_mb
+from lsp_server.positions import UTF16, to_line_col
+from lsp_server.progress import WorkProgress
+from lsp_server.protocol import QwenProtocol
+from lsp_server.roots import Roots
+from lsp_server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+#: Largest unopened file read from disk for a request about it.
+MAX_DISK_BYTES = 2_000_000
+
+
+def _version() -> str:
+    try:
+        return version("qwenpair")
+    except PackageNotFoundError:
+        return "0"
+
+
+@dataclass
+class RootState:
+    state: str = "opening"  # opening, indexing, ready, failed
+    files: int = 0
+    problem: str = ""
+
+
+class QwenServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("qwenpair", _version(), protocol_cls=QwenProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=8)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.settings = ServerSettings()
+        self._file_options: dict[str, Any] = {}
+        self._init_options: dict[str, Any] = {}
+        self._client_section: dict[str, Any] = {}
+        self.pending_load: Future | None = None
+        self.docs = DocumentStore(UTF16)
+        self.roots: Roots | None = None
+        self.root_states: dict[Path, RootState] = {}
+        self.models: Models | None = None
+        self.model_state = "none"  # none, loading, ready, failed
+        self.model_problem = ""
+        self.last_latency_ms: float | None = None
+        self.last_engine_ms: float | None = None
+        self.log_path: Path | None = None
+        self._placeholder: Backend | None = None
+        self._load_gen = 0
+        self._model_lock = threading.Lock()
+        self._chat: dict[Path | None, ChatEngine] = {}
+        self._inflight: dict[Path, Future] = {}
+        self._pending_messages: list[tuple[types.MessageType, str]] = []
+        self._stop = threading.Event()
+        self.closed = False
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def qprotocol(self) -> QwenProtocol:
+        return self.protocol  # type: ignore[return-value]
+
+    @property
+    def encoding(self) -> str:
+        return self.docs.encoding
+
+    def call_soon(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the event loop (from any thread)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    def show(self, kind: types.MessageType, text: str) -> None:
+        """window/showMessage (queued until ``initialized``)."""
+        log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", text)
+        if self._pending_messages is not None and not self._initialized:
+            self._pending_messages.append((kind, text))
+            return
+        self.call_soon(lambda: self.window_show_message(types.ShowMessageParams(type=kind, message=text)))
+
+    _initialized = False
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls would show every decoding failure as a popup; the log is enough."""
+        log.warning("LSP error (%s): %s", getattr(source, "__name__", source), error)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def on_initialize(self, params: types.InitializeParams) -> None:
+        self.loop = asyncio.get_running_loop()
+        encoding = self.workspace.position_encoding or UTF16
+        self.docs.encoding = str(getattr(encoding, "value", encoding))
+        self._file_options, notes = settings_mod.read_config_file()
+        self._init_options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+        if params.initialization_options is not None and not isinstance(params.initialization_options, dict):
+            notes.append("initializationOptions must be an object; ignored")
+        self.settings, more = settings_mod.parse(settings_mod.merge(self._file_options, self._init_options))
+        self.log_path = logs.configure(self, self.settings.log_file, self.settings.log_level)
+        self._report_settings(notes + more)
+        self.roots = Roots(self._current_backend, self.settings.engine)
+        if params.process_id:
+            threading.Thread(target=self._watch_parent, args=(params.process_id,), daemon=True,
+                             name="qwenpair-parent").start()
+
+    def on_initialized(self) -> None:
+        self._initialized = True
+        pending, self._pending_messages = self._pending_messages, []
+        for kind, text in pending:
+            self.show(kind, text)
+        folders = [f.uri for f in (self.workspace.folders or {}).values()]
+        if not folders and self.workspace.root_uri:
+            folders = [self.workspace.root_uri]
+        for uri in folders:
+            self.add_root(uri)
+        self.load_models_in_background(self.settings)
+
+    def on_shutdown(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop background work and release the index, engines and models (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop.set()
+        if self.roots is not None:
+            self.roots.close()
+        with self._model_lock:
+            models, self.models = self.models, None
+        if models is not None:
+            models.close()
+
+    def _watch_parent(self, pid: int) -> None:
+        """The client died without closing our stdin (LSP: exit when the parent is gone)."""
+        while not self._stop.wait(2.0):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.warning("the client (process %d) is gone; exiting", pid)
+                self.close()
+                os._exit(1)
+            except PermissionError:
+                pass  # alive, another user's process
+
+    # -- settings ------------------------------------------------------------------------
+    def _report_settings(self, messages: list[str]) -> None:
+        if messages:
+            self.show(types.MessageType.Warning, "qwenpair settings: " + "; ".join(messages))
+
+    def current_overrides(self) -> dict[str, Any]:
+        """The settings the client sent last (didChangeConfiguration, switchModel)."""
+        return dict(self._client_section)
+
+    def change_configuration(self, raw: Any) -> None:
+        """Apply new client settings; a model change loads in the background (``pending_load``)."""
+        section = raw.get("qwenpair", raw) if isinstance(raw, dict) else raw
+        self.pending_load = None
+        if section is None:
+            return
+        if not isinstance(section, dict):
+            self._report_settings([f"workspace/didChangeConfiguration settings must be an object, got {type(section).__name__}"])
+            return
+        self._client_section = dict(section)
+        new, messages = settings_mod.parse(settings_mod.merge(self._file_options, self._init_options, section))
+        self._report_settings(messages)
+        old, self.settings = self.settings, new
+        if (old.log_file, old.log_level) != (new.log_file, new.log_level):
+            self.log_path = logs.configure(self, new.log_file, new.log_level)
+        if old.engine != new.engine and self.roots is not None:
+            self.roots.set_config(new.engine)
+        if old.chat != new.chat:
+            self._chat.clear()
+        if settings_mod.model_fields_changed(old, new):
+            self.pending_load = self.load_models_in_background(new)
+
+    # -- models --------------------------------------------------------------------------
+    def _current_backend(self) -> Backend:
+        models = self.models
+        if models is not None:
+            return models.shared_completion()
+        if self._placeholder is None:
+            from model.backends.tokenizer_only import TokenizerOnlyBackend
+
+            self._placeholder = TokenizerOnlyBackend(self.settings.n_ctx)
+        return self._placeholder
+
+    def load_models_in_background(self, settings: ServerSettings) -> Future:
+        done: Future = Future()
+        with self._model_lock:
+            self._load_gen += 1
+            gen = self._load_gen
+            self.model_state = "loading"
+        threading.Thread(target=self._load_models, args=(settings, gen, done), daemon=True,
+                         name="qwenpair-load").start()
+        return done
+
+    def _load_models(self, settings: ServerSettings, gen: int, done: Future) -> None:
+        progress = WorkProgress(self, "qwenpair: loading model")
+        progress.begin(settings.model)
+        try:
+            models = load_models(settings, lambda m: progress.report(m))
+        except Exception as exc:
+            with self._model_lock:
+                current = gen == self._load_gen
+                if current:
+                    self.model_state = "ready" if self.models is not None else "failed"
+                    self.model_problem = str(exc)
+            progress.end("failed")
+            if current:
+                keep = f" Still using {self.models.completion_ref}." if self.models is not None else " Completions are empty until this is fixed."
+                self.show(types.MessageType.Error, f"qwenpair: {exc}.{keep}")
+            done.set_result(False)
+            return
+        with self._model_lock:
+            if gen != self._load_gen or self.closed:
+                superseded = True
+            else:
+                superseded = False
+                old, self.models = self.models, models
+                self.model_problem = ""
+        if superseded:
+            models.close()
+            progress.end("superseded by a newer model change")
+            done.set_result(False)
+            return
+        for engine in self.roots.engines() if self.roots else []:
+            try:
+                engine.set_backend(models.shared_completion())
+            except Exception:  # an engine closed meanwhile (shutdown, root removed)
+                log.info("engine not switched: closed")
+        self._chat.clear()
+        if old is not None:
+            old.close()
+        with self._model_lock:
+            if gen == self._load_gen:
+                self.model_state = "ready"
+        if models.chat is None and settings.chat_model != "auto":
+            self.show(types.MessageType.Warning, f"qwenpair: chat is unavailable: {models.chat_problem}")
+        if settings.calibrate:
+            progress.report("measuring speed")
+            for engine in self.roots.engines() if self.roots else []:
+                try:
+                    engine.calibrate()
+                except Exception:
+                    log.exception("calibration failed")
+        progress.end(f"ready: {models.completion.name}")
+        log.info("model ready: %s (chat: %s)", models.completion_ref, models.chat_ref or models.chat_problem)
+        done.set_result(True)
+
+    def _ensure_backend(self, engine: CompletionEngine) -> None:
+        models = self.models
+        if models is not None and getattr(engine.backend, "inner", None) is not models.completion:
+            engine.set_backend(models.shared_completion())
+
+    # -- roots and indexing ----------------------------------------------------------------
+    def add_root(self, uri: str) -> None:
+        path = self.path_of(uri)
+        if path is None or self.roots is None:
+            return
+        self.root_states[path] = RootState()
+        threading.Thread(target=self._open_root, args=(path,), daemon=True, name="qwenpair-root").start()
+
+    def remove_root(self, uri: str) -> None:
+        path = self.path_of(uri)
+        if path is not None and self.roots is not None:
+            self.root_states.pop(path, None)
+            self.roots.remove(path)
+
+    def _open_root(self, path: Path) -> None:
+        state = self.root_states.get(path) or RootState()
+        try:
+            session = self.roots.add(path)
+        except Exception as exc:
+            state.state, state.problem = "failed", str(exc)
+            self.show(types.MessageType.Error, f"qwenpair: cannot index {path}: {exc}")
+            return
+        self._ensure_backend(session.engine)
+        for uri in self.docs.uris():  # documents opened before the root was ready
+            doc, p = self.docs.get(uri), self.path_of(uri)
+            if doc is not None and p is not None and self.roots.session_for(p) is session:
+                session.engine.document_changed(p, doc.text)
+                self.roots.overlay(p, doc.text)
+        self._index(session, state)
+        if self.settings.watch and not self._stop.is_set():
+            try:
+                session.workspace.start_watching()
+            except Exception:
+                log.exception("cannot watch %s", path)
+
+    def _index(self, session: Session, state: RootState) -> int:
+        state.state = "indexing"
+        progress = WorkProgress(self, f"qwenpair: indexing {session.root.name}")
+        progress.begin("scanning")
+        last = [0.0]
+
+        def report(p: Progress) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.2 or p.done == p.total:
+                last[0] = now
+                pct = int(100 * p.done / p.total) if p.total else None
+                progress.report(f"{p.phase} {p.done}/{p.total}", pct)
+
+        try:
+            session.workspace.build(progress=report, cancel=self._stop)
+            files = session.workspace.stats().files
+        except Exception as exc:
+            state.state, state.problem = "failed", str(exc)
+            progress.end("failed")
+            if not self._stop.is_set():
+                self.show(types.MessageType.Error, f"qwenpair: indexing {session.root} failed: {exc}")
+            return 0
+        state.state, state.files = "ready", files
+        progress.end(f"{files} files")
+        return files
+
+    def reindex(self) -> int:
+        """Re-scan every root now (progress shown); returns the number of files indexed."""
+        total = 0
+        for session in list(self.roots.sessions.values()) if self.roots else []:
+            total += self._index(session, self.root_states.setdefault(session.root, RootState()))
+        return total
+
+    # -- documents -----------------------------------------------------------------------
+    def path_of(self, uri: str) -> Path | None:
+        if not isinstance(uri, str) or not uri.startswith("file:"):
+            return None
+        try:
+            fs = to_fs_path(uri)
+        except Exception:
+            return None
+        return Path(os.path.abspath(fs)).resolve() if fs else None
+
+    def document_text(self, uri: str) -> tuple[str, int | None] | None:
+        """The editor's text of ``uri``, else the saved file's (None when neither exists)."""
+        doc = self.docs.get(uri)
+        if doc is not None:
+            return doc.text, doc.version
+        path = self.path_of(uri)
+        if path is None:
+            return None
+        try:
+            if path.stat().st_size > MAX_DISK_BYTES:
+                return None
+            data = path.read_bytes()
+        except OSError:  # deleted, unreadable, a directory
+            return None
+        if b"\0" in data[:8192]:
+            return None
+        return data.decode("utf-8", errors="replace"), None
+
+    # -- completion ----------------------------------------------------------------------
+    def completion_request(self, uri: str, position: types.Position) -> tuple[CompletionEngine, CompletionRequest] | None:
+        if self.models is None or self.roots is None:
+            return None
+        path = self.path_of(uri)
+        found = self.document_text(uri)
+        if path is None or found is None:
+            return None
+        text, version_ = found
+        line, col = to_line_col(text, position.line, position.character, self.encoding)
+        return self.roots.engine_for(path), CompletionRequest(path, text, line, col, version=version_)
+
+    async def complete(self, engine: CompletionEngine, request: CompletionRequest) -> CompletionResult:
+        """Run one completion; cancelling the awaiting task cancels the engine's job.
+        ``Superseded`` (a newer request for the document) propagates to the caller."""
+        t0 = time.perf_counter()
+        future = engine.complete(request)
+        finished: list[float] = []
+        future.add_done_callback(lambda _f: finished.append(time.perf_counter()))
+        self._inflight[request.path] = future
+        try:
+            result = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if self._inflight.get(request.path) is future:
+                engine.cancel(request.path)
+            raise
+        finally:
+            if self._inflight.get(request.path) is future:
+                del self._inflight[request.path]
+        self.last_engine_ms = 1000 * ((finished[0] if finished else time.perf_counter()) - t0)
+        total = result.timings.get("total_s")
+        self.last_latency_ms = round(1000 * total, 1) if total is not None else round(self.last_engine_ms, 1)
+        for warning in result.warnings:
+            log.info("completion: %s", warning)
+        return result
+
+    # -- chat ----------------------------------------------------------------------------
+    def chat_engine(self, path: Path | None) -> ChatEngine:
+        """The chat engine for a document's root (or for no document); raises ``ChatUnavailable``."""
+        models = self.models
+        if models is None:
+            raise ChatUnavailable(self.model_problem or "the model is still loading; try again in a moment")
+        shared = models.shared_chat()
+        if shared is None:
+            raise ChatUnavailable(models.chat_problem)
+        session = self.roots.session_for(path) if (self.roots and path is not None) else None
+        key = session.root if session is not None else None
+        engine = self._chat.get(key)
+        if engine is None or getattr(engine.backend, "inner", None) is not models.chat:
+            engine = ChatEngine(shared, workspace_root=key, config=self.settings.chat,
+                                retriever=session.retriever if session else None,
+                                path_policy=session.policy if session else None)
+            self._chat[key] = engine
+        return engine
+
+    # -- status --------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        models = self.models
+        roots = {str(p): {"state": s.state, "files": s.files, **({"problem": s.problem} if s.problem else {})}
+                 for p, s in self.root_states.items()}
+        states = {s.state for s in self.root_states.values()}
+        overall = ("indexing" if states & {"opening", "indexing"} else "failed" if "failed" in states
+                   else "ready" if states else "none")
+        engines = self.roots.engines() if self.roots else []
+        return {
+            "model": models.completion_ref if models else None,
+            "chat_model": models.chat_ref if models else None,
+            "adapter": models.adapter if models else None,
+            "model_state": self.model_state,
+            "model_problem": self.model_problem or None,
+            "chat_problem": (models.chat_problem or None) if models else None,
+            "index": {"files": sum(s.files for s in self.root_states.values()), "state": overall, "roots": roots},
+            "last_latency_ms": self.last_latency_ms,
+            "last_engine_ms": self.last_engine_ms,
+            "rss_mb": rss_mb(),
+            "position_encoding": self.encoding,
+            "open_documents": len(self.docs.uris()),
+            "engine": engines[0].status() if engines and models else None,
+            "log_file": str(self.log_path) if self.log_path else None,
+            "version": self.version,
+        }
+
+
+class ChatUnavailable(Exception):
+    """No chat model is loaded; the message says how to get one."""
+
+    user_facing = True

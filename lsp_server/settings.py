@@ -1,0 +1,145 @@
+"""Server settings: typed, parsed once at the boundary, bad values fall back visibly.
+
+Sources, later ones winning key by key: the defaults below, ``~/.config/qwenpair/config.toml``
+(``$QWENPAIR_CONFIG`` names another file; ``$QWENPAIR_CONFIG_DIR`` moves the directory), the
+editor's ``initializationOptions``, then each ``workspace/didChangeConfiguration``. Engine
+settings live in an ``[engine]`` table (``assistant.config.EngineConfig`` fields), chat and
+edit settings in ``[chat]`` (``assistant.chat_prompt.ChatConfig``). Every key
+that is unknown or invalid yields a message naming it, and its default is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from assistant.chat_prompt import ChatConfig
+from assistant.config import EngineConfig
+from model.paths import config_dir
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    model: str = "auto"
+    """Completion model: registry name, .gguf path, HF dir or URL; "auto" = the default
+    model if downloaded."""
+    chat_model: str = "auto"
+    """Chat/edit (instruct) model; the same reference as ``model`` shares one loaded model."""
+    adapter: str | None = None
+    """LoRA adapter applied to the completion model (GGUF for llama.cpp); null for none."""
+    n_ctx: int = 4096
+    """Context window allocated per model."""
+    threads: int = 0
+    """CPU threads for the model; 0 = one per core."""
+    gpu_layers: int = 0
+    """Layers offloaded to a GPU build of llama.cpp (-1 = all)."""
+    calibrate: bool = True
+    """Measure the model's speed once after loading (sizes cold prompts to the latency target)."""
+    watch: bool = True
+    """Watch the workspace for file changes after the first index build."""
+    log_file: str = ""
+    """Server log file; "" = ``$QWENPAIR_CACHE_DIR``/logs/server.log (~/.cache/qwenpair)."""
+    log_level: str = "info"
+    """debug, info, warning or error (the file and window/logMessage)."""
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    """Completion engine settings, the ``[engine]`` table (see assistant/config.py)."""
+    chat: ChatConfig = field(default_factory=ChatConfig)
+    """Chat and edit settings, the ``[chat]`` table (see assistant/chat_prompt.py)."""
+
+
+_LEVELS = ("debug", "info", "warning", "error")
+_TABLES = {"engine": EngineConfig, "chat": ChatConfig}
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("QWENPAIR_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return config_dir() / "config.toml"
+
+
+def read_config_file(path: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The TOML file as a mapping ({} when absent) and any message about reading it."""
+    path = path or config_path()
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f), []
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"cannot read {path}: {exc}; using defaults (fix or delete the file)"]
+
+
+def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
+    """Later layers win key by key; the ``engine`` and ``chat`` tables merge one level deeper."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if key in _TABLES and isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
+
+
+def parse(values: Any) -> tuple[ServerSettings, list[str]]:
+    """Settings from untrusted input; every key that falls back gets a message naming it."""
+    if not isinstance(values, dict):
+        if values is None:
+            return ServerSettings(), []
+        return ServerSettings(), [f"qwenpair settings must be an object, got {type(values).__name__}; using defaults"]
+    messages: list[str] = []
+    base = ServerSettings()
+    kwargs: dict[str, Any] = {}
+    known = {f.name: f for f in fields(ServerSettings)}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            messages.append(f"unknown setting {key!r} ignored")
+            continue
+        if name in _TABLES:
+            if not isinstance(value, dict):
+                messages.append(f"setting {name!r} must be a table of {name} settings; using defaults")
+                continue
+            table, notes = _TABLES[name].from_mapping(value)
+            messages.extend(f"{name}: {m}" for m in notes)
+            kwargs[name] = table
+            continue
+        ok, coerced = _coerce(name, value)
+        if not ok:
+            messages.append(f"setting {key!r} = {value!r} is invalid ({coerced}); using {getattr(base, name)!r}")
+            continue
+        kwargs[name] = coerced
+    return dataclasses.replace(base, **kwargs), messages
+
+
+def _coerce(name: str, value: Any) -> tuple[bool, Any]:
+    if name in ("model", "chat_model"):
+        return (True, value.strip()) if isinstance(value, str) and value.strip() else (False, "expected a model name or path")
+    if name == "adapter":
+        if value is None or value == "":
+            return True, None
+        return (True, value) if isinstance(value, str) else (False, "expected a path or null")
+    if name in ("n_ctx", "threads", "gpu_layers"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False, "expected an integer"
+        low = {"n_ctx": 256, "threads": 0, "gpu_layers": -1}[name]
+        return (True, value) if value >= low else (False, f"must be at least {low}")
+    if name in ("calibrate", "watch"):
+        return (True, value) if isinstance(value, bool) else (False, "expected true or false")
+    if name == "log_file":
+        return (True, value) if isinstance(value, str) else (False, "expected a path")
+    if name == "log_level":
+        ok = isinstance(value, str) and value.lower() in _LEVELS
+        return (True, value.lower()) if ok else (False, f"expected one of {', '.join(_LEVELS)}")
+    return False, "unsupported"
+
+
+def model_fields_changed(old: ServerSettings, new: ServerSettings) -> bool:
+    """Whether a change needs the models reloaded."""
+    keys = ("model", "chat_model", "adapter", "n_ctx", "threads", "gpu_layers")
+    return any(getattr(old, k) != getattr(new, k) for k in keys)
