@@ -88,10 +88,11 @@ def test_status_lines(nvim):
         "adapter": None,
         "index": {"files": 12, "state": "ready"},
         "last_latency_ms": 87.4,
+        "model_state": "ready",
     }
     lines = lua(nvim, "return require('qwenpair.status').format(...)", status)
     assert lines == [
-        "model:        /m/tiny.gguf",
+        "model:        /m/tiny.gguf (ready)",
         "chat model:   /m/tiny.gguf",
         "adapter:      none",
         "index:        12 files (ready)",

@@ -1,9 +1,11 @@
 /**
  * The extension's settings and how they become the server's initializationOptions.
  *
- * Pure (no VS Code API) so that the mapping is unit-tested with node. The server's
- * docs/configuration.md is the reference for the option keys; empty settings are left out
- * so that the server's own defaults apply.
+ * Pure (no VS Code API) so that the mapping is unit-tested with node. The keys are the
+ * server's (lsp_server/settings.py: model, chat_model, adapter, and the `engine` table's
+ * context_tokens and latency_target_s); empty settings are left out so that the server's
+ * own defaults apply. Per-language enable stays in the client: the language client simply
+ * does not ask for completions in a language that is turned off.
  */
 
 /** The `qwenpair.*` settings, as read from the workspace configuration. */
@@ -68,11 +70,12 @@ export function isEnabled(enable: Record<string, boolean>, languageId: string): 
 /** The initializationOptions the server gets for {s}. */
 export function initializationOptions(s: Settings): Record<string, unknown> {
   const options: Record<string, unknown> = {};
+  const engine: Record<string, unknown> = {};
   if (s.model) options.model = s.model;
   if (s.chatModel) options.chat_model = s.chatModel;
   if (s.adapter) options.adapter = s.adapter;
-  if (s.contextTokens !== null) options.context_tokens = s.contextTokens;
-  if (s.latencyTarget !== null) options.latency_target = s.latencyTarget;
-  options.enabled_languages = s.enable;
+  if (s.contextTokens !== null) engine.context_tokens = s.contextTokens;
+  if (s.latencyTarget !== null) engine.latency_target_s = s.latencyTarget;
+  if (Object.keys(engine).length > 0) options.engine = engine;
   return options;
 }

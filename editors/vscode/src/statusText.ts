@@ -7,6 +7,9 @@ export interface ServerStatus {
   model?: string | null;
   chat_model?: string | null;
   adapter?: string | null;
+  /** none, loading, ready or failed */
+  model_state?: string | null;
+  model_problem?: string | null;
   index?: { files?: number; state?: string } | null;
   last_latency_ms?: number | null;
 }
@@ -21,6 +24,11 @@ export function modelLabel(model: string | null | undefined): string {
 
 export function statusText(s: ServerStatus): { text: string; tooltip: string } {
   const parts = [`$(sparkle) ${modelLabel(s.model)}`];
+  if (s.model_state === 'loading') {
+    parts.push('$(sync~spin) loading model');
+  } else if (s.model_state === 'failed') {
+    parts.push('$(error) model failed');
+  }
   const state = s.index?.state;
   if (state && state !== 'ready') {
     parts.push(`$(sync~spin) ${state}`);
@@ -29,7 +37,7 @@ export function statusText(s: ServerStatus): { text: string; tooltip: string } {
     parts.push(`${Math.round(s.last_latency_ms)} ms`);
   }
   const tooltip = [
-    `model: ${s.model ?? '-'}`,
+    `model: ${s.model ?? '-'} (${s.model_state ?? '-'})${s.model_problem ? `: ${s.model_problem}` : ''}`,
     `chat model: ${s.chat_model ?? '-'}`,
     `adapter: ${s.adapter ?? 'none'}`,
     `index: ${s.index?.files ?? 0} files (${state ?? '-'})`,

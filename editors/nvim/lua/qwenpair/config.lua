@@ -1,8 +1,8 @@
 --- qwenpair.config: the plugin's options, their defaults, and how a user's table merges in.
 ---
---- Server-side settings (model, adapter, context budget, latency target, languages) are not
---- interpreted here: `init_options` goes to the server verbatim as initializationOptions, and
---- the server's docs/configuration.md is the reference for its keys.
+--- Server-side settings (model, adapter, context budget, latency target) are not
+--- interpreted here: `init_options` goes to the server verbatim as initializationOptions, with
+--- the keys of the server's settings (lsp_server/settings.py).
 local M = {}
 
 M.defaults = {
@@ -13,8 +13,8 @@ M.defaults = {
   filetypes = nil,
   -- Files or directories that mark a workspace root (what the server indexes).
   root_markers = { '.git' },
-  -- initializationOptions: model, chat_model, adapter, context_tokens, latency_target,
-  -- enabled_languages, n_ctx, threads, gpu_layers.
+  -- initializationOptions: model, chat_model, adapter, n_ctx, threads, gpu_layers, and an
+  -- engine table (context_tokens, latency_target_s, ...).
   init_options = {},
   -- Ghost text: 'auto' (native vim.lsp.inline_completion on 0.12+, else extmarks),
   -- 'native', 'extmark', or 'off'.

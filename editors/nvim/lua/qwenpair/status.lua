@@ -19,12 +19,16 @@ function M.format(s)
   local index = get(s, 'index', {})
   local latency = get(s, 'last_latency_ms', nil)
   local lines = {
-    'model:        ' .. tostring(get(s, 'model', '-')),
+    ('model:        %s (%s)'):format(get(s, 'model', '-'), get(s, 'model_state', '-')),
     'chat model:   ' .. tostring(get(s, 'chat_model', '-')),
     'adapter:      ' .. tostring(get(s, 'adapter', 'none')),
     ('index:        %s files (%s)'):format(get(index, 'files', 0), get(index, 'state', '-')),
     'last latency: ' .. (latency and ('%d ms'):format(latency) or '-'),
   }
+  local problem = get(s, 'model_problem', nil)
+  if problem then
+    table.insert(lines, 'problem:      ' .. problem)
+  end
   local progress = vim.lsp.status()
   if progress ~= '' then
     table.insert(lines, 'progress:     ' .. progress)

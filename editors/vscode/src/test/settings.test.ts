@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULTS, initializationOptions, isEnabled, readSettings } from '../settings';
 
-test('defaults send only the language switches', () => {
-  assert.deepEqual(initializationOptions(DEFAULTS), { enabled_languages: DEFAULTS.enable });
+test('defaults send nothing: the server keeps its own', () => {
+  assert.deepEqual(initializationOptions(DEFAULTS), {});
 });
 
 test('settings map to the server option keys', () => {
@@ -20,9 +20,7 @@ test('settings map to the server option keys', () => {
     model: '/models/qwen2.5-coder-1.5b-q8_0.gguf',
     chat_model: 'qwen2.5-coder-1.5b-instruct',
     adapter: '/a/lora.gguf',
-    context_tokens: 1024,
-    latency_target: 0.8,
-    enabled_languages: { '*': false, python: true },
+    engine: { context_tokens: 1024, latency_target_s: 0.8 },
   });
 });
 

@@ -21,3 +21,10 @@ test('indexing shows its progress, no latency yet', () => {
   assert.equal(s.text, '$(sparkle) m  $(sync~spin) indexing 10/40');
   assert.match(s.tooltip, /last latency: -/);
 });
+
+test('model loading and failure show in the bar, the problem in the tooltip', () => {
+  assert.equal(statusText({ model: 'm', model_state: 'loading' }).text, '$(sparkle) m  $(sync~spin) loading model');
+  const failed = statusText({ model: 'm', model_state: 'failed', model_problem: 'no such file' });
+  assert.equal(failed.text, '$(sparkle) m  $(error) model failed');
+  assert.match(failed.tooltip, /model: m \(failed\): no such file/);
+});
