@@ -242,3 +242,17 @@ def test_an_empty_answer_is_cached_but_a_cut_off_one_is_not():
         assert slow.counters["model_calls"] == 2  # cut off before it said anything: asked again
     finally:
         slow.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["", "\n\n   \n\t", "<|fim_pad|><|endoftext|>", "<|file_sep|>other.py\nimport os", "y = 2\n"],
+    ids=["nothing", "whitespace", "special-tokens", "leaked-file-sep", "repeats-the-next-line"],
+)
+def test_a_model_answering_nothing_or_garbage_gives_an_empty_result(reply):
+    eng = CompletionEngine(FakeBackend(reply), config=EngineConfig(latency_target_s=100.0), workspace_root=ROOT)
+    try:
+        result = eng.complete_sync(req("x = 1\n\ny = 2\n", 1, 0))
+        assert result.items == [] and result.text == ""
+    finally:
+        eng.close()
