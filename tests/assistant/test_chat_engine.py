@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from assistant.chat import ChatEngine
-from assistant.chat_actions import CODE_ACTIONS, actions_for, code_action
 from assistant.chat_errors import Interrupted, Refused, UnusableAnswer
 from assistant.chat_prompt import ChatConfig
 from assistant.retrieval import PromptPolicy
@@ -138,11 +137,3 @@ def test_edit_cancelled_or_unusable_changes_nothing(repo):
         chat.edit("x", path=repo / "calc.py", text=CODE, start_line=0, end_line=2, cancel=cancel)
     assert (repo / "calc.py").read_text() == CODE
 
-
-def test_code_actions():
-    assert [a.id for a in CODE_ACTIONS] == ["explain", "fix", "docstring", "tests"]
-    assert "fix" not in [a.id for a in actions_for([])]
-    assert code_action("fix").mode == "edit" and code_action("fix").needs_diagnostics
-    assert code_action("explain").mode == "chat"
-    with pytest.raises(KeyError, match="explain, fix, docstring, tests"):
-        code_action("refactor")
