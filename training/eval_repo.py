@@ -28,7 +28,8 @@ from assistant.session import open_session
 from model.adapter_meta import read_meta
 from repo_index import syntax_errors
 from training.errors import DataError
-from training.repo_samples import SampleConfig, Span, masked_request, pick_spans, source_files, split_files
+from training.lora_config import SampleConfig
+from training.repo_samples import Span, masked_request, pick_spans, source_files, split_files
 
 METRICS = ("exact_match", "edit_similarity", "syntax_valid")
 

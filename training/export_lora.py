@@ -144,6 +144,12 @@ def _meta(run_meta: dict[str, Any], kind: str, files: dict[str, str], eval_resul
     )
 
 
+def _short_write(exc: BaseException) -> bool:
+    """numpy's ``tofile`` (the gguf writer's) reports a full disk as an OSError without errno:
+    "N requested and M written"."""
+    return isinstance(exc, OSError) and exc.errno is None and bool(re.search(r"requested and \d+ written", str(exc)))
+
+
 class _out_of_space:
     """Turn a full disk while writing ``final`` into ``OutOfSpace`` naming it."""
 
@@ -156,8 +162,8 @@ class _out_of_space:
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None or isinstance(exc, OutOfSpace):
             return False
-        causes = [exc, exc.__cause__, exc.__context__]
-        if any(c is not None and is_out_of_space(c) for c in causes):
+        causes = [c for c in (exc, exc.__cause__, exc.__context__) if c is not None]
+        if any(is_out_of_space(c) or _short_write(c) for c in causes):
             raise OutOfSpace(
                 f"ran out of disk space writing {self.final}; nothing was left under that name. "
                 "Free some space and run the export again."

@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,43 +39,14 @@ from model.tokens import ENDOFTEXT_ID
 from training.atomic import TMP_PREFIX, commit_dir, is_out_of_space, read_json, write_json, write_text
 from training.checkpoint import LATEST, META, OPTIMIZER, STATE, check_compatible, prepare_out, read_checkpoint, step_name
 from training.errors import OutOfSpace, TrainingError
-from training.loop import TrainConfig, lr_at, positions_to_indices
+from training.loop import lr_at, positions_to_indices
 from training.provenance import config_dict
-from training.repo_samples import RepoSample, SampleConfig, build_repo_samples
+from training.lora_config import LoraConfig, LoraSettings
+from training.repo_samples import RepoSample, build_repo_samples
 from training.runs import load_tokenizer, quiet_transformers, write_run
 
 ADAPTER_DIR = "adapter"
 STAGE = "lora"
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    """The adapter itself (Qwen's example LoRA: r=8, alpha=32, dropout 0.1)."""
-
-    r: int = 8  # rank
-    alpha: float = 32.0  # scale = alpha / r (llama.cpp applies the same)
-    dropout: float = 0.1
-    target_modules: tuple[str, ...] = ("all-linear",)  # peft names, or all-linear
-    qlora: bool = False  # 4-bit base (needs CUDA and bitsandbytes; else plain LoRA)
-
-
-@dataclass(frozen=True)
-class LoraConfig:
-    base: str  # HF checkpoint folder, or a registry name / hub id (downloaded when online)
-    repo: str  # the repository to adapt to
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    samples: SampleConfig = field(default_factory=SampleConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        lr=2e-4, warmup_steps=10, max_steps=200, micro_batch=4, weight_decay=0.0, save_every=50))
-    eval_every: int = 20  # held-out loss every N steps
-    patience: int = 3  # stop after this many evaluations without a better held-out loss
-
-    def resolved(self) -> dict[str, Any]:
-        data = config_dict(self)
-        data["repo"] = str(Path(self.repo).resolve())
-        if Path(self.base).expanduser().is_dir():
-            data["base"] = str(Path(self.base).expanduser().resolve())
-        return data
 
 
 @dataclass

@@ -32,15 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.config import EngineConfig
 from assistant.request import CompletionRequest
 from assistant.session import open_session
 from model.tokens import ENDOFTEXT_ID
 from repo_index import PathRules, syntax_errors
 from training.errors import DataError
+from training.lora_config import SPLITS, SampleConfig
 
-SPAN_KINDS = ("line", "api", "block")
-SPLITS = ("file", "recency")
 #: A repository smaller than this cannot give a meaningful held-out split.
 MIN_FILES = 4
 MIN_TRAIN_SAMPLES = 16
@@ -68,24 +66,6 @@ class RepoSample:
     middle: str  # the masked text
     ids: list[int] = field(default_factory=list)  # prompt + middle + <|endoftext|>
     n_prompt: int = 0  # the first n_prompt ids are context (not trained on)
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    """How samples are drawn from a repository."""
-
-    kinds: tuple[str, ...] = SPAN_KINDS  # span kinds to draw
-    per_file: int = 6  # spans per file and kind, at most
-    heldout_share: float = 0.25  # share of files held out for evaluation
-    split: str = "file"  # file (stable hash) | recency (newest files in git history)
-    context_tokens: int = 1024  # the engine's prompt budget, as the server's context_tokens
-    max_tokens: int = 1536  # longest sample (prompt + middle + EOS); longer ones are dropped
-    seed: int = 0
-
-    def engine_config(self) -> EngineConfig:
-        # A warm server sends the full budget; the latency-targeted trim of a cold prompt
-        # is an accident of timing, not something to train on.
-        return EngineConfig(context_tokens=self.context_tokens, latency_target_s=1e9)
 
 
 @dataclass
