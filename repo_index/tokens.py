@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-# Byte classes: 0 not in identifiers, 1 digit, 2 letter or underscore.
+# Byte classes: 0 not in identifiers, 1 digit, 3 letter or underscore. With these values
+# the difference of two neighbours tells every transition apart: odd where a run of word
+# characters starts or ends, 2 or 3 where a letter follows a non-letter.
 _CLASS = np.zeros(256, dtype=np.int8)
-_CLASS[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")] = 2
+_CLASS[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")] = 3
 _CLASS[list(b"0123456789")] = 1
 
 _BASE = 0x01000193  # odd (the FNV prime), hence invertible modulo 2**32
@@ -40,23 +42,21 @@ def _ensure_powers(n: int) -> None:
 
 def token_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Start and end byte offsets of every token, in order."""
-    a = np.frombuffer(data, dtype=np.uint8)
-    kind = _CLASS[a]
-    word = np.empty(len(a) + 2, dtype=np.int8)
-    word[0] = word[-1] = 0
-    np.not_equal(kind, 0, out=word[1:-1].view(bool))
-    edges = np.diff(word)
-    run_starts = np.flatnonzero(edges == 1)
-    run_ends = np.flatnonzero(edges == -1)
-    # A token starts at the first non-digit of a run of word characters ("9ab" -> "ab").
-    starters = np.flatnonzero(kind == 2)
-    if len(starters) == 0:
+    kind = np.zeros(len(data) + 2, dtype=np.int8)  # padded with a non-word byte each side
+    np.take(_CLASS, np.frombuffer(data, dtype=np.uint8), out=kind[1:-1])
+    step = np.diff(kind)  # step[i]: from byte i - 1 to byte i
+    # Word runs start and end where the step is odd, alternately (the padding closes them).
+    bounds = np.flatnonzero((step & 1).view(bool))
+    run_starts, run_ends = bounds[0::2], bounds[1::2]
+    # A token starts at the first letter of its run ("9ab" -> "ab"): the first letter after
+    # a non-letter at or after the run's start.
+    letters = np.flatnonzero(step >= 2)
+    if len(letters) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    index = np.searchsorted(starters, run_starts)
-    found = index < len(starters)
-    first = starters[np.minimum(index, len(starters) - 1)]
-    keep = found & (run_ends - first >= 2)
+    index = np.searchsorted(letters, run_starts)
+    first = letters[np.minimum(index, len(letters) - 1)]
+    keep = (index < len(letters)) & (run_ends - first >= 2)
     return first[keep], run_ends[keep]
 
 
