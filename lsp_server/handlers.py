@@ -222,12 +222,14 @@ def build_server() -> QwenServer:
         if a.version is not None and doc is not None and doc.version != a.version:
             raise ContentModified(f"the document changed (version {doc.version}, the edit was asked for {a.version}); ask again")
         start, end = _lines(ls, text, a.range)
-        proposal = await _run_chat(ls, a.stream_id, path, lambda engine, on_text, cancel: engine.edit(
-            a.instruction, path=path, text=text, start_line=start, end_line=end, version=version,
-            diagnostics=a.diagnostics, on_text=on_text, cancel=cancel))
-        now = ls.docs.get(a.uri)
-        if now is not None and now.text != text:
-            raise ContentModified("the document changed while the edit was being written; ask again")
+        try:
+            proposal = await _run_chat(ls, a.stream_id, path, lambda engine, on_text, cancel: engine.edit(
+                a.instruction, path=path, text=text, start_line=start, end_line=end, version=version,
+                diagnostics=a.diagnostics, on_text=on_text, cancel=cancel))
+        except RequestFailed:  # a document changed meanwhile outranks what the model said
+            _check_unchanged(ls, a.uri, text)
+            raise
+        _check_unchanged(ls, a.uri, text)
         sl, sc, el, ec = proposal.replace_range()
         start_pos, end_pos = to_position(text, sl, sc, ls.encoding), to_position(text, el, ec, ls.encoding)
         edit_range = types.Range(start=types.Position(line=start_pos[0], character=start_pos[1]),
@@ -242,6 +244,12 @@ def build_server() -> QwenServer:
                 "warnings": proposal.warnings}
 
     return ls
+
+
+def _check_unchanged(ls: QwenServer, uri: str, text: str) -> None:
+    now = ls.docs.get(uri)
+    if now is not None and now.text != text:
+        raise ContentModified("the document changed while the edit was being written; ask again")
 
 
 def _lines(ls: QwenServer, text: str, span: commands.Span) -> tuple[int, int]:
