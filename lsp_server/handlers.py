@@ -19,7 +19,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequ
 from assistant.chat_errors import ChatError, Refused, StaleEdit
 from assistant.request import CompletionItem, CompletionResult
 from assistant.scheduler import Superseded
-from lsp_server import code_actions, commands
+from lsp_server import code_actions, commands, transport
 from lsp_server.documents import Change, DocumentError
 from lsp_server.positions import to_line_col, to_position
 from lsp_server.server import ChatUnavailable, QwenServer
@@ -314,9 +314,9 @@ def serve(tcp: tuple[str, int] | None = None) -> int:
     ls = build_server()
     try:
         if tcp is None:
-            ls.start_io(sys.stdin.buffer, _private_stdout())
+            transport.start_io(ls, sys.stdin.buffer, _private_stdout())
         else:
-            ls.start_tcp(*tcp)
+            transport.start_tcp(ls, *tcp)
     except SystemExit:
         pass
     finally:

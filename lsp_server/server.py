@@ -207,7 +207,10 @@ class QwenServer(LanguageServer):
         if old.chat != new.chat:
             self._chat.clear()
         if settings_mod.model_fields_changed(old, new):
-            self.pending_load = self.load_models_in_background(new)
+            if self._adapter_only_change(old, new):
+                self.pending_load = self.swap_adapter_in_background(new.adapter)
+            else:
+                self.pending_load = self.load_models_in_background(new)
 
     # -- models --------------------------------------------------------------------------
     def _current_backend(self) -> Backend:
@@ -281,6 +284,40 @@ class QwenServer(LanguageServer):
                     log.exception("calibration failed")
         progress.end(f"ready: {models.completion.name}")
         log.info("model ready: %s (chat: %s)", models.completion_ref, models.chat_ref or models.chat_problem)
+        done.set_result(True)
+
+    def _adapter_only_change(self, old: ServerSettings, new: ServerSettings) -> bool:
+        """Only the adapter changed and the loaded model can swap adapters in place."""
+        same = all(getattr(old, k) == getattr(new, k) for k in ("model", "chat_model", "n_ctx", "threads", "gpu_layers"))
+        models = self.models
+        return same and models is not None and hasattr(models.completion, "set_adapter")
+
+    def swap_adapter_in_background(self, adapter: str | None) -> Future:
+        """Apply ``adapter`` (None: remove it) to the running completion model, no reload."""
+        done: Future = Future()
+        with self._model_lock:
+            self._load_gen += 1  # a model load still running for an older change is superseded
+        threading.Thread(target=self._swap_adapter, args=(adapter, done), daemon=True, name="qwenpair-adapter").start()
+        return done
+
+    def _swap_adapter(self, adapter: str | None, done: Future) -> None:
+        models = self.models
+        try:
+            with models.lock:
+                models.completion.set_adapter(adapter)  # checks meta.json: another base is refused
+        except Exception as exc:
+            self.model_problem = str(exc)
+            self.show(types.MessageType.Error, f"qwenpair: {exc}. Still using adapter {models.adapter or 'none'}.")
+            done.set_result(False)
+            return
+        models.adapter = adapter
+        self.model_problem = ""
+        for engine in self.roots.engines() if self.roots else []:
+            try:
+                engine.set_backend(models.shared_completion())  # drops completions of the old adapter
+            except Exception:  # an engine closed meanwhile (shutdown, root removed)
+                log.info("engine not switched: closed")
+        log.info("adapter now %s", adapter or "none")
         done.set_result(True)
 
     def _ensure_backend(self, engine: CompletionEngine) -> None:
