@@ -29,6 +29,7 @@ from repo_index.extract import digest, read_and_extract, read_limited
 from repo_index.facts import BuildStats, FileFacts, FileSkip
 from repo_index.rules import PathRules, ScanEntry
 from repo_index.state import IndexState
+from repo_index.store import FileRecord, record_of
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,12 @@ def _init_worker(root: str, config: IndexConfig) -> None:
             pass
 
 
-def _extract_task(rels: list[str]) -> list[FileFacts | FileSkip]:
-    return [read_and_extract(_worker_root, rel, _worker_config) for rel in rels]
+def _extract_task(rels: list[str]) -> list[FileRecord | FileSkip]:
+    return [_record(read_and_extract(_worker_root, rel, _worker_config)) for rel in rels]
+
+
+def _record(result: FileFacts | FileSkip) -> FileRecord | FileSkip:
+    return record_of(result) if isinstance(result, FileFacts) else result
 
 
 class ExtractorPool:
@@ -112,7 +117,7 @@ class ExtractorPool:
                 )
             return self._executor
 
-    def run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileFacts | FileSkip]:
+    def run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
         executor = self._get()
         pending: dict[Future, list[str]] = {}
         leftover: list[str] = []
@@ -141,7 +146,7 @@ class ExtractorPool:
                 future.cancel()
             self._schedule_idle_close()
 
-    def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileFacts | FileSkip]:
+    def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
         self.close()
         suspects: list[str] = []  # files whose single-file task died, in a row
         for i, rel in enumerate(rels):
@@ -155,7 +160,7 @@ class ExtractorPool:
                 for rest in suspects + rels[i:]:
                     if is_cancelled(cancel):
                         return
-                    yield read_and_extract(self._root, rest, self._config)
+                    yield _record(read_and_extract(self._root, rest, self._config))
                 return
             try:
                 results = self._get().submit(_extract_task, [rel]).result()
@@ -294,10 +299,10 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
     if len(todo) >= config.pool_min_files and config.worker_count() > 1:
         results = pool.run(todo, cancel)
     else:
-        results = (read_and_extract(root, e.rel, config, open_facts) for e in todo)
+        results = (_record(read_and_extract(root, e.rel, config, open_facts)) for e in todo)
     bulk = len(todo) > config.pool_min_files
     done = 0
-    batch: list[FileFacts | FileSkip] = []
+    batch: list[FileRecord | FileSkip] = []
     last_commit = time.perf_counter()
     step = max(1, len(todo) // 100)  # progress every 1%: cheap for a bar, fine-grained enough
     cancelled = False
@@ -323,6 +328,7 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
 def _apply(state: IndexState, batch: list, skips: dict[str, str], tally: _Tally, bulk: bool) -> None:
     if not batch:
         return
+    records = []
     with state.lock, state.store.transaction():
         for result in batch:
             if isinstance(result, FileSkip):
@@ -330,9 +336,10 @@ def _apply(state: IndexState, batch: list, skips: dict[str, str], tally: _Tally,
                 if state.remove(result.rel):
                     tally.removed += 1
             else:
-                skips.pop(result.rel, None)
-                state.apply(result, bulk=bulk)
-                tally.indexed += 1
+                skips.pop(result.path, None)
+                records.append(result)
+        state.apply_records(records, bulk=bulk)
+        tally.indexed += len(records)
         state.commit_generation()
 
 

@@ -32,6 +32,7 @@ MAX_DF_RATIO = 0.25
 #: quarter of the windows still tells them apart, and scoring it costs nothing.
 MIN_SKIPPED_DF = 2000
 _MAX_RUNS = 8
+_SNAPSHOT_FORMAT = 2
 _MIN_MERGE = 200_000
 
 
@@ -46,8 +47,11 @@ class _Run:
 
     @classmethod
     def build(cls, terms: np.ndarray, wins: np.ndarray) -> "_Run":
-        order = np.argsort(terms, kind="stable")
-        return cls(terms[order], wins[order])
+        # Sorted as one 64-bit key (term, window): a plain sort of integers is several times
+        # faster than a stable argsort plus two gathers (a cold index sorts ~10M postings).
+        keys = (terms.astype(np.uint64) << np.uint64(32)) | wins.astype(np.uint32).astype(np.uint64)
+        keys.sort()
+        return cls((keys >> np.uint64(32)).astype(np.uint32), (keys & np.uint64(0xFFFFFFFF)).astype(np.int32))
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -77,25 +81,38 @@ class LexicalIndex:
     def add(self, file_id: int, windows: Windows, *, bulk: bool = False) -> None:
         """Index a file's windows (replacing any it had). With ``bulk`` the postings wait
         for ``flush`` (one big sort instead of many small ones)."""
-        self.remove(file_id)
-        count = len(windows)
-        if count == 0:
+        self.add_many([(file_id, windows)], bulk=bulk)
+
+    def add_many(self, files: list[tuple[int, Windows]], *, bulk: bool = False) -> None:
+        """``add`` for a batch of files, with one set of array operations for all of them."""
+        for file_id, _ in files:
+            self.remove(file_id)
+        files = [(file_id, w) for file_id, w in files if len(w)]
+        if not files:
             return
-        first = self._grow(count)
-        ids = np.arange(first, first + count, dtype=np.int32)
-        self._file[ids] = file_id
-        self._start[ids] = windows.starts
-        self._end[ids] = windows.ends
-        self._len[ids] = windows.lengths
-        self._alive[ids] = True
-        self._alive_count += count
-        self._alive_len += int(windows.lengths.sum(dtype=np.int64))
-        self._by_file[file_id] = ids
-        wins = np.repeat(ids, np.diff(windows.offsets))
+        counts = [len(w) for _, w in files]
+        total = sum(counts)
+        first = self._grow(total)
+        ids = np.arange(first, first + total, dtype=np.int32)
+        end = first + total
+        self._file[first:end] = np.repeat(np.array([file_id for file_id, _ in files], dtype=np.int32), counts)
+        self._start[first:end] = np.concatenate([w.starts for _, w in files])
+        self._end[first:end] = np.concatenate([w.ends for _, w in files])
+        lengths = np.concatenate([w.lengths for _, w in files])
+        self._len[first:end] = lengths
+        self._alive[first:end] = True
+        self._alive_count += total
+        self._alive_len += int(lengths.sum(dtype=np.int64))
+        at = first
+        for (file_id, _), count in zip(files, counts):
+            self._by_file[file_id] = ids[at - first:at - first + count]
+            at += count
+        terms = np.concatenate([np.asarray(w.terms, dtype=np.uint32) for _, w in files])
+        wins = np.repeat(ids, np.concatenate([np.diff(w.offsets) for _, w in files]))
         if bulk:
-            self._pending.append((np.asarray(windows.terms, dtype=np.uint32), wins))
+            self._pending.append((terms, wins))
         else:
-            self._runs.append(_Run.build(np.asarray(windows.terms, dtype=np.uint32), wins))
+            self._runs.append(_Run.build(terms, wins))
             self._maybe_merge()
 
     def remove(self, file_id: int) -> None:
@@ -249,16 +266,24 @@ class LexicalIndex:
             self._merge_all()
         n = self._n
         buffer = io.BytesIO()
+        # The base is sorted by term: each distinct term and its posting count stand for
+        # the whole terms column (half the snapshot's size, so half its write and read).
+        terms = self._base.terms
+        starts = np.flatnonzero(np.concatenate(([True], terms[1:] != terms[:-1]))) if len(terms) else terms
         np.savez(
             buffer,
+            format=np.array([_SNAPSHOT_FORMAT]),
             file_id=self._file[:n], start=self._start[:n], end=self._end[:n], len=self._len[:n],
-            alive=self._alive[:n], terms=self._base.terms, wins=self._base.wins,
+            alive=self._alive[:n], vocab=terms[starts], counts=np.diff(starts, append=len(terms)).astype(np.int32),
+            wins=self._base.wins,
         )
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> "LexicalIndex":
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            if "format" not in data.files or int(data["format"][0]) != _SNAPSHOT_FORMAT:
+                raise ValueError("lexical snapshot of another format")
             index = cls()
             n = len(data["file_id"])
             index._grow(n)
@@ -267,7 +292,8 @@ class LexicalIndex:
             index._end[:n] = data["end"]
             index._len[:n] = data["len"]
             index._alive[:n] = data["alive"]
-            index._base = _Run(data["terms"].astype(np.uint32), data["wins"].astype(np.int32))
+            terms = np.repeat(data["vocab"].astype(np.uint32), data["counts"])
+            index._base = _Run(terms, data["wins"].astype(np.int32))
         alive_ids = np.flatnonzero(index._alive[:n]).astype(np.int32)
         index._alive_count = len(alive_ids)
         index._alive_len = int(index._len[alive_ids].sum(dtype=np.int64))

@@ -21,7 +21,7 @@ from typing import Iterable
 from repo_index import chunking
 from repo_index.facts import Definition, FileFacts, ImportStmt
 from repo_index.lexical import LexicalIndex
-from repo_index.store import FileRow, IndexStore, StoredSymbol, definition_from
+from repo_index.store import FileRecord, FileRow, IndexStore, StoredSymbol, definition_from, record_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class IndexState:
         self.overlay_ids: dict[str, int] = {}
         self._next_overlay = OVERLAY_ID_BASE
         self._fileset_version = 0
+        self._next_id = 1
 
     # -- start ---------------------------------------------------------------------------
 
@@ -53,6 +54,7 @@ class IndexState:
         self.files = {r.path: r for r in rows}
         self.paths_by_id = {r.id: r.path for r in rows}
         self.generation = self.store.generation()
+        self._next_id = self.store.max_file_id() + 1
         snapshot = self.store.lexical_snapshot()
         lexical = None
         if snapshot is not None and snapshot[0] == self.generation:
@@ -75,6 +77,8 @@ class IndexState:
                 except ValueError:
                     log.warning("bad window blob for file id %s; it will be re-indexed", file_id)
                     self._forget_row(file_id)
+                    with self.store.transaction():
+                        self.store.delete(file_id)
             self.lexical.flush()
             self.loaded_from = "window blobs" if rows else "empty"
         self._fileset_version += 1
@@ -88,18 +92,33 @@ class IndexState:
     # -- updates (inside store.transaction()) -----------------------------------------------
 
     def apply(self, facts: FileFacts, *, bulk: bool = False) -> int:
-        file_id = self.store.put(facts)
-        known = facts.rel in self.files
-        self.files[facts.rel] = FileRow(
-            file_id, facts.rel, facts.language, facts.size, facts.mtime_ns, facts.digest,
-            time.time_ns(), facts.n_lines, facts.package,
-        )
-        self.paths_by_id[file_id] = facts.rel
-        if facts.rel not in self.overlay_ids:  # an open buffer shadows the disk's windows
-            self.lexical.add(file_id, chunking.unpack_windows(facts.windows), bulk=bulk)
-        if not known:
-            self._fileset_version += 1
-        return file_id
+        return self.apply_records([record_of(facts)], bulk=bulk)[0]
+
+    def apply_records(self, records: list[FileRecord], *, bulk: bool = False) -> list[int]:
+        """Store a batch of extracted files; returns their ids (a file keeps its id across
+        updates). With ``bulk`` the lexical postings wait for ``lexical.flush``."""
+        records = list({r.path: r for r in records}.values())  # the last result for a path wins
+        now = time.time_ns()
+        ids: list[int] = []
+        replaced: list[int] = []
+        for r in records:
+            row = self.files.get(r.path)
+            if row is None:
+                file_id = self._next_id
+                self._next_id += 1
+                self._fileset_version += 1
+            else:
+                file_id = row.id
+                replaced.append(file_id)
+            ids.append(file_id)
+            self.files[r.path] = FileRow(file_id, r.path, r.language, r.size, r.mtime_ns, r.digest, now,
+                                         r.n_lines, r.package)
+            self.paths_by_id[file_id] = r.path
+        self.store.put_many(records, ids, replaced, now)
+        # An open buffer shadows the disk's windows.
+        self.lexical.add_many([(file_id, chunking.unpack_windows(r.windows)) for file_id, r in zip(ids, records)
+                               if r.path not in self.overlay_ids], bulk=bulk)
+        return ids
 
     def touch(self, rel: str, mtime_ns: int) -> None:
         row = self.files[rel]

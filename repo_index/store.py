@@ -78,6 +78,31 @@ class FileRow(NamedTuple):
     package: str
 
 
+class FileRecord(NamedTuple):
+    """One file's facts in the form the store keeps them. Built where the file was
+    extracted (a worker process): what crosses to the parent is then strings, bytes and plain
+    tuples, the cheapest things to pickle, and the parent only inserts."""
+
+    path: str
+    language: str
+    size: int
+    mtime_ns: int
+    digest: bytes
+    n_lines: int
+    package: str
+    imports: str  # JSON: [[line, module, [names], relative], ...]
+    windows: bytes  # packed by chunking.pack_windows
+    notes: str  # comma-separated
+    symbols: tuple[tuple, ...]  # (seq, *Symbol) rows, without the file id
+
+
+def record_of(facts: FileFacts) -> FileRecord:
+    imports = json.dumps([[i.line, i.module, list(i.names), int(i.relative)] for i in facts.imports])
+    return FileRecord(facts.rel, facts.language, facts.size, facts.mtime_ns, facts.digest, facts.n_lines,
+                      facts.package, imports, facts.windows, ",".join(facts.notes),
+                      tuple((i, *s) for i, s in enumerate(facts.symbols)))
+
+
 class StoredSymbol(NamedTuple):
     file_id: int
     name: str
@@ -261,27 +286,26 @@ class IndexStore:
 
     # -- writes (call inside a transaction) ----------------------------------------------
 
-    def put(self, facts: FileFacts) -> int:
-        """Insert or replace a file's facts; returns its id (stable across updates)."""
-        imports = json.dumps([[i.line, i.module, list(i.names), int(i.relative)] for i in facts.imports])
-        row = self.db.execute(
-            "INSERT INTO files (path, language, size, mtime_ns, digest, indexed_ns, n_lines, package,"
-            " imports, windows, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(path) DO UPDATE SET language=excluded.language, size=excluded.size,"
-            " mtime_ns=excluded.mtime_ns, digest=excluded.digest, indexed_ns=excluded.indexed_ns,"
-            " n_lines=excluded.n_lines, package=excluded.package, imports=excluded.imports,"
-            " windows=excluded.windows, notes=excluded.notes RETURNING id",
-            (facts.rel, facts.language, facts.size, facts.mtime_ns, facts.digest, time.time_ns(),
-             facts.n_lines, facts.package, imports, facts.windows, ",".join(facts.notes)),
-        ).fetchone()
-        file_id = int(row[0])
-        self.db.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
-        if facts.symbols:
-            self.db.executemany(
-                "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(file_id, i, *s) for i, s in enumerate(facts.symbols)],
-            )
-        return file_id
+    def max_file_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0])
+
+    def put_many(self, records: list[FileRecord], ids: list[int], replaced: list[int], indexed_ns: int) -> None:
+        """Insert or replace files under the ids the caller chose (``replaced``: those that
+        had rows, whose symbols go first). A few statements per batch, not per file: a cold
+        index writes tens of thousands of files and hundreds of thousands of symbols."""
+        for i in range(0, len(replaced), 500):  # SQLite's bound-parameter limit
+            chunk = replaced[i:i + 500]
+            self.db.execute(f"DELETE FROM symbols WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, indexed_ns, n_lines,"
+            " package, imports, windows, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(file_id, r.path, r.language, r.size, r.mtime_ns, r.digest, indexed_ns, r.n_lines, r.package,
+              r.imports, r.windows, r.notes) for file_id, r in zip(ids, records)],
+        )
+        self.db.executemany(
+            "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(file_id, *row) for file_id, r in zip(ids, records) for row in r.symbols],
+        )
 
     def touch(self, file_id: int, mtime_ns: int) -> None:
         """Same content, new mtime: remember it so the next start need not hash again."""
