@@ -56,6 +56,7 @@ class ChatAnswer:
     prompt_s: float = 0.0
     gen_s: float = 0.0
     context: list[ContextPiece] = field(default_factory=list)
+    sent: str = ""  # the user turn as sent: keep it in the history, so a follow-up reuses the KV cache
 
     @property
     def complete(self) -> bool:
@@ -107,16 +108,25 @@ class ChatEngine:
             raise Refused("the question is empty: type what you want to know")
         answer_tokens = self.config.max_answer_tokens
         budget = self._prompt_budget(answer_tokens)
-        kept, dropped = trim_history(history, min(self.config.history_tokens, budget // 3), self._count)
-        used = sum(self._count(m.content) + 5 for m in kept) + self._count(question) + TEMPLATE_TOKENS
+        question = question.strip()
+        fixed = self._count(question) + TEMPLATE_TOKENS
         region = self._region(path, text, selection) if path is not None else None
         if region is not None and selection is not None:
             self._check_chat_selection(region)
-        context = self._builder.build(region, self._snippets(region, path), diagnostics, max(0, budget - used))
+        reserve = min(self.config.history_tokens, budget // 3) if history else 0
+        context = self._builder.build(region, self._snippets(region, path), diagnostics, max(0, budget - fixed - reserve))
+        context_tokens = self._count(context.text)
+        content = f"{context.text}\n\n{question}" if context.text else question
+        kept, dropped = trim_history(history, min(self.config.history_tokens, budget - fixed - context_tokens), self._count)
+        if context.text:  # the same context already sent in this conversation: refer to it
+            again, dropped_again = trim_history(
+                history, min(self.config.history_tokens + context_tokens, budget - fixed), self._count)
+            if any(m.role == "user" and m.content.startswith(context.text + "\n\n") for m in again):
+                kept, dropped, content = again, dropped_again, question
+                context.pieces = [ContextPiece("context", "the same context, sent earlier in this conversation", 0)]
         if dropped:
             context.warnings.append(f"{dropped} earlier turn(s) left out to fit the history budget")
             context.pieces.append(ContextPiece("history", f"{dropped} oldest turn(s) dropped", 0))
-        content = f"{context.text}\n\n{question.strip()}" if context.text else question.strip()
         messages = [*kept, ChatMessage("user", content)]
         return ChatPrompt(self._render(messages, context), messages, context, answer_tokens)
 
@@ -141,7 +151,7 @@ class ChatEngine:
         answer = ChatAnswer(
             cut_at_leaked_token(result.text), result.stop_reason, list(prompt.context.warnings),
             result.prompt_tokens, result.evaluated_tokens, len(result.token_ids), result.prompt_s, result.gen_s,
-            prompt.context.pieces,
+            prompt.context.pieces, prompt.messages[-1].content,
         )
         if result.stop_reason in ("length", "time"):
             answer.warnings.append(f"the answer was cut off ({_CUT[result.stop_reason]})")

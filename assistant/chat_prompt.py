@@ -30,7 +30,8 @@ class ChatConfig:
     """Most prompt tokens (system, history, context, question); also capped by the model's
     context window less the answer's tokens."""
     history_tokens: int = 1536
-    """Most tokens of earlier turns; the oldest go first."""
+    """Most tokens of earlier turns; the oldest go first. An earlier turn that carries the
+    very context of this question may use the context's share too (it is not sent again)."""
     repo_context_tokens: int = 1024
     """Most tokens of repository snippets."""
     max_snippets: int = 6

@@ -237,7 +237,7 @@ def _repl(engine, path: Path | None, selection: tuple[int, int] | None) -> int:
         except ChatError as exc:
             print(f"qwenpair chat: {exc}", file=sys.stderr, flush=True)
             continue
-        history += [ChatMessage("user", question), ChatMessage("assistant", answer.text)]
+        history += [ChatMessage("user", answer.sent), ChatMessage("assistant", answer.text)]
 
 
 def _read_line(prompt: str) -> str | None:

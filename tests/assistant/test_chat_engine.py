@@ -51,6 +51,20 @@ def test_history_is_trimmed_oldest_first_and_restarts_on_a_question(repo):
     assert any("earlier turn(s) left out" in w for w in prompt.context.warnings)
 
 
+def test_a_follow_up_on_the_same_code_does_not_send_it_again(repo):
+    chat = engine(repo)
+    path = repo / "calc.py"
+    first = chat.ask("what does add do?", path=path, text=CODE, selection=(0, 2))
+    assert first.sent.startswith("`calc.py` lines 3-6, after the selection:") and first.sent.endswith("what does add do?")
+    history = [ChatMessage("user", first.sent), ChatMessage("assistant", first.text)]
+    again = chat.ask_prompt("and sub?", history=history, path=path, text=CODE, selection=(0, 2))
+    assert again.messages[-1].content == "and sub?"
+    assert again.text.count("def sub(a, b)") == 1 and again.context.pieces[0].kind == "context"
+    changed = CODE.replace("a - b", "b - a")
+    moved = chat.ask_prompt("and sub?", history=history, path=path, text=changed, selection=(0, 2))
+    assert moved.messages[-1].content.endswith("and sub?") and "b - a" in moved.messages[-1].content
+
+
 def test_answer_streams_and_cancel_keeps_the_partial_answer(repo):
     chat = engine(repo, reply="a long answer that will be interrupted")
     pieces: list[str] = []

@@ -36,16 +36,20 @@ def test_the_gguf_chat_template_is_used_and_is_qwen_chatml(backend):
     assert chat.format.render(messages) == chatml(messages)
 
 
-def test_answer_streams_and_a_follow_up_reuses_the_cache(backend):
-    chat = ChatEngine(backend, config=ChatConfig(max_answer_tokens=16))
+def test_answer_streams_and_a_follow_up_reuses_the_cache(backend, tmp_path):
+    path = tmp_path / "calc.py"
+    code = "def add(a, b):\n    return a + b\n"
+    chat = ChatEngine(backend, workspace_root=tmp_path, config=ChatConfig(max_answer_tokens=16))
     pieces: list[str] = []
-    first = chat.ask("What is a closure?", on_text=pieces.append)
+    first = chat.ask("What does add do?", path=path, text=code, on_text=pieces.append)
     assert "".join(pieces) == first.text
     assert first.stop_reason in ("eos", "length") and first.prompt_tokens > 20
-    history = [ChatMessage("user", "What is a closure?"), ChatMessage("assistant", first.text)]
-    second = chat.ask("Show an example.", history=history)
-    assert second.prompt_tokens > first.prompt_tokens
-    assert second.evaluated_tokens < second.prompt_tokens - 15  # the first turn came from the KV cache
+    history = [ChatMessage("user", first.sent), ChatMessage("assistant", first.text)]
+    second = chat.ask("Show an example.", history=history, path=path, text=code)
+    assert second.sent == "Show an example."  # the file is in the conversation already
+    # the first prompt came from the KV cache (all but its last token, "assistant\n", which BPE
+    # merges with this answer's leading newlines): only the answer and the new turn are evaluated
+    assert second.evaluated_tokens <= second.prompt_tokens - first.prompt_tokens + 1
 
 
 def test_cancel_from_another_thread_stops_between_tokens(backend):
