@@ -235,8 +235,8 @@ def test_a_full_disk_during_export_leaves_no_gguf_under_the_final_name(trained, 
     assert OutOfSpace.user_facing
 
 
-def test_cli_trains_and_exports(tiny_model, corpus, tmp_path):
-    """The commands as a user types them: one step, then export; --json output is parseable."""
+def test_cli_trains_exports_and_evaluates_before_and_after(tiny_model, corpus, tmp_path):
+    """The commands as a user types them: two steps, export, then the before/after report."""
     run = tmp_path / "cli-run"
     cmd = [sys.executable, "-m", "qwenpair", "train", "lora", "--repo", str(corpus), "--base", str(tiny_model.hf_dir),
            "--out", str(run), "--max-steps", "2", "--eval-every", "1", "--warmup-steps", "1", "--lr", "0.02",
@@ -249,7 +249,18 @@ def test_cli_trains_and_exports(tiny_model, corpus, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "qwenpair", "train", "lora-export", "--adapter", str(run),
                            "--out", str(tmp_path / "exp"), "--json"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert Path(json.loads(proc.stdout)["adapter"]).is_file()
+    adapter = Path(json.loads(proc.stdout)["adapter"])
+    assert adapter.is_file()
+
+    proc = subprocess.run([sys.executable, "-m", "qwenpair", "eval", "repo", "--repo", str(corpus), "--model",
+                           str(tiny_model.gguf), "--adapter", str(adapter), "--positions", "3", "--threads", "2",
+                           "--out", str(tmp_path / "report")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    heldout = json.loads((run / "run.json").read_text())["split"]["heldout_files"]
+    assert report["before"]["n"] == report["after"]["n"] == 3
+    assert {row["path"] for row in report["after"]["rows"]} <= set(heldout)  # the run's own held-out files
+    assert "edit_similarity" in proc.stdout and (tmp_path / "report" / "report.png").is_file()
 
 
 def test_cli_too_small_repository_is_one_clear_line(tiny_model, tmp_path):
