@@ -174,6 +174,26 @@ def target_loss(model, x, y):
     return F.cross_entropy(logits.float(), y[mask], reduction="sum")
 
 
+def optimizer_step(model, optimizer, params: list, micro: list, grad_clip: float) -> tuple[float, int]:
+    """One optimizer step over the micro-batches ``[(x, y), ...]``: the mean loss over all
+    their target tokens, clipping, AdamW. Returns (summed loss, target tokens)."""
+    import torch
+
+    n_targets = sum(int((y != -100).sum()) for _, y in micro)
+    if n_targets == 0:
+        raise TrainingError("a batch has no target tokens: every sample's middle was cut; raise --max-tokens")
+    loss_sum = 0.0
+    for x, y in micro:
+        loss = target_loss(model, x, y)
+        (loss / n_targets).backward()
+        loss_sum += float(loss.detach())
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum, n_targets
+
+
 def heldout_loss(model, samples: list[RepoSample], device: str, batch: int = 8) -> float:
     """Mean cross-entropy per target token over every held-out sample."""
     import torch
@@ -244,6 +264,8 @@ def _fit(model, train: list[RepoSample], heldout: list[RepoSample], cfg: LoraCon
     if optim_state is not None:
         optimizer.load_state_dict(optim_state)
     batches = RepoBatches(train)
+    bf16 = tc.precision == "bf16" or (tc.precision == "auto" and device.startswith("cuda") and torch.cuda.is_bf16_supported())
+    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
     history: list[dict[str, Any]] = list(state.get("history") or [])
     if not history:
         history.append({"step": 0, "heldout_loss": heldout_loss(model, heldout, device)})
@@ -260,23 +282,14 @@ def _fit(model, train: list[RepoSample], heldout: list[RepoSample], cfg: LoraCon
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, tc)
         base_pos = int(state["samples_seen"])
-        loss_sum, targets = 0.0, 0
         micro = []
         for m in range(tc.grad_accum):
             first = base_pos + m * tc.micro_batch
             x, y = batches.get(positions_to_indices(range(first, first + tc.micro_batch), len(train), tc.seed, order_cache))
             micro.append((x.to(device), y.to(device)))
-        n_targets = sum(int((y != -100).sum()) for _, y in micro)
-        for x, y in micro:
-            loss = target_loss(model, x, y)
-            (loss / n_targets).backward()
-            loss_sum += float(loss.detach())
-            targets += int((y != -100).sum())
-            tokens_run += int(x.numel())
-        if tc.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            loss_sum, targets = optimizer_step(model, optimizer, params, micro, tc.grad_clip)
+        tokens_run += sum(int(x.numel()) for x, _ in micro)
         losses.append(loss_sum / max(1, targets))
         state.update(step=step + 1, samples_seen=base_pos + tc.micro_batch * tc.grad_accum,
                      tokens_seen=int(state["tokens_seen"]) + sum(int(x.numel()) for x, _ in micro))
