@@ -9,8 +9,9 @@ setup -> fit -> validate -> save, as litgpt's LoRA script does:
   without bitsandbytes) it says so and trains plain LoRA.
 - **fit**: AdamW on the adapter only, warmup + cosine (``training.loop.lr_at``), loss on the
   middle and ``<|endoftext|>`` only, in a seeded data order that ``--resume`` continues exactly.
-- **validate**: the held-out loss every ``eval_every`` steps (and before the first step);
-  early stopping after ``patience`` evaluations without improvement.
+- **validate**: the held-out loss every ``eval_every`` steps (and before the first step), on
+  a fixed subset of at most ``eval_samples`` held-out samples; early stopping after
+  ``patience`` evaluations without improvement.
 - **save**: ``OUT/checkpoints/step-N/`` (adapter, optimizer, data position; written
   atomically, for ``--resume``) and ``OUT/adapter/``, the adapter with the best held-out
   loss, with ``qwenpair.json`` recording the base model, the prompt-format version, the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import os
 import shutil
 import sys
@@ -220,8 +222,8 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError("--device cuda, but torch sees no GPU")
-    if cfg.eval_every < 1 or cfg.patience < 1:
-        raise TrainingError("--eval-every and --patience must be at least 1")
+    if cfg.eval_every < 1 or cfg.patience < 1 or cfg.eval_samples < 1:
+        raise TrainingError("--eval-every, --patience and --eval-samples must be at least 1")
     tok = load_tokenizer()
     resolved = cfg.resolved()
     data = build_repo_samples(Path(cfg.repo), cfg.samples, log=log)
@@ -246,7 +248,10 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     _trim_metrics(out, int(state["step"]))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"lora: {trainable:,} trainable parameters on {base.describe()}")
-    return _fit(model, data.train, data.heldout, cfg, out, device, meta, state, optim_state, used_4bit,
+    heldout = data.heldout
+    if len(heldout) > cfg.eval_samples:
+        heldout = random.Random(cfg.train.seed).sample(heldout, cfg.eval_samples)
+    return _fit(model, data.train, heldout, cfg, out, device, meta, state, optim_state, used_4bit,
                 stop_at=stop_at, progress=progress, log=log)
 
 

@@ -61,6 +61,7 @@ class LoraConfig:
         lr=2e-4, warmup_steps=10, max_steps=200, micro_batch=4, weight_decay=0.0, save_every=50))
     eval_every: int = 20  # held-out loss every N steps
     patience: int = 3  # stop after this many evaluations without a better held-out loss
+    eval_samples: int = 256  # held-out samples in each evaluation (a fixed, seeded subset)
 
     def resolved(self) -> dict[str, Any]:
         data = config_dict(self)

@@ -402,6 +402,7 @@ def _lora_parser(actions) -> None:
     s.add_argument("--max-tokens", type=int, default=sc.max_tokens, help=f"longest sample (default {sc.max_tokens})")
     p.add_argument("--eval-every", type=int, default=20, help="held-out loss every N steps (default 20)")
     p.add_argument("--patience", type=int, default=3, help="stop after N evaluations without improvement (default 3)")
+    p.add_argument("--eval-samples", type=int, default=256, help="held-out samples per evaluation, at most (default 256)")
     _train_options(p, _lora_defaults())
     p.set_defaults(handler=run_lora)
 
@@ -424,6 +425,7 @@ def run_lora(args: argparse.Namespace) -> int:
                              per_file=args.samples_per_file, heldout_share=args.heldout_share, split=args.split,
                              context_tokens=args.context_tokens, max_tokens=args.max_tokens, seed=args.seed),
         train=_train_config(args), eval_every=args.eval_every, patience=args.patience,
+        eval_samples=args.eval_samples,
     )
     result = train(cfg, args.out, resume=args.resume, stop_at=args.stop_at, device=args.device,
                    progress=not args.quiet and not args.json, log=_log(args))
@@ -435,7 +437,8 @@ def run_lora(args: argparse.Namespace) -> int:
         _json(out)
     elif not args.quiet:
         first, last = result.history[0]["heldout_loss"], result.history[-1]["heldout_loss"]
-        print(f"lora: step {out['steps']}, held-out loss {first:.4f} -> {last:.4f}, adapter {out['adapter']}")
+        where = out["adapter"] or "none written (the held-out loss never improved: try a higher --lr or more steps)"
+        print(f"lora: step {out['steps']}, held-out loss {first:.4f} -> {last:.4f}, adapter {where}")
     return 0
 
 

@@ -21,7 +21,7 @@ from model.backends.base import GenerationRequest
 from model.backends.llama_cpp import LlamaCppBackend
 from model.prompt import fim
 from model.tokens import ENDOFTEXT_ID, FIM_MIDDLE
-from training.errors import DataError, OutOfSpace
+from training.errors import DataError, OutOfSpace, TrainingError
 from training.loop import TrainConfig
 from training.lora_config import LoraConfig, LoraSettings, SampleConfig
 
@@ -273,3 +273,23 @@ def test_cli_too_small_repository_is_one_clear_line(tiny_model, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("qwenpair train: error:")
     assert "needs at least 4" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_early_stopping_when_the_held_out_loss_does_not_improve(tiny_model, corpus, tmp_path):
+    """lr 0 leaves the adapter as initialised (B = 0): the held-out loss cannot improve."""
+    import dataclasses
+
+    from training.export_lora import export_adapter
+    from training.lora import run_lora
+
+    cfg = dataclasses.replace(config(tiny_model, corpus, lr=0.0, max_steps=50), eval_every=2, patience=2,
+                              eval_samples=8)
+    messages: list[str] = []
+    result = run_lora(cfg, tmp_path / "run", progress=False, log=messages.append)
+    assert result.stopped_early and result.steps == 4
+    assert [h["step"] for h in result.history] == [0, 2, 4]
+    assert len({round(h["heldout_loss"], 6) for h in result.history}) == 1
+    assert any("early stop at step 4" in m for m in messages)
+    assert result.adapter is None  # nothing better than the base model to keep
+    with pytest.raises(TrainingError, match="not a trained adapter"):
+        export_adapter(tmp_path / "run", tmp_path / "export")
