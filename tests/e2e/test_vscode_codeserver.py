@@ -1,0 +1,120 @@
+"""The extension in a real VS Code: code-server 4.99 (VS Code 1.99) in headless Chromium,
+against the real `qwenpair serve` with the tiny test model.
+
+The .vsix built from editors/vscode is installed into a fresh extensions directory; the test
+opens a Python file, waits until the extension's status-bar item shows the model, types at
+the end of the file, waits for the inline suggestion (ghost text) and accepts it with Tab,
+then checks the editor holds the typed text followed by the suggestion.
+code-server, playwright-core and Chromium come from .ci/setup (editors/vscode/e2e/install.sh
+and Debian's chromium). Run: .venv/bin/pytest -q tests/e2e/test_vscode_codeserver.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EXTENSION = Path(__file__).resolve().parents[2] / "editors" / "vscode"
+E2E = EXTENSION / "e2e"
+CODE_SERVER = E2E / "node_modules" / ".bin" / "code-server"
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = pytest.mark.slow
+
+SOURCE = '''def add(a, b):
+    return a + b
+
+
+def total(values):
+'''
+TYPED = "    return sum("
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd: list[str], cwd: Path, timeout: float = 180) -> str:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def vsix(tmp_path) -> Path:
+    assert (EXTENSION / "node_modules" / ".bin" / "vsce").exists(), "node deps missing: run .ci/setup"
+    out = tmp_path / "qwenpair.vsix"
+    run(["npm", "run", "build"], EXTENSION)
+    run(["npm", "run", "package", "--", "-o", str(out)], EXTENSION)
+    return out
+
+
+@pytest.fixture
+def code_server(tmp_path, vsix, tiny_model):
+    assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
+    assert Path(CHROMIUM).exists(), "chromium missing: run .ci/setup (apt-get install chromium)"
+    data, extensions, workspace = tmp_path / "data", tmp_path / "extensions", tmp_path / "ws"
+    (workspace / ".git").mkdir(parents=True)
+    (workspace / "stats.py").write_text(SOURCE)
+    (data / "User").mkdir(parents=True)
+    (data / "User" / "settings.json").write_text(json.dumps({
+        "qwenpair.serverCommand": [sys.executable, "-m", "qwenpair", "serve"],
+        "qwenpair.model": str(tiny_model.gguf),
+        "qwenpair.chatModel": str(tiny_model.gguf),
+        "editor.inlineSuggest.enabled": True,
+        "editor.autoClosingBrackets": "never",
+        "workbench.startupEditor": "none",
+        "security.workspace.trust.enabled": False,
+        "extensions.autoCheckUpdates": False,
+        "telemetry.telemetryLevel": "off",
+    }))
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # code-server writes its config.yaml there
+        "QWENPAIR_CONFIG": str(tmp_path / "no-config.toml"),  # keep a user's config out
+    }
+    dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
+    subprocess.run([str(CODE_SERVER), *dirs, "--install-extension", str(vsix)], env=env, check=True,
+                   capture_output=True, timeout=120)
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(CODE_SERVER), *dirs, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}",
+         "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(workspace)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            if "HTTP server listening" in line:
+                break
+            assert time.monotonic() < deadline, "code-server did not start"
+        else:
+            pytest.fail("code-server exited before listening")
+        yield f"http://127.0.0.1:{port}/?folder={workspace}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # code-server, its extension host and our server
+        proc.wait(timeout=30)
+
+
+def test_inline_suggestion_appears_and_tab_accepts_it(code_server, tmp_path):
+    label = "qwenpair-test-tiny"  # the status bar shows the model file's name
+    done = subprocess.run(
+        ["node", str(E2E / "inline.mjs"), code_server, "stats.py", label, TYPED, str(tmp_path)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
+    result = json.loads(done.stdout)
+    assert label in result["status"]
+    assert result["ghost"]
+    assert TYPED + result["ghost"] in "\n".join(result["lines"])
+    assert result["lines"][:4] == SOURCE.splitlines()[:4]
