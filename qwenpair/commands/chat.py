@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qwenpair.commands.common import add_model_options, read_text, warn
-from qwenpair.errors import UserError
+from qwenpair.errors import UserError, is_user_facing
 
 _RANGE = re.compile(r"^(?P<start>\d+)(?:-(?P<end>\d+))?$")
 
@@ -209,7 +209,6 @@ def _streamed(call):
 
 
 def _repl(engine, path: Path | None, selection: tuple[int, int] | None) -> int:
-    from assistant.chat_errors import ChatError
     from model.prompt import ChatMessage
 
     about = f" about {path.name}" if path is not None else ""
@@ -234,7 +233,9 @@ def _repl(engine, path: Path | None, selection: tuple[int, int] | None) -> int:
             text = read_text(path) if path is not None else None
             answer = _streamed(lambda on_text, cancel: engine.ask(
                 question, history=history, path=path, text=text, selection=selection, on_text=on_text, cancel=cancel))
-        except ChatError as exc:
+        except Exception as exc:  # a refusal or a file gone: say so and keep the session
+            if not is_user_facing(exc):
+                raise
             print(f"qwenpair chat: {exc}", file=sys.stderr, flush=True)
             continue
         history += [ChatMessage("user", answer.sent), ChatMessage("assistant", answer.text)]

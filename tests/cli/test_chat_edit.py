@@ -90,6 +90,9 @@ def test_repl_survives_ctrl_c_and_keeps_answering(repo, tiny_model):
         live.proc.send_signal(signal.SIGINT)
         live.wait_for(lambda: live.err.count(b"[interrupted]") == turn and live.err.count(b"you> ") == turn + 1,
                       f"answer {turn} to stop and the prompt to come back")
+    (repo / "calc.py").unlink()  # a refusal (here: the file is gone) is said, and the session goes on
+    live.send("question 3: and now?")
+    live.wait_for(lambda: b"cannot read" in live.err and live.err.count(b"you> ") == 4, "the error and the prompt")
     live.send("/reset")
     live.proc.stdin.close()  # Ctrl-D
     assert live.proc.wait(timeout=60) == 0, live.err.decode()
