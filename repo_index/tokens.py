@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 # Byte classes: 0 not in identifiers, 1 digit, 3 letter or underscore. With these values
-# the difference of two neighbours tells every transition apart: odd where a run of word
-# characters starts or ends, 2 or 3 where a letter follows a non-letter.
+# the difference of two neighbours tells the transitions apart: odd where a run of word
+# characters starts or ends (1 or 3 into it, -1 or -3 out of it), 2 where a letter follows
+# a digit.
 _CLASS = np.zeros(256, dtype=np.int8)
 _CLASS[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")] = 3
 _CLASS[list(b"0123456789")] = 1
@@ -47,17 +48,19 @@ def token_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     step = np.diff(kind)  # step[i]: from byte i - 1 to byte i
     # Word runs start and end where the step is odd, alternately (the padding closes them).
     bounds = np.flatnonzero((step & 1).view(bool))
-    run_starts, run_ends = bounds[0::2], bounds[1::2]
-    # A token starts at the first letter of its run ("9ab" -> "ab"): the first letter after
-    # a non-letter at or after the run's start.
-    letters = np.flatnonzero(step >= 2)
-    if len(letters) == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    index = np.searchsorted(letters, run_starts)
-    first = letters[np.minimum(index, len(letters) - 1)]
-    keep = (index < len(letters)) & (run_ends - first >= 2)
-    return first[keep], run_ends[keep]
+    starts, ends = bounds[0::2], bounds[1::2]
+    # A run that starts with a digit ("9ab", "0x1F") holds a token from its first letter on:
+    # the first digit-to-letter step (2) inside it. Such runs are few, so only they search.
+    numeric = np.flatnonzero(step[starts] == 1)
+    if len(numeric):
+        starts = starts.copy()
+        inner = np.flatnonzero(step == 2)
+        index = np.searchsorted(inner, starts[numeric])
+        found = inner[np.minimum(index, len(inner) - 1)] if len(inner) else ends[numeric]
+        inside = (index < len(inner)) & (found < ends[numeric])
+        starts[numeric] = np.where(inside, found, ends[numeric])  # no letter: an empty token
+    keep = ends - starts >= 2
+    return starts[keep], ends[keep]
 
 
 def token_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
