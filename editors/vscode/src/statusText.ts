@@ -30,8 +30,10 @@ export function statusText(s: ServerStatus): { text: string; tooltip: string } {
     parts.push('$(error) model failed');
   }
   const state = s.index?.state;
-  if (state && state !== 'ready') {
-    parts.push(`$(sync~spin) ${state}`);
+  if (state === 'opening' || state === 'indexing') {
+    parts.push(`$(sync~spin) indexing ${s.index?.files ?? 0} files`);
+  } else if (state === 'failed') {
+    parts.push('$(warning) index failed');
   }
   if (typeof s.last_latency_ms === 'number') {
     parts.push(`${Math.round(s.last_latency_ms)} ms`);

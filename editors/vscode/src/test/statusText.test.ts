@@ -17,9 +17,14 @@ test('ready index: model and latency', () => {
 });
 
 test('indexing shows its progress, no latency yet', () => {
-  const s = statusText({ model: 'm', index: { files: 10, state: 'indexing 10/40' }, last_latency_ms: null });
-  assert.equal(s.text, '$(sparkle) m  $(sync~spin) indexing 10/40');
+  const s = statusText({ model: 'm', index: { files: 10, state: 'indexing' }, last_latency_ms: null });
+  assert.equal(s.text, '$(sparkle) m  $(sync~spin) indexing 10 files');
   assert.match(s.tooltip, /last latency: -/);
+});
+
+test('no workspace folder is not progress; a failed index says so', () => {
+  assert.equal(statusText({ model: 'm', index: { files: 0, state: 'none' } }).text, '$(sparkle) m');
+  assert.equal(statusText({ model: 'm', index: { files: 0, state: 'failed' } }).text, '$(sparkle) m  $(warning) index failed');
 });
 
 test('model loading and failure show in the bar, the problem in the tooltip', () => {
