@@ -312,6 +312,9 @@ def _private_stdout() -> BinaryIO:
 def serve(tcp: tuple[str, int] | None = None) -> int:
     """Run the server until the client exits or disappears; returns the exit code."""
     ls = build_server()
+    # The event loop answers in microseconds, but waits for the GIL while the model's thread
+    # runs Python between decode steps: a shorter switch interval (default 5 ms) bounds that.
+    sys.setswitchinterval(0.0005)
     try:
         if tcp is None:
             transport.start_io(ls, sys.stdin.buffer, _private_stdout())
