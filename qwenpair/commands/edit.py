@@ -2,8 +2,10 @@
 
 Asks the instruct model to rewrite lines START-END (1-based, inclusive; the whole file
 without a range) and prints the proposal as a unified diff; warnings (a rewrite that breaks
-parsing, fix-ups) go to stderr. Nothing is written unless ``--apply`` is given, and then only
-the requested range, atomically, and only if the file did not change while the model worked.
+parsing, fix-ups) go to stderr, and on a terminal so does the model's answer as it is
+written. Ctrl-C stops the model and changes nothing. Nothing is written unless ``--apply``
+is given, and then only the requested range, atomically, and only if the file did not
+change while the model worked.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 
-from qwenpair.commands.chat import add_chat_options, open_chat, parse_file_range
+from qwenpair.commands.chat import add_chat_options, ctrl_c_cancels, open_chat, parse_file_range
 from qwenpair.commands.common import read_text, warn
 from qwenpair.errors import UserError
 
@@ -33,13 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from assistant.chat_errors import Interrupted
+    from assistant.chat_prompt import split_lines
     from assistant.edit import write_edit
 
     path, selection = parse_file_range(args.target)
     if not args.message.strip():
         raise UserError("the instruction is empty: say what to change, e.g. -m 'add type hints'")
     text = read_text(path)
-    start, end = selection or (0, len(text.splitlines()))
+    start, end = selection or (0, len(split_lines(text)))
     with open_chat(args, path, {}) as engine:
         if args.show_prompt:
             prompt = engine.edit_prompt(args.message, path=path, text=text, start_line=start, end_line=end)
@@ -47,22 +52,48 @@ def run(args: argparse.Namespace) -> int:
                 warn(w)
             sys.stdout.write(prompt.text)
             return 0
-        print(f"qwenpair: asking {engine.backend.name} to edit {path.name}:{start + 1}-{end}",
-              file=sys.stderr, flush=True)
-        proposal = engine.edit(args.message, path=path, text=text, start_line=start, end_line=end)
+        cancel = threading.Event()
+        terminal = sys.stderr.isatty()
+        try:
+            with ctrl_c_cancels(cancel):
+                proposal = engine.edit(args.message, path=path, text=text, start_line=start, end_line=end,
+                                       on_text=_Progress(terminal), cancel=cancel)
+        except Interrupted as exc:
+            print(f"\nqwenpair edit: {exc}", file=sys.stderr)
+            return 130
+        if terminal:
+            sys.stderr.write("\n")
     for w in proposal.warnings:
         warn(w)
-    if args.apply and proposal.diff:
+    applied = bool(args.apply and proposal.diff)
+    if applied:
         write_edit(proposal)
     if args.json:
         json.dump({"path": str(path), "start_line": start + 1, "end_line": end, "diff": proposal.diff,
                    "new_text": proposal.new_text, "warnings": proposal.warnings, "form": proposal.form,
-                   "applied": bool(args.apply and proposal.diff)}, sys.stdout, indent=2)
+                   "applied": applied}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     sys.stdout.write(proposal.diff)
-    if args.apply and proposal.diff:
+    if applied:
         print(f"qwenpair: applied to {path} (lines {start + 1}-{end})", file=sys.stderr)
     elif proposal.diff:
         print("qwenpair: not applied; run again with --apply to write it", file=sys.stderr)
     return 0
+
+
+class _Progress:
+    """On a terminal, the model's raw answer on stderr as it is written (stdout gets the diff);
+    elsewhere one line when it starts answering."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+        self.started = False
+
+    def __call__(self, delta: str) -> None:
+        if self.terminal:
+            sys.stderr.write(delta)
+        elif not self.started:
+            sys.stderr.write("qwenpair: the model is writing the edit (Ctrl-C stops it)\n")
+        self.started = True
+        sys.stderr.flush()

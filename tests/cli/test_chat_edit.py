@@ -99,6 +99,17 @@ def test_repl_survives_ctrl_c_and_keeps_answering(repo, tiny_model):
     assert b"(conversation forgotten)" in live.err and b"Traceback" not in live.err
 
 
+def test_ctrl_c_stops_an_edit_and_changes_nothing(repo, tiny_model):
+    live = Live("edit", f"{repo / 'calc.py'}:1-2", "-m", "add type hints", "--apply", "--model", str(tiny_model.gguf),
+                cwd=repo)
+    live.wait_for(lambda: b"the model is writing the edit" in live.err, "the model to start answering")
+    live.proc.send_signal(signal.SIGINT)
+    assert live.proc.wait(timeout=60) == 130
+    live.wait_for(lambda: b"nothing was changed" in live.err or live.proc.poll() is not None, "the message")
+    assert b"the edit was cancelled; nothing was changed" in live.err and b"Traceback" not in live.err
+    assert (repo / "calc.py").read_text() == CODE
+
+
 def test_missing_instruct_model_says_how_to_get_it(repo, tmp_path):
     res = qp("chat", "hi", env={"QWENPAIR_MODELS_DIR": str(tmp_path / "none")})
     assert res.returncode == 2
