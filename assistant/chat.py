@@ -112,7 +112,7 @@ class ChatEngine:
         fixed = self._count(question) + TEMPLATE_TOKENS
         region = self._region(path, text, selection) if path is not None else None
         if region is not None and selection is not None:
-            self._check_chat_selection(region)
+            self._check_chat_selection(region, budget - fixed)
         reserve = min(self.config.history_tokens, budget // 3) if history else 0
         context = self._builder.build(region, self._snippets(region, path), diagnostics, max(0, budget - fixed - reserve))
         context_tokens = self._count(context.text)
@@ -250,17 +250,19 @@ class ChatEngine:
         lines = split_lines(text)
         return Region(self._rel(path), lines, selection)
 
-    def _check_chat_selection(self, region: Region) -> None:
+    def _check_chat_selection(self, region: Region, room: int) -> None:
         start, end = region.selection or (0, 0)
         if start == end:
             raise Refused("the selection is empty: select some lines, or ask without a selection")
         if not 0 <= start < end <= len(region.lines):
             raise Refused(f"lines {start + 1}-{end} are outside {region.rel_path}, which has {len(region.lines)} lines")
         selected = self._count(region.selected_text())
-        if selected > self.config.max_selection_tokens:
+        limit = min(self.config.max_selection_tokens, room)
+        if selected > limit:
             raise Refused(
-                f"the selection is {selected:,} tokens, over the {self.config.max_selection_tokens:,}-token "
-                "limit for one question; select less (one function or class at a time)"
+                f"the selection is {selected:,} tokens, over the {limit:,}-token limit for one question "
+                f"with this model's {self.backend.n_ctx:,}-token context; select less (one function or "
+                "class at a time)"
             )
 
     def _snippets(self, region: Region | None, path: Path | None) -> list[Snippet]:

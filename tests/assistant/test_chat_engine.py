@@ -127,6 +127,10 @@ def test_a_context_window_too_small_for_an_answer_is_refused(repo):
     chat = ChatEngine(FakeBackend("", n_ctx=1000), config=ChatConfig(max_answer_tokens=1000))
     with pytest.raises(Refused, match="larger n_ctx"):
         chat.ask("hello")
+    small = ChatEngine(FakeBackend("", n_ctx=1400), config=ChatConfig(max_answer_tokens=1024))
+    long_text = "x = 1\n" * 100  # 600 tokens here: more than fits beside a 1024-token answer
+    with pytest.raises(Refused, match="1,400-token context; select less"):
+        small.ask("why?", path=repo / "calc.py", text=long_text, selection=(0, 100))
 
 
 def test_edit_returns_a_proposal_for_the_version_it_was_made_for(repo):
