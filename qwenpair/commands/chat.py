@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Ask the instruct model about your code. The answer streams; Ctrl-C stops it "
         "and keeps the session. Without QUESTION: an interactive session (/reset, /exit).",
     )
-    p.add_argument("question", nargs="?", metavar="QUESTION")
+    p.add_argument("question", nargs="?", metavar="QUESTION", help="the question; without it, an interactive session")
     p.add_argument("--file", metavar="F[:START-END]", help="a file (and 1-based lines) to ask about")
     add_chat_options(p)
     p.add_argument("--max-tokens", type=int, default=None, help="most tokens in an answer (default 1024)")
