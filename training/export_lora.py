@@ -28,7 +28,8 @@ from typing import Any
 from model.adapter_meta import META_NAME, AdapterMeta, BaseModel
 from training.atomic import is_out_of_space, write_json
 from training.errors import OutOfSpace, TrainingError
-from training.lora import read_adapter_meta, resolve_base
+from training.lora import resolve_base
+from training.lora_checkpoint import read_adapter_meta
 
 ADAPTER_GGUF = "adapter.gguf"
 MERGED_F16 = "model-f16.gguf"

@@ -23,11 +23,7 @@ Run: ``qwenpair train lora --repo ~/src/myproject --base ~/models/Qwen2.5-Coder-
 
 from __future__ import annotations
 
-import json
-import math
 import random
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -38,16 +34,15 @@ from typing import Any
 from model import registry
 from model.adapter_meta import BaseModel
 from model.tokens import ENDOFTEXT_ID
-from training.atomic import TMP_PREFIX, commit_dir, is_out_of_space, read_json, write_json, write_text
-from training.checkpoint import LATEST, META, OPTIMIZER, STATE, check_compatible, prepare_out, read_checkpoint, step_name
-from training.errors import OutOfSpace, TrainingError
+from training.checkpoint import META, OPTIMIZER, check_compatible, prepare_out, read_checkpoint
+from training.errors import TrainingError
 from training.loop import lr_at, positions_to_indices
 from training.provenance import config_dict
+from training.lora_checkpoint import ADAPTER_DIR, append_metrics, save_adapter, save_checkpoint, trim_metrics
 from training.lora_config import LoraConfig, LoraSettings
 from training.repo_samples import RepoSample, build_repo_samples
 from training.runs import load_tokenizer, quiet_transformers, write_run
 
-ADAPTER_DIR = "adapter"
 STAGE = "lora"
 
 
@@ -245,7 +240,7 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     meta = write_run(out, STAGE, tok, resolved, base=config_dict(base), qlora_used=used_4bit,
                      split={"train_files": data.train_files, "heldout_files": data.heldout_files},
                      samples=dict(data.stats))
-    _trim_metrics(out, int(state["step"]))
+    trim_metrics(out, int(state["step"]))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"lora: {trainable:,} trainable parameters on {base.describe()}")
     heldout = data.heldout
@@ -305,18 +300,18 @@ def _fit(model, train: list[RepoSample], heldout: list[RepoSample], cfg: LoraCon
             row["heldout_loss"] = loss_h
             if loss_h < state["best"]:
                 state["best"], state["bad_evals"] = loss_h, 0
-                _save_adapter(model, out / ADAPTER_DIR, {**meta, "step": step + 1, "heldout_loss": loss_h,
+                save_adapter(model, out / ADAPTER_DIR, {**meta, "step": step + 1, "heldout_loss": loss_h,
                                                          "history": history})
             else:
                 state["bad_evals"] = int(state["bad_evals"]) + 1
             stopped_early = int(state["bad_evals"]) >= cfg.patience
         state["history"] = history
-        _append_metrics(out, row)
+        append_metrics(out, row)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", heldout=f"{history[-1]['heldout_loss']:.4f}")
         if (step + 1) % tc.save_every == 0 or step + 1 == end or stopped_early:
-            path = _save_checkpoint(out, step + 1, model, optimizer, meta, state, tc.keep)
+            path = save_checkpoint(out, step + 1, model, optimizer, meta, state, tc.keep)
             log(f"saved {path}")
         if stopped_early:
             log(f"early stop at step {step + 1}: no better held-out loss in {cfg.patience} evaluations")
@@ -330,81 +325,9 @@ def _fit(model, train: list[RepoSample], heldout: list[RepoSample], cfg: LoraCon
                       n_heldout=len(heldout))
 
 
-def _save_dir(final: Path, fill: Callable[[Path], None], what: str) -> Path:
-    """Fill ``final`` under a temporary name and rename it when complete."""
-    tmp = final.with_name(f"{TMP_PREFIX}{final.name}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        fill(tmp)
-        commit_dir(tmp, final)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if is_out_of_space(exc):
-            raise OutOfSpace(f"ran out of disk space writing {what} {final}; the previous one is intact. "
-                             "Free some space and add --resume to continue.") from exc
-        raise
-    return final
-
-
-def _save_adapter(model, final: Path, meta: dict[str, Any]) -> Path:
-    def fill(tmp: Path) -> None:
-        model.save_pretrained(tmp, safe_serialization=True)
-        write_json(tmp / META, meta)
-
-    return _save_dir(final, fill, "the adapter")
-
-
-def _save_checkpoint(out: Path, step: int, model, optimizer, meta: dict[str, Any], state: dict[str, Any], keep: int) -> Path:
-    import torch
-
-    root = out / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-
-    def fill(tmp: Path) -> None:
-        model.save_pretrained(tmp, safe_serialization=True)
-        torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
-        write_json(tmp / STATE, state)
-        write_json(tmp / META, {**meta, "step": step})  # last: its presence marks the folder complete
-
-    final = _save_dir(root / step_name(step), fill, "checkpoint")
-    write_text(root / LATEST, final.name + "\n")
-    for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _trim_metrics(out: Path, step: int) -> None:
-    """Drop metrics rows past ``step`` (a resumed run reads as one)."""
-    path = out / "metrics.jsonl"
-    if path.is_file():
-        rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip() and json.loads(r)["step"] <= step]
-        write_text(path, "".join(r + "\n" for r in rows))
-
-
-def _append_metrics(out: Path, row: dict[str, Any]) -> None:
-    with open(out / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row) + "\n")
-
-
 def _bar(start: int, end: int, enabled: bool):
     if not enabled:
         return None
     from tqdm import tqdm
 
     return tqdm(total=end, initial=start, desc="lora", unit="step", dynamic_ncols=True)
-
-
-def read_adapter_meta(adapter_dir: Path) -> dict[str, Any]:
-    """The ``qwenpair.json`` of a trained adapter folder (``OUT/adapter``) or of a run folder."""
-    adapter_dir = Path(adapter_dir)
-    if (adapter_dir / ADAPTER_DIR / META).is_file():
-        adapter_dir = adapter_dir / ADAPTER_DIR
-    if not (adapter_dir / META).is_file() or not (adapter_dir / "adapter_config.json").is_file():
-        raise TrainingError(f"{adapter_dir} is not a trained adapter (no {META} and adapter_config.json): "
-                            "give the --out folder of 'qwenpair train lora' or its adapter/ folder")
-    meta = read_json(adapter_dir / META)
-    meta["path"] = str(adapter_dir)
-    if not math.isfinite(float(meta.get("heldout_loss", math.nan))):
-        raise TrainingError(f"{adapter_dir}: its record has no held-out loss; the run did not finish an evaluation")
-    return meta
