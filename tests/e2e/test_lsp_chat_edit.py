@@ -59,13 +59,17 @@ def test_chat_streams_deltas_and_progress_then_answers_once(served):
     answer = reply["result"]
     assert set(answer) == {"text", "stop_reason", "warnings"}
     assert answer["stop_reason"] in ("eos", "length")
-    assert deltas(wire, "s1") == answer["text"] != ""
-    progress = [n["value"]["kind"] for n in wire.notifications("$/progress") if n["token"] == "t1"]
-    assert progress[0] == "begin" and progress[-1] == "end" and "report" in progress
+    assert answer["text"]
+    wire.wait_for(lambda: deltas(wire, "s1") == answer["text"], timeout=10, what="the deltas to add up to the answer")
+    def progress() -> list[str]:
+        return [n["value"]["kind"] for n in wire.notifications("$/progress") if n["token"] == "t1"]
+
+    wire.wait_for(lambda: "end" in progress(), what="the end of the work-done progress")
+    assert progress()[0] == "begin" and progress()[-1] == "end" and "report" in progress()
     follow = wire.result("workspace/executeCommand", {"command": "qwenpair.chat", "arguments": [
         {"question": "And sub?", "streamId": "s2",
          "history": [{"role": "user", "content": "What does add do?"}, {"role": "assistant", "content": answer["text"]}]}]})
-    assert deltas(wire, "s2") == follow["text"]
+    wire.wait_for(lambda: deltas(wire, "s2") == follow["text"], timeout=10, what="the deltas to add up to the answer")
     assert len(wire.responses(asked)) == 1
 
 
