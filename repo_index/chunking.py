@@ -25,7 +25,7 @@ import numpy as np
 from repo_index.config import IndexConfig
 from repo_index.tokens import query_terms, token_hashes
 
-__all__ = ["Windows", "query_terms", "window_terms", "pack_windows", "unpack_windows"]
+__all__ = ["Windows", "query_terms", "window_terms", "window_terms_many", "pack_windows", "unpack_windows"]
 _MAGIC = b"QW3\0"
 _HEADER = struct.Struct("<4sII")
 _NO_BOUNDARY = 1 << 20
@@ -117,14 +117,29 @@ def window_spans(n_lines: int, boundaries: dict[int, int], config: IndexConfig) 
 
 
 def window_terms(data: bytes, starts: np.ndarray, spans: Iterable[tuple[int, int]]) -> Windows:
-    spans = list(spans)
-    positions, hashes = token_hashes(data)
-    if not spans or len(positions) == 0:
-        empty = np.empty(0, dtype=np.int32)
-        return Windows(empty, empty, empty, np.zeros(1, dtype=np.int32), np.empty(0, dtype=np.uint32))
-    span_lines = np.asarray(spans, dtype=np.int64)
-    byte_starts = starts[np.minimum(span_lines[:, 0], len(starts) - 1)]
-    window = np.searchsorted(byte_starts, positions, side="right") - 1
+    return window_terms_many([(data, starts, list(spans))])[0]
+
+
+def window_terms_many(files: list[tuple[bytes, np.ndarray, list[tuple[int, int]]]]) -> list[Windows]:
+    """``window_terms`` of several files (content, ``line_starts``, window spans) at once:
+    one tokenizing pass over their concatenation, with a newline between files so that no
+    token spans two. Most files of a tree are small, and a pass per file cost several times
+    its tokens in fixed numpy overhead."""
+    if not files:
+        return []
+    buffer = b"\n".join(data for data, _, _ in files)
+    sizes = np.array([len(data) for data, _, _ in files], dtype=np.int64)
+    bases = np.concatenate(([0], np.cumsum(sizes[:-1] + 1)))
+    line_counts = np.array([len(starts) for _, starts, _ in files], dtype=np.int64)
+    span_counts = np.array([len(spans) for _, _, spans in files], dtype=np.int64)
+    spans = np.array([span for _, _, file_spans in files for span in file_spans], dtype=np.int64).reshape(-1, 2)
+    # Every window's first byte in the concatenation (a line past the end is the sentinel).
+    all_starts = np.concatenate([starts for _, starts, _ in files]) + np.repeat(bases, line_counts)
+    first_line = np.concatenate(([0], np.cumsum(line_counts)[:-1]))
+    line = np.minimum(spans[:, 0], np.repeat(line_counts - 1, span_counts)) + np.repeat(first_line, span_counts)
+    window_bytes = all_starts[line]
+    positions, hashes = token_hashes(buffer)
+    window = np.searchsorted(window_bytes, positions, side="right") - 1
     lengths = np.bincount(window, minlength=len(spans))
     # Distinct (window, term) pairs, sorted by window then term.
     keys = (window.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64)
@@ -134,15 +149,17 @@ def window_terms(data: bytes, starts: np.ndarray, spans: Iterable[tuple[int, int
     key_windows = (keys >> np.uint64(32)).astype(np.int64)
     terms = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     kept = np.flatnonzero(lengths > 0)  # windows of blank lines or punctuation carry no terms
-    offsets = np.searchsorted(key_windows, kept, side="left")
-    offsets = np.append(offsets, len(terms)).astype(np.int32)
-    return Windows(
-        span_lines[kept, 0].astype(np.int32),
-        span_lines[kept, 1].astype(np.int32),
-        lengths[kept].astype(np.int32),
-        offsets,
-        terms,
-    )
+    offsets = np.append(np.searchsorted(key_windows, kept, side="left"), len(terms)).astype(np.int32)
+    kept_starts = spans[kept, 0].astype(np.int32)
+    kept_ends = spans[kept, 1].astype(np.int32)
+    kept_lengths = lengths[kept].astype(np.int32)
+    cuts = np.searchsorted(kept, np.concatenate(([0], np.cumsum(span_counts)))).tolist()
+    result = []
+    for a, b in zip(cuts, cuts[1:]):
+        first, last = int(offsets[a]), int(offsets[b])
+        result.append(Windows(kept_starts[a:b], kept_ends[a:b], kept_lengths[a:b], offsets[a:b + 1] - first,
+                              terms[first:last]))
+    return result
 
 
 def pack_windows(w: Windows) -> bytes:

@@ -13,9 +13,10 @@ into the lexical index, which answers "where is X used" exactly (``Workspace.ref
 A query for call sites would have to visit every node of the tree, which costs half a
 parse; definitions and imports live near the top and are queried to a bounded depth.
 
-``read_and_extract`` is what index worker processes run: it reads the file itself (with a
-size cap), re-checks content rules, and turns every failure into a ``FileSkip`` with a
-reason instead of an exception.
+``read_and_extract_many`` is what index worker processes run on a task of files: it reads
+each file itself (with a size cap), re-checks content rules, turns every failure into a
+``FileSkip`` with a reason instead of an exception, and tokenizes the whole task in one pass
+(``chunking.window_terms_many``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import logging
 import os
 import re
 from importlib import resources
-from typing import Callable
+from typing import Callable, NamedTuple
 
+import numpy as np
 from tree_sitter import Node, QueryCursor, Tree
 
 from repo_index import chunking, languages
@@ -49,6 +51,12 @@ def digest(data: bytes) -> bytes:
 def read_limited(path: str, max_bytes: int) -> bytes | str:
     """The file's bytes, or a skip reason. Never reads more than ``max_bytes + 1`` bytes, so
     a 200 MB file (or one that grew since it was listed) costs one small read."""
+    got = _read(path, max_bytes)
+    return got if isinstance(got, str) else got[0]
+
+
+def _read(path: str, max_bytes: int) -> tuple[bytes, int] | str:
+    """(bytes, mtime_ns taken before reading) or a skip reason; see ``read_limited``."""
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -63,7 +71,7 @@ def read_limited(path: str, max_bytes: int) -> bytes | str:
         return "symlink loop" if exc.errno == 40 else "unreadable"
     if len(data) > max_bytes:
         return "too large"
-    return data
+    return data, st.st_mtime_ns
 
 
 def read_and_extract(root: str, rel: str, config: IndexConfig,
@@ -71,24 +79,24 @@ def read_and_extract(root: str, rel: str, config: IndexConfig,
     """``open_facts(rel, data)`` may offer what an open editor document with exactly this
     content already has (its facts, or its parse tree): saving an open file then costs no
     parse."""
-    path = os.path.join(root, rel)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return FileSkip(rel, "vanished")
-    except OSError:
-        return FileSkip(rel, "unreadable")
-    data = read_limited(path, config.max_bytes)
-    if isinstance(data, str):
-        return FileSkip(rel, data)
+    got = _read(os.path.join(root, rel), config.max_bytes)
+    if isinstance(got, str):
+        return FileSkip(rel, got)
+    data, mtime_ns = got
     known = open_facts(rel, data) if open_facts is not None else None
     if isinstance(known, FileFacts):
-        return known._replace(mtime_ns=st.st_mtime_ns)
-    try:
-        return extract(rel, data, config=config, mtime_ns=st.st_mtime_ns, tree=known)
-    except Exception:  # a grammar or query bug must cost one file, not the index
-        log.exception("could not extract %s", rel)
-        return FileSkip(rel, "extraction failed")
+        return known._replace(mtime_ns=mtime_ns)
+    return _finish([_analyse_safely(rel, data, config, mtime_ns, known)])[0]
+
+
+def read_and_extract_many(root: str, rels: list[str], config: IndexConfig) -> list[FileFacts | FileSkip]:
+    """``read_and_extract`` for a batch of files (a worker's task), which shares the fixed
+    costs of tokenizing between them."""
+    parts: list[_Parts | FileSkip] = []
+    for rel in rels:
+        got = _read(os.path.join(root, rel), config.max_bytes)
+        parts.append(FileSkip(rel, got) if isinstance(got, str) else _analyse_safely(rel, got[0], config, got[1], None))
+    return _finish(parts)
 
 
 def extract(
@@ -101,6 +109,33 @@ def extract(
 ) -> FileFacts | FileSkip:
     """Facts of a file given its content. ``tree`` may be a current parse of ``data``
     (an open document's); otherwise the file is parsed here and the tree dropped."""
+    return _finish([_analyse(rel, data, config, mtime_ns, tree)])[0]
+
+
+class _Parts(NamedTuple):
+    """A file's facts but its window terms, which ``_finish`` computes for a whole batch."""
+
+    rel: str
+    data: bytes
+    mtime_ns: int
+    language: str
+    notes: tuple[str, ...]
+    starts: np.ndarray
+    package: str
+    symbols: tuple[Symbol, ...]
+    imports: tuple[ImportStmt, ...]
+    spans: list[tuple[int, int]]
+
+
+def _analyse_safely(rel: str, data: bytes, config: IndexConfig, mtime_ns: int, tree: Tree | None) -> _Parts | FileSkip:
+    try:
+        return _analyse(rel, data, config, mtime_ns, tree)
+    except Exception:  # a grammar or query bug must cost one file, not the index
+        log.exception("could not extract %s", rel)
+        return FileSkip(rel, "extraction failed")
+
+
+def _analyse(rel: str, data: bytes, config: IndexConfig, mtime_ns: int, tree: Tree | None) -> _Parts | FileSkip:
     name = rel.rsplit("/", 1)[-1]
     reason = judge_content(name, data[:SNIFF_BYTES])
     if reason:
@@ -127,22 +162,48 @@ def extract(
             notes.append("syntax errors")
         symbols, imports, package = _query_facts(spec, root, text.split("\n"), data)
         del tree, root  # extract, then drop the tree (DESIGN.md §4)
-    boundaries = chunking.blank_line_boundaries(data, starts, 1 if symbols else 0)
-    chunking.definition_boundaries(((s.start_line, s.end_line, bool(s.parent)) for s in symbols), boundaries)
+    if n_lines > config.window_max_lines:  # else one window, whatever the boundaries
+        boundaries = chunking.blank_line_boundaries(data, starts, 1 if symbols else 0)
+        chunking.definition_boundaries(((s.start_line, s.end_line, bool(s.parent)) for s in symbols), boundaries)
+    else:
+        boundaries = {}
     spans = chunking.window_spans(n_lines, boundaries, config)
-    windows = chunking.window_terms(data, starts, spans)
+    return _Parts(rel, data, mtime_ns, spec.name if spec else "", tuple(notes), starts, package, symbols, imports,
+                  spans)
+
+
+def _finish(parts: list[_Parts | FileSkip]) -> list[FileFacts | FileSkip]:
+    ready = [p for p in parts if isinstance(p, _Parts)]
+    try:
+        windows = chunking.window_terms_many([(p.data, p.starts, p.spans) for p in ready])
+    except Exception:  # not expected; then find the one file that fails, as file by file did
+        log.exception("batched window terms failed; computing them file by file")
+        return [p if isinstance(p, FileSkip) else _finish_one(p) for p in parts]
+    in_order = iter(windows)
+    return [p if isinstance(p, FileSkip) else _facts(p, next(in_order)) for p in parts]
+
+
+def _finish_one(p: _Parts) -> FileFacts | FileSkip:
+    try:
+        return _facts(p, chunking.window_terms(p.data, p.starts, p.spans))
+    except Exception:
+        log.exception("could not extract %s", p.rel)
+        return FileSkip(p.rel, "extraction failed")
+
+
+def _facts(p: _Parts, windows: chunking.Windows) -> FileFacts:
     return FileFacts(
-        rel=rel,
-        language=spec.name if spec else "",
-        size=len(data),
-        mtime_ns=mtime_ns,
-        digest=digest(data),
-        n_lines=n_lines,
-        package=package,
-        symbols=symbols,
-        imports=imports,
+        rel=p.rel,
+        language=p.language,
+        size=len(p.data),
+        mtime_ns=p.mtime_ns,
+        digest=digest(p.data),
+        n_lines=chunking.count_lines(p.starts),
+        package=p.package,
+        symbols=p.symbols,
+        imports=p.imports,
         windows=chunking.pack_windows(windows),
-        notes=tuple(notes),
+        notes=p.notes,
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Union
 
 from repo_index.config import IndexConfig
-from repo_index.extract import digest, read_and_extract, read_limited
+from repo_index.extract import digest, read_and_extract, read_and_extract_many, read_limited
 from repo_index.facts import BuildStats, FileFacts, FileSkip
 from repo_index.rules import PathRules, ScanEntry
 from repo_index.state import IndexState
@@ -82,7 +82,7 @@ def _init_worker(root: str, config: IndexConfig) -> None:
 
 
 def _extract_task(rels: list[str]) -> list[FileRecord | FileSkip]:
-    return [_record(read_and_extract(_worker_root, rel, _worker_config)) for rel in rels]
+    return [_record(result) for result in read_and_extract_many(_worker_root, rels, _worker_config)]
 
 
 def _record(result: FileFacts | FileSkip) -> FileRecord | FileSkip:
