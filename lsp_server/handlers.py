@@ -234,8 +234,6 @@ def build_server() -> QwenServer:
         start_pos, end_pos = to_position(text, sl, sc, ls.encoding), to_position(text, el, ec, ls.encoding)
         edit_range = types.Range(start=types.Position(line=start_pos[0], character=start_pos[1]),
                                  end=types.Position(line=end_pos[0], character=end_pos[1]))
-        if el >= len(text.split("\n")):  # the edit runs to the end of a document without a final newline
-            edit_range.end = types.Position(*to_position(text, len(text.split("\n")) - 1, len(text.split("\n")[-1]), ls.encoding))
         text_edit = types.TextEdit(range=edit_range, new_text=proposal.new_text)
         workspace_edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
             text_document=types.OptionalVersionedTextDocumentIdentifier(uri=a.uri, version=version),

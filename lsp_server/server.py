@@ -86,6 +86,7 @@ class QwenServer(LanguageServer):
         self._inflight: dict[Path, Future] = {}
         self._pending_messages: list[tuple[types.MessageType, str]] = []
         self._stop = threading.Event()
+        self._initialized = False
         self.closed = False
 
     # -- plumbing ------------------------------------------------------------------------
@@ -110,12 +111,10 @@ class QwenServer(LanguageServer):
     def show(self, kind: types.MessageType, text: str) -> None:
         """window/showMessage (queued until ``initialized``)."""
         log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", text)
-        if self._pending_messages is not None and not self._initialized:
+        if not self._initialized:
             self._pending_messages.append((kind, text))
             return
         self.call_soon(lambda: self.window_show_message(types.ShowMessageParams(type=kind, message=text)))
-
-    _initialized = False
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """pygls would show every decoding failure as a popup; the log is enough."""

@@ -98,7 +98,7 @@ def test_progress_for_model_loading_and_indexing_and_reindex(start, workspace, t
     (workspace / "pkg" / "more.py").write_text("def mul(a, b):\n    return a * b\n")
     before = len(wire.notifications("$/progress"))
     assert wire.result("workspace/executeCommand", {"command": "qwenpair.reindex"}) == {"files": 3}
-    assert len(wire.notifications("$/progress")) > before
+    wire.wait_for(lambda: len(wire.notifications("$/progress")) > before, what="reindex progress")
     assert wire.shutdown_and_exit() == 0
 
 
