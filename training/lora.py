@@ -24,6 +24,7 @@ Run: ``qwenpair train lora --repo ~/src/myproject --base ~/models/Qwen2.5-Coder-
 from __future__ import annotations
 
 import random
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -92,8 +93,8 @@ def resolve_base(base: str) -> tuple[str, str]:
         return str(full), f"{full.parent.name}/{full.name}"  # "models/Qwen2.5-Coder-1.5B"
     if base in registry.REGISTRY:
         return registry.get(base).hf_repo, base
-    if "/" in base and not path.exists():
-        return base, base.rsplit("/", 1)[-1].lower()  # a hub id
+    if re.fullmatch(r"[\w-]+/[\w.-]+", base) and not path.exists():
+        return base, base.rsplit("/", 1)[-1].lower()  # a hub id: namespace/name
     raise TrainingError(
         f"--base {base} is neither a checkpoint folder nor a known model; give a folder with config.json "
         f"and safetensors, or a name such as {registry.DEFAULT_COMPLETION_MODEL}"
@@ -133,8 +134,9 @@ def load_base(base: str, *, qlora: bool, device: str, log: Callable[[str], None]
             kwargs["dtype"] = torch.float32
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as exc:
+        reason = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
         raise TrainingError(
-            f"cannot load the base model {base}: {exc}. Without network, download it first "
+            f"cannot load the base model {base} ({reason}). Without network, download it first "
             "(e.g. huggingface-cli download Qwen/Qwen2.5-Coder-1.5B --local-dir DIR) and pass --base DIR"
         ) from exc
     if use_4bit:
@@ -219,6 +221,7 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
         raise TrainingError("--device cuda, but torch sees no GPU")
     if cfg.eval_every < 1 or cfg.patience < 1 or cfg.eval_samples < 1:
         raise TrainingError("--eval-every, --patience and --eval-samples must be at least 1")
+    resolve_base(cfg.base)  # a bad --base fails before the repository is read
     tok = load_tokenizer()
     resolved = cfg.resolved()
     data = build_repo_samples(Path(cfg.repo), cfg.samples, log=log)

@@ -293,3 +293,13 @@ def test_early_stopping_when_the_held_out_loss_does_not_improve(tiny_model, corp
     assert result.adapter is None  # nothing better than the base model to keep
     with pytest.raises(TrainingError, match="not a trained adapter"):
         export_adapter(tmp_path / "run", tmp_path / "export")
+
+
+def test_base_references_resolve_or_say_what_to_give(tiny_model):
+    from training.lora import resolve_base
+
+    assert resolve_base(str(tiny_model.hf_dir)) == (str(tiny_model.hf_dir.resolve()), "tiny-v1/hf")
+    assert resolve_base("qwen2.5-coder-0.5b") == ("Qwen/Qwen2.5-Coder-0.5B", "qwen2.5-coder-0.5b")
+    assert resolve_base("Qwen/Qwen2.5-Coder-7B") == ("Qwen/Qwen2.5-Coder-7B", "qwen2.5-coder-7b")
+    with pytest.raises(TrainingError, match="neither a checkpoint folder nor a known model"):
+        resolve_base("/no/such/checkpoint")
