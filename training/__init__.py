@@ -27,4 +27,9 @@ Map:
 - ``checkpoint``, ``atomic``: atomic, self-describing checkpoints and files.
 - ``provenance``, ``runs``: prompt-format version, tokenizer fingerprint and resolved config
   written beside every artifact and checked on load.
+- ``repo_samples``, ``lora_config``, ``lora``, ``lora_checkpoint``: LoRA/QLoRA on one
+  repository, trained on the server's own prompts for masked spans (``qwenpair train lora``).
+- ``export_lora``: the adapter as a GGUF LoRA, or merged and quantized, with meta.json.
+- ``eval_repo``, ``eval_humaneval``: ``qwenpair eval repo`` (before/after on held-out files)
+  and ``qwenpair eval humaneval-fim``. See docs/fine-tuning.md.
 """
