@@ -336,7 +336,8 @@ class QwenServer(LanguageServer):
         path = self.path_of(uri)
         if path is not None and self.roots is not None:
             self.root_states.pop(path, None)
-            self.roots.remove(path)
+            # closing waits for the model thread and the watcher: not on the event loop
+            threading.Thread(target=self.roots.remove, args=(path,), daemon=True, name="qwenpair-root").start()
 
     def _open_root(self, path: Path) -> None:
         state = self.root_states.get(path) or RootState()

@@ -4,8 +4,10 @@ and a model that cannot load."""
 
 from __future__ import annotations
 
+import json
 import time
 
+import numpy as np
 from conftest import EMOJI_LINE, EMOJI_UTF16, fast_options
 from lsp_wire import default_capabilities
 
@@ -99,6 +101,18 @@ def test_progress_for_model_loading_and_indexing_and_reindex(start, workspace, t
     before = len(wire.notifications("$/progress"))
     assert wire.result("workspace/executeCommand", {"command": "qwenpair.reindex"}) == {"files": 3}
     wire.wait_for(lambda: len(wire.notifications("$/progress")) > before, what="reindex progress")
+
+    other = workspace.parent / "second-root"  # multi-root: a folder added later is indexed too
+    other.mkdir()
+    (other / "lib.py").write_text("def lib():\n    return 1\n")
+    wire.notify("workspace/didChangeWorkspaceFolders", {"event": {
+        "added": [{"uri": other.as_uri(), "name": "second-root"}], "removed": []}})
+    wire.wait_for(lambda: wire.status()["index"]["roots"].get(str(other.resolve()), {}).get("state") == "ready",
+                  what="the second root indexed")
+    assert wire.status()["index"]["files"] == 4
+    wire.notify("workspace/didChangeWorkspaceFolders", {"event": {
+        "added": [], "removed": [{"uri": workspace.as_uri(), "name": "project"}]}})
+    wire.wait_for(lambda: list(wire.status()["index"]["roots"]) == [str(other.resolve())], what="the first root removed")
     assert wire.shutdown_and_exit() == 0
 
 
@@ -133,6 +147,41 @@ def test_configuration_change_and_switch_model_without_restart(start, workspace,
     assert wire.shutdown_and_exit() == 0
 
 
+def _adapter(tiny_model, folder, base_name: str = "qwenpair-test-tiny"):
+    """A real LoRA GGUF for the tiny model, with a meta.json naming its base."""
+    from model.adapter_meta import AdapterMeta, BaseModel
+    from model.lora_gguf import write_lora_gguf
+
+    cfg = json.loads((tiny_model.hf_dir / "config.json").read_text())
+    if base_name != "qwenpair-test-tiny":
+        cfg = {**cfg, "num_hidden_layers": cfg["num_hidden_layers"] + 1}  # another base's shape
+    rng = np.random.default_rng(0)
+    pairs = {f"blk.{i}.attn_q.weight": (rng.normal(size=(4, cfg["hidden_size"])), rng.normal(size=(cfg["hidden_size"], 4)))
+             for i in range(json.loads((tiny_model.hf_dir / "config.json").read_text())["num_hidden_layers"])}
+    folder.mkdir(parents=True)
+    path = write_lora_gguf(folder / "adapter.gguf", pairs, alpha=8.0)
+    meta = AdapterMeta(base=BaseModel.from_hf_config(base_name, cfg), files={"adapter": "adapter.gguf"})
+    (folder / "meta.json").write_text(json.dumps(meta.to_json()))
+    return str(path)
+
+
+def test_adapter_swaps_in_place_and_a_wrong_one_is_refused(start, workspace, tiny_model, tmp_path):
+    wire = start()
+    wire.initialize(workspace, fast_options(tiny_model.gguf, calibrate=False))
+    wire.wait_ready()
+    good = _adapter(tiny_model, tmp_path / "good")
+    status = wire.result("workspace/executeCommand", {"command": "qwenpair.switchModel", "arguments": [{"adapter": good}]})
+    assert status["adapter"] == good and status["model"] == str(tiny_model.gguf) and not status["model_problem"]
+    wrong = _adapter(tiny_model, tmp_path / "wrong", base_name="other-base")
+    status = wire.result("workspace/executeCommand", {"command": "qwenpair.switchModel", "arguments": [{"adapter": wrong}]})
+    assert status["adapter"] == good and status["model_problem"]
+    wire.wait_for(lambda: any("Still using adapter" in m["message"] for m in wire.notifications("window/showMessage")),
+                  what="a message about the refused adapter")
+    status = wire.result("workspace/executeCommand", {"command": "qwenpair.switchModel", "arguments": [{"adapter": None}]})
+    assert status["adapter"] is None
+    assert wire.shutdown_and_exit() == 0
+
+
 def test_a_model_that_fails_to_load_gives_empty_completions_and_says_how_to_fix(start, workspace, tmp_path):
     wire = start()
     wire.initialize(workspace, {"model": str(tmp_path / "missing.gguf")})
@@ -153,9 +202,10 @@ def test_a_model_that_fails_to_load_gives_empty_completions_and_says_how_to_fix(
     assert wire.shutdown_and_exit() == 0
 
 
-def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model):
+def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model, tmp_path):
     wire = start()
-    wire.initialize(workspace, fast_options(tiny_model.gguf))
+    log_file = tmp_path / "logs" / "server.log"
+    wire.initialize(workspace, fast_options(tiny_model.gguf, log_file=str(log_file)))
     uri = wire.open(workspace / "pkg" / "util.py", version=3)
     status = wire.wait_ready()
     assert {"model", "chat_model", "adapter", "index", "last_latency_ms", "rss_mb", "position_encoding"} <= set(status)
@@ -178,6 +228,11 @@ def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model
     assert set(answer) == {"text", "stop_reason", "warnings"}
     deltas = "".join(n["text"] for n in wire.notifications("qwenpair/chatDelta") if n["streamId"] == "q1")
     assert answer["text"] and deltas.startswith(answer["text"][:5])
+    wire.result("workspace/executeCommand", {"command": "qwenpair.chat", "workDoneToken": "chat-1",
+                                             "arguments": [{"question": "And sub?"}]})
+    wire.wait_for(lambda: [p["value"]["kind"] for p in wire.notifications("$/progress") if p["token"] == "chat-1"][-1:] == ["end"],
+                  what="progress on the client's token")
+    assert [p["value"]["kind"] for p in wire.notifications("$/progress") if p["token"] == "chat-1"][0] == "begin"
 
     stale = wire.call("workspace/executeCommand", {"command": "qwenpair.edit", "arguments": [
         {"uri": uri, "range": selection, "instruction": "add type hints", "version": 2}]})
@@ -191,3 +246,5 @@ def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model
     assert secret["error"]["code"] == -32803 and "secret" in secret["error"]["message"]
     assert wire.call("workspace/executeCommand", {"command": "qwenpair.nope"})["error"]["code"] == -32602
     assert wire.shutdown_and_exit() == 0
+    assert "model ready" in log_file.read_text()
+    assert any("model ready" in m["message"] for m in wire.notifications("window/logMessage"))
