@@ -98,6 +98,7 @@ class ExtractorPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._idle_timer: threading.Timer | None = None
+        self._runs = 0  # runs in progress: the idle timer must not close the pool under them
 
     def _get(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -117,7 +118,30 @@ class ExtractorPool:
                 )
             return self._executor
 
+    def start_soon(self) -> None:
+        """Start the workers in the background, e.g. while a cold build scans the tree:
+        starting the fork server and the workers costs about a second of wall time."""
+        threading.Thread(target=self._start, name="repo-index-pool-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            executor = self._get()
+            for future in [executor.submit(_extract_task, []) for _ in range(self._config.worker_count())]:
+                future.result()  # one empty task per worker: each submit starts one
+        except Exception as exc:  # run() meets the same problem and falls back
+            log.debug("could not start index workers early: %s", exc)
+        self._schedule_idle_close()
+
     def run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
+        with self._lock:
+            self._runs += 1
+        try:
+            yield from self._run(entries, cancel)
+        finally:
+            with self._lock:
+                self._runs -= 1
+
+    def _run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
         executor = self._get()
         pending: dict[Future, list[str]] = {}
         leftover: list[str] = []
@@ -180,9 +204,15 @@ class ExtractorPool:
         with self._lock:
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
-            self._idle_timer = threading.Timer(_POOL_IDLE_S, self.close)
+            self._idle_timer = threading.Timer(_POOL_IDLE_S, self._close_if_idle)
             self._idle_timer.daemon = True
             self._idle_timer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._lock:
+            if self._runs:
+                return  # the run in progress schedules the next idle close when it ends
+        self.close()
 
     def close(self) -> None:
         with self._lock:
@@ -248,8 +278,11 @@ def sync(
     report = progress or (lambda p: None)
     report(Progress("scanning", 0, 0))
     entries: list[ScanEntry] = []
+    first_build = not state.files and config.worker_count() > 1
     for entry in rules.scan():
         entries.append(entry)
+        if first_build and len(entries) == _BULK_LOAD_FILES:
+            pool.start_soon()  # a large first build: the workers come up while the scan goes on
         if len(entries) % 2000 == 0:
             report(Progress("scanning", len(entries), 0))
             if is_cancelled(cancel):

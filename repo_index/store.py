@@ -8,7 +8,8 @@ only what changed (and hashes when mtime alone changed, to avoid re-indexing a t
 file). The lexical index is saved whole as a snapshot tagged with the store's generation
 (a counter bumped by every write): a snapshot from another generation is ignored and the
 lexical index is rebuilt from the per-file window blobs instead, which are the source of
-truth.
+truth. The blobs are the last column: SQLite reads a row's columns in order, through the
+overflow pages of a large value, so the columns that scans need (notes) come before them.
 
 A store with another schema version, another root, or that SQLite cannot read is deleted
 and recreated empty; the caller then re-indexes. Not thread-safe: the owner serialises calls.
@@ -29,7 +30,7 @@ from repo_index.facts import Definition, FileFacts, ImportStmt
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,9 +44,9 @@ CREATE TABLE files (
     indexed_ns INTEGER NOT NULL,
     n_lines INTEGER NOT NULL,
     package TEXT NOT NULL,
+    notes TEXT NOT NULL,
     imports TEXT NOT NULL,
-    windows BLOB NOT NULL,
-    notes TEXT NOT NULL
+    windows BLOB NOT NULL
 );
 CREATE TABLE symbols (
     file_id INTEGER NOT NULL,
