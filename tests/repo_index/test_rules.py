@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
 import subprocess
+import sys
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -186,11 +190,41 @@ def test_special_files_and_unreadable(make_tree):
     assert may_use_path(root, root) == PathVerdict(False, "not a regular file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(make_tree):
-    root = make_tree({"secret_mode.py": "1\n"})
-    (root / "secret_mode.py").chmod(0)
-    assert may_use_path(root, root / "secret_mode.py") == PathVerdict(False, "unreadable")
+_UNREADABLE_CHECK = """
+import json, os, sys
+from repo_index.rules import may_use_path
+
+root, uid = sys.argv[1], int(sys.argv[2])
+if os.geteuid() == 0:  # root reads any file: judge as an ordinary user would
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+verdicts = {name: may_use_path(root, os.path.join(root, name)) for name in ("readable.py", "secret_mode.py")}
+print(json.dumps({name: [v.allowed, v.reason] for name, v in verdicts.items()}))
+"""
+
+
+def test_unreadable_file():
+    # The check runs in a subprocess that, under root (as in CI), drops to an unprivileged
+    # uid first. The tree lives in a directory that uid can enter (pytest's own temp dir
+    # is private to its user), next to a readable file that shows it can.
+    root = tempfile.mkdtemp(prefix="qwenpair-unreadable-")
+    try:
+        os.chmod(root, 0o755)
+        for name, mode in (("readable.py", 0o644), ("secret_mode.py", 0o000)):
+            path = os.path.join(root, name)
+            with open(path, "w") as f:
+                f.write("x = 1\n")
+            os.chmod(path, mode)
+        try:
+            uid = pwd.getpwnam("nobody").pw_uid
+        except KeyError:
+            uid = 65534
+        out = subprocess.run([sys.executable, "-c", _UNREADABLE_CHECK, root, str(uid)], capture_output=True,
+                             text=True, check=True).stdout
+        assert json.loads(out) == {"readable.py": [True, ""], "secret_mode.py": [False, "unreadable"]}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_unicode_spaces_and_undecodable_names(make_tree):
