@@ -24,14 +24,26 @@ try {
   await page.keyboard.press('Enter');
   await page.waitForSelector('.monaco-editor .view-lines', { timeout: 30000 });
   step('editor');
-  const status = page.locator('.statusbar-item', { hasText: modelLabel }).first();
+  // The item names the model as soon as it is chosen; "loading model" goes once it is ready.
+  const status = page.locator('.statusbar-item', { hasText: modelLabel, hasNotText: 'loading' }).first();
   await status.waitFor({ timeout: 120000 });
   step('server');
   await page.click('.monaco-editor .view-lines');
   await page.keyboard.press('Control+End');
   await page.keyboard.type(typed, { delay: 30 });
+  // VS Code asks once per keystroke; an answer that came back empty (the server was still
+  // busy) is asked again the way a user would: Alt+\ (Trigger Inline Suggestion).
   const ghostLocator = page.locator('.monaco-editor .ghost-text-decoration').first();
-  await ghostLocator.waitFor({ timeout: 90000 });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ghostLocator.waitFor({ timeout: 15000 });
+      break;
+    } catch (err) {
+      if (attempt === 6) throw err;
+      step(`no ghost text yet, triggering (${attempt})`);
+      await page.keyboard.press('Alt+Backslash');
+    }
+  }
   const ghost = await ghostLocator.textContent();
   await page.screenshot({ path: `${shots}/ghost.png` });
   step('ghost');
