@@ -81,8 +81,10 @@ def build_server() -> QwenServer:
         d = params.text_document
         ls.docs.open(d.uri, d.text, d.version, d.language_id)
         path = ls.path_of(d.uri)
+        engine = ls.sync_engine(path)
+        if engine is not None:
+            engine.document_opened(path, d.text)
         if path is not None and ls.roots is not None:
-            ls.roots.engine_for(path).document_opened(path, d.text)
             ls.roots.overlay(path, d.text)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -96,8 +98,10 @@ def build_server() -> QwenServer:
             log.warning("%s", exc)
             return
         path = ls.path_of(doc.uri)
+        engine = ls.sync_engine(path)
+        if engine is not None:
+            engine.document_changed(path, doc.text, line)
         if path is not None and ls.roots is not None:
-            ls.roots.engine_for(path).document_changed(path, doc.text, line)
             ls.roots.overlay(path, doc.text)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
@@ -112,8 +116,10 @@ def build_server() -> QwenServer:
         uri = params.text_document.uri
         ls.docs.close(uri)
         path = ls.path_of(uri)
+        engine = ls.sync_engine(path)
+        if engine is not None:
+            engine.document_closed(path)
         if path is not None and ls.roots is not None:
-            ls.roots.engine_for(path).document_closed(path)
             ls.roots.overlay(path, None)
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)

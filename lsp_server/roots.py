@@ -65,12 +65,15 @@ class Roots:
                         best = session
             return best
 
-    def engine_for(self, path: Path) -> CompletionEngine:
+    def engine_for(self, path: Path, *, create: bool = True) -> CompletionEngine | None:
+        """The engine serving ``path``; documents outside every root share a file-level one,
+        made on first use (``create=False``: None rather than make it, e.g. before a model
+        is loaded, when making it would load a tokenizer on the caller's thread)."""
         session = self.session_for(path)
         if session is not None:
             return session.engine
         with self._lock:
-            if self._loose is None:
+            if self._loose is None and create:
                 self._loose = CompletionEngine(self._backend(), config=self.config)
             return self._loose
 

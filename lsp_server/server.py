@@ -421,6 +421,13 @@ class QwenServer(LanguageServer):
             return None
         return data.decode("utf-8", errors="replace"), None
 
+    def sync_engine(self, path: Path | None) -> CompletionEngine | None:
+        """The engine a document change goes to, never made on the event loop before a
+        model is loaded (the text is kept in ``docs`` and replayed when a root opens)."""
+        if path is None or self.roots is None:
+            return None
+        return self.roots.engine_for(path, create=self.models is not None)
+
     # -- completion ----------------------------------------------------------------------
     def completion_request(self, uri: str, position: types.Position) -> tuple[CompletionEngine, CompletionRequest] | None:
         if self.models is None or self.roots is None:
