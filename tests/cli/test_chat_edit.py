@@ -14,9 +14,18 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
+from scripted_chat_model import scripted_gguf  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 CODE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+SCRIPTED = "    return b + a"  # what the scripted model answers to anything
+
+
+@pytest.fixture(scope="session")
+def scripted(tiny_model) -> Path:
+    return scripted_gguf(tiny_model, SCRIPTED)
 
 
 @pytest.fixture
@@ -157,10 +166,20 @@ def test_edit_refuses_bad_input_before_loading_a_model(repo, tmp_path):
     assert res.returncode == 2 and "START <= END" in res.stderr
 
 
-def test_edit_apply_with_an_unusable_answer_writes_nothing(repo, tiny_model):
-    res = qp("edit", f"{repo / 'calc.py'}:1-2", "-m", "add type hints", "--apply", "--model", str(tiny_model.gguf),
-             "--n-ctx", "1024")
-    assert res.returncode == 2
-    assert "ask again" in res.stderr and "Traceback" not in res.stderr
-    assert (repo / "calc.py").read_text() == CODE
-    assert sorted(p.name for p in repo.iterdir()) == [".env", ".git", "calc.py"]
+def test_edit_prints_a_diff_and_apply_writes_only_the_requested_lines(repo, scripted):
+    target = f"{repo / 'calc.py'}:2"
+    res = qp("edit", target, "-m", "swap the operands", "--model", str(scripted))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == ("--- a/calc.py\n+++ b/calc.py\n@@ -1,5 +1,5 @@\n def add(a, b):\n"
+                          "-    return a + b\n+    return b + a\n \n \n def sub(a, b):\n")
+    assert "not applied" in res.stderr and (repo / "calc.py").read_text() == CODE
+    res = qp("edit", target, "-m", "swap the operands", "--model", str(scripted), "--apply")
+    assert res.returncode == 0 and "applied to" in res.stderr, res.stderr
+    assert (repo / "calc.py").read_text() == CODE.replace("return a + b", "return b + a")
+    assert sorted(p.name for p in repo.iterdir()) == [".env", ".git", "calc.py"]  # no temporary file left
+
+
+def test_one_shot_chat_prints_exactly_the_streamed_answer(repo, scripted):
+    res = qp("chat", "Why?", "--file", str(repo / "calc.py"), "--model", str(scripted))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == SCRIPTED + "\n"

@@ -5,7 +5,8 @@ structure the editor relies on: ``qwenpair/chatDelta`` notifications that add up
 answer, work-done progress begin/report/end on the client's token, exactly one response per
 request, a random answer to an edit refused with a message (and nothing written), a document
 changed during generation answered with ContentModified (-32801), and a cancelled edit with
-RequestCancelled (-32800).
+RequestCancelled (-32800). A successful edit needs a model whose answer is known: a scripted
+GGUF (tests/assistant/scripted_chat_model.py) answers it with a WorkspaceEdit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lsp_server"))  # the shared test client
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
 from lsp_wire import Wire, server_env  # noqa: E402
+from scripted_chat_model import scripted_gguf  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +109,22 @@ def test_cancelled_edit_is_request_cancelled(served):
     assert wire.response(asked, timeout=60)["error"]["code"] == -32800
     assert wire.result("workspace/executeCommand", {"command": "qwenpair.status"})["model_state"] != "loading"
     assert len(wire.responses(asked)) == 1
+
+
+def test_edit_answers_a_workspace_edit_for_the_version_it_was_made_for(served, tiny_model):
+    wire, root, uri = served
+    scripted = scripted_gguf(tiny_model, "    return b + a")
+    switched = wire.result("workspace/executeCommand", {"command": "qwenpair.switchModel",
+                                                         "arguments": [{"chat_model": str(scripted)}]}, timeout=120)
+    assert switched["chat_model"] == str(scripted)
+    result = wire.result("workspace/executeCommand", {"command": "qwenpair.edit", "arguments": [{
+        "uri": uri, "version": 1, "instruction": "swap the operands", "streamId": "e4",
+        "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 16}}}]})
+    assert set(result) == {"edit", "diff", "warnings"}
+    change = result["edit"]["documentChanges"]
+    assert change == [{"textDocument": {"uri": uri, "version": 1}, "edits": [{
+        "range": {"start": {"line": 1, "character": 0}, "end": {"line": 2, "character": 0}},
+        "newText": "    return b + a\n"}]}]
+    assert "-    return a + b\n+    return b + a\n" in result["diff"]
+    wire.wait_for(lambda: deltas(wire, "e4") == "    return b + a", timeout=10, what="the streamed answer")
+    assert (root / "calc.py").read_text() == CODE  # the client applies the edit, the server never writes
