@@ -73,6 +73,10 @@ def resolve_chat_model(name: str | None) -> str:
     from model.loader import resolve_gguf
 
     if name not in (None, "auto"):
+        spec = registry.REGISTRY.get(name.strip().lower())
+        if spec is not None and not spec.instruct:
+            warn(f"{spec.name} is a base (completion) model; chat and edit want an instruct model such as "
+                 f"{spec.name}-instruct")
         return name
     try:
         return str(resolve_gguf(registry.DEFAULT_CHAT_MODEL))

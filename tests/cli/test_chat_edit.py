@@ -125,6 +125,8 @@ def test_missing_instruct_model_says_how_to_get_it(repo, tmp_path):
     assert "qwenpair model pull qwen2.5-coder-1.5b-instruct" in res.stderr and "Traceback" not in res.stderr
     res = qp("edit", f"{repo / 'calc.py'}:1-2", "-m", "x", env={"QWENPAIR_MODELS_DIR": str(tmp_path / "none")})
     assert res.returncode == 2 and "qwenpair model pull qwen2.5-coder-1.5b-instruct" in res.stderr
+    res = qp("chat", "hi", "--model", "qwen2.5-coder-1.5b", env={"QWENPAIR_MODELS_DIR": str(tmp_path / "none")})
+    assert "is a base (completion) model; chat and edit want an instruct model" in res.stderr
 
 
 def test_model_auto_falls_back_to_the_tiny_model_loudly(repo, tmp_path, tiny_model):
