@@ -33,17 +33,6 @@ def test_completion_fallback_for_clients_without_inline_completion(start, worksp
     assert wire.shutdown_and_exit() == 0
 
 
-def test_inline_capable_clients_get_no_duplicate_completion_items(start, workspace, tiny_model):
-    wire = start()
-    wire.initialize(workspace, fast_options(tiny_model.gguf))
-    uri = wire.open(workspace / "pkg" / "greet.py")
-    wire.wait_ready()
-    result = wire.result("textDocument/completion", {"textDocument": {"uri": uri},
-                                                     "position": {"line": EMOJI_LINE, "character": EMOJI_UTF16}})
-    assert result["items"] == []
-    assert wire.shutdown_and_exit() == 0
-
-
 def test_cancel_and_supersede_answer_minus_32800_once_and_sync_never_waits(start, workspace, tiny_model):
     wire = start()
     wire.initialize(workspace, fast_options(tiny_model.gguf, **SLOW))
@@ -210,6 +199,10 @@ def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model
     status = wire.wait_ready()
     assert {"model", "chat_model", "adapter", "index", "last_latency_ms", "rss_mb", "position_encoding"} <= set(status)
     assert status["rss_mb"] > 10 and status["chat_model"] == str(tiny_model.gguf)
+
+    no_duplicates = wire.result("textDocument/completion", {"textDocument": {"uri": uri},
+                                                            "position": {"line": 1, "character": 16}})
+    assert no_duplicates["items"] == [], "inline-capable clients get the completion inline only"
 
     selection = {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}}
     diagnostic = {"range": selection, "message": "missing type hints", "severity": 2}
