@@ -49,7 +49,7 @@ def test_build_lint_unit_tests_and_package(tmp_path):
         "extension/node_modules/vscode-languageclient/lib/node/main.js",
         "extension/readme.md",
     } <= names
-    assert not any(n.startswith("extension/src/") or n.startswith("extension/out/test/") for n in names)
+    assert not any(n.startswith(("extension/src/", "extension/out/test/", "extension/e2e/")) for n in names)
     assert manifest["main"] == "./out/extension.js"
     contributed = {c["command"] for c in manifest["contributes"]["commands"]}
     assert {"qwenpair.openChat", "qwenpair.editSelection", "qwenpair.reindexWorkspace", "qwenpair.pickModel"} <= contributed
