@@ -19,7 +19,8 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Union
@@ -143,30 +144,31 @@ class ExtractorPool:
 
     def _run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
         executor = self._get()
-        pending: dict[Future, list[str]] = {}
-        leftover: list[str] = []
+        # Results are taken in submission order: the workers take tasks in that order, so
+        # they also finish about in it, and waiting on the oldest costs nothing per task
+        # (waiting for the first of all pending futures installs a waiter on each of them,
+        # hundreds of times over in a large build).
+        pending: deque[tuple[Future, list[str]]] = deque()
         try:
             for task in _tasks(entries):
-                pending[executor.submit(_extract_task, task)] = task
+                pending.append((executor.submit(_extract_task, task), task))
             while pending and not is_cancelled(cancel):
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    task = pending.pop(future)
-                    try:
-                        results = future.result()
-                    except BrokenProcessPool:
-                        leftover += task
-                        continue
-                    yield from results
-                if leftover:
+                future, task = pending[0]
+                try:
+                    results = future.result(timeout=0.2)
+                except TimeoutError:
+                    continue
+                except BrokenProcessPool:
                     # A worker died (a crash inside a grammar): every task in flight failed
                     # with it. Redo them one file at a time to find and skip the culprit.
-                    leftover += [rel for task in pending.values() for rel in task]
+                    leftover = [rel for _, task in pending for rel in task]
                     pending.clear()
                     yield from self._isolate(leftover, cancel)
-                    leftover = []
+                    continue
+                pending.popleft()
+                yield from results
         finally:
-            for future in pending:
+            for future, _ in pending:
                 future.cancel()
             self._schedule_idle_close()
 
