@@ -1,8 +1,9 @@
 """An edit: an instruction and a line range in, a reviewable proposal out, written only on request.
 
 ``edit_message`` asks the instruct model to rewrite exactly the selected lines;
-``make_proposal`` parses its answer (``assistant.edit_parse``), restores the region's
-indentation, line endings and final newline, and returns an ``EditProposal``: the old and new
+``make_proposal`` parses its answer (``assistant.edit_parse``), drops lines it repeated from
+outside the region, restores the region's indentation, line endings and final newline, and
+returns an ``EditProposal``: the old and new
 text of the range, a unified diff of the file, and warnings (tree-sitter parse errors the edit
 adds, fix-ups made). Nothing is written here but by ``write_edit``, which replaces only the
 proposed range, atomically, and only if the file is still the text the edit was made for
@@ -106,6 +107,7 @@ def make_proposal(
     warnings = list(parsed.warnings)
     new = parsed.new_text
     if parsed.form != "search_replace":
+        new = _drop_echo(new, split_lines(old), lines[:start_line], lines[end_line:], warnings)
         new = _reindent(new, old, warnings)
     new = _line_endings(new, old)
     if old.endswith("\n") and new and not new.endswith("\n"):
@@ -168,6 +170,27 @@ def _reindent(new: str, old: str, warnings: list[str]) -> str:
         return new
     warnings.append("re-indented the model's code to the selection's indentation")
     return "".join(want + line if line.strip() else line for line in new.splitlines(keepends=True))
+
+
+def _drop_echo(new: str, old: list[str], before: list[str], after: list[str], warnings: list[str]) -> str:
+    """Drop lines the model repeated from just outside the region (it was asked not to): a
+    leading run equal to the lines before it, a trailing run equal to the lines after it.
+    A run the region itself starts (or ends) with is the model keeping it, not an echo."""
+    lines = split_lines(new)
+
+    def same(a: list[str], b: list[str]) -> bool:
+        return [x.rstrip() for x in a] == [x.rstrip() for x in b] and any(x.strip() for x in a)
+
+    head = next((k for k in range(min(len(before), len(lines)), 0, -1)
+                 if same(lines[:k], before[-k:]) and not same(lines[:k], old[:k])), 0)
+    rest = lines[head:]
+    tail = next((k for k in range(min(len(after), len(rest)), 0, -1)
+                 if same(rest[-k:], after[:k]) and not same(rest[-k:], old[-k:])), 0)
+    kept = rest[: len(rest) - tail]
+    if not (head or tail) or not any(x.strip() for x in kept):
+        return new
+    warnings.append(f"dropped {head + tail} line(s) the model repeated from outside the selection")
+    return "".join(kept)
 
 
 def _common_indent(text: str) -> str:

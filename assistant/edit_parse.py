@@ -8,8 +8,9 @@ Models answer an edit request in one of three forms, and this parser accepts eac
 - bare code with no fence: a whole-region rewrite.
 
 It refuses, with ``UnusableAnswer`` saying why, an answer that is prose with no code, two
-different code blocks for the file's language, a block or SEARCH/REPLACE cut off by the token
-limit, a time cap or a cancel, and a SEARCH that does not match. It never runs the code.
+different code blocks for the file's language, a diff instead of code, a block or
+SEARCH/REPLACE cut off by the token limit, a time cap or a cancel, and a SEARCH that does
+not match. It never runs the code.
 Indentation and the region's final newline are fixed up by ``assistant.edit``, not here.
 """
 
@@ -107,6 +108,12 @@ def _from_blocks(blocks: list[_Block], raw: str, path: str | PurePath, truncated
         others = sorted({b.lang for b in blocks if b not in ours})
         warnings.append(f"ignored {len(blocks) - len(ours)} code block(s) in another language ({', '.join(others)})")
     candidates = ours or blocks
+    if all(b.lang in ("diff", "patch") for b in candidates) and language not in ("diff", "patch"):
+        raise UnusableAnswer(
+            "the model answered with a diff instead of the rewritten code; ask again for the new "
+            "version of the selected lines",
+            raw,
+        )
     distinct = list(dict.fromkeys(b.text.rstrip() for b in candidates))
     if len(distinct) > 1:
         raise UnusableAnswer(

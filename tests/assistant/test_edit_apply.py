@@ -47,6 +47,16 @@ def test_last_line_without_newline_stays_without(tmp_path):
     assert p.diff.endswith("\\ No newline at end of file\n")
 
 
+def test_lines_the_model_repeats_from_outside_the_selection_are_dropped(tmp_path):
+    # selected: the body of area(); the model answers with the whole function and main's header
+    answer = "```python\ndef area(r):\n    return math.pi * r * r\n\n\ndef main():\n```\n"
+    p = propose(tmp_path / "geo.py", SOURCE, answer, 4, 5)
+    assert p.new_text == "    return math.pi * r * r\n"
+    assert any("repeated from outside the selection" in w for w in p.warnings)
+    kept = propose(tmp_path / "geo.py", SOURCE, ANSWER, 3, 5)  # the region's own first line stays
+    assert kept.new_text.startswith("def area(r):\n") and kept.warnings == []
+
+
 def test_an_edit_that_breaks_parsing_is_flagged(tmp_path):
     p = propose(tmp_path / "geo.py", SOURCE, "```python\ndef area(r:\n    return r * r\n```\n", 3, 5)
     assert any("breaks parsing" in w for w in p.warnings), p.warnings
