@@ -4,9 +4,10 @@ Prints one JSON object: the figure (tokens/s of ``training.lora.optimizer_step``
 repository samples: forward, the loss on the masked span only with the output head run on
 target positions only, backward through the adapter, clipping, AdamW), its unit, the
 machine, and the comparison run in the same process: a bare LoRA loop (the same peft model,
-samples and AdamW, with the usual full-logits cross-entropy and nothing else). ``ratio`` =
-ours / bare. Peak memory is the process's peak RSS on CPU, ``max_memory_allocated`` on a GPU
-(each run then reported separately); GPU utilisation comes from NVML when available.
+samples and AdamW, with the usual full-logits cross-entropy and nothing else), one step of
+each in turn so that a busy machine slows both alike. ``ratio`` = ours / bare. Peak memory
+(the process's peak RSS on CPU, ``max_memory_allocated`` on a GPU) covers both loops; GPU
+utilisation comes from NVML when available.
 
 Samples are ``training.repo_samples`` of a real repository (default: this project's own
 source), at ``--context-tokens``; weights are random (speed depends on shape, not values).
@@ -51,30 +52,36 @@ def batches(args):
     return [data.get([(s * n + i) % len(samples) for i in range(n)]) for s in range(args.warmup + args.steps)]
 
 
-def timed(args, rows, step) -> dict:
+def compare(args, rows) -> dict[str, dict]:
+    """Both loops on their own copy of the same model, one step of each in turn, so that a
+    busy machine slows both alike (DESIGN.md: benchmarks report the same-run ratio)."""
     import torch
 
-    model = lora_model(args)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4)
+    runs = {}
+    for name, step in (("bare", bare), ("ours", ours)):
+        model = lora_model(args)
+        params = [p for p in model.parameters() if p.requires_grad]
+        runs[name] = {"step": step, "model": model, "params": params, "opt": torch.optim.AdamW(params, lr=1e-4),
+                      "s": 0.0, "tokens": 0, "targets": 0}
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     bf16 = args.device.startswith("cuda") and torch.cuda.is_bf16_supported()
-    tokens, targets, start = 0, 0, time.perf_counter()
     for i, (x, y) in enumerate(rows):
-        if i == args.warmup:
-            _sync(args.device)
-            tokens, targets, start = 0, 0, time.perf_counter()
         x, y = x.to(args.device), y.to(args.device)
-        with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-            step(model, opt, params, x, y)
-        tokens += x.numel()
-        targets += int((y != -100).sum())
-    _sync(args.device)
-    elapsed = time.perf_counter() - start
-    out = {"tokens_per_s": round(tokens / elapsed, 1), "target_tokens_per_s": round(targets / elapsed, 1)}
+        for run in runs.values():
+            _sync(args.device)
+            t0 = time.perf_counter()
+            with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+                run["step"](run["model"], run["opt"], run["params"], x, y)
+            _sync(args.device)
+            if i >= args.warmup:
+                run["s"] += time.perf_counter() - t0
+                run["tokens"] += x.numel()
+                run["targets"] += int((y != -100).sum())
+    out = {name: {"tokens_per_s": round(r["tokens"] / r["s"], 1), "target_tokens_per_s": round(r["targets"] / r["s"], 1),
+                  "seconds": round(r["s"], 2)} for name, r in runs.items()}
     if args.device.startswith("cuda"):
-        out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
+        out["peak_memory_gb_both_models"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
         out["gpu_utilisation_pct"] = _utilisation()
     return out
 
@@ -125,9 +132,8 @@ def main() -> int:
     import torch
 
     rows = batches(args)
-    bare_run = timed(args, rows, bare)
-    cpu_peak_after_bare = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    ours_run = timed(args, rows, ours)
+    runs = compare(args, rows)
+    ours_run, bare_run = runs["ours"], runs["bare"]
     tokens = sum(int(x.numel()) for x, _ in rows[args.warmup:])
     targets = sum(int((y != -100).sum()) for _, y in rows[args.warmup:])
     result = {
@@ -145,8 +151,10 @@ def main() -> int:
         "ratio": round(ours_run["tokens_per_s"] / bare_run["tokens_per_s"], 2),
     }
     if args.device == "cpu":
-        result["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
-        result["peak_rss_gb_after_bare_run"] = round(cpu_peak_after_bare, 2)
+        result["peak_rss_gb_both_models"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    else:
+        result["peak_memory_gb_both_models"] = runs["peak_memory_gb_both_models"]
+        result["gpu_utilisation_pct"] = runs["gpu_utilisation_pct"]
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
