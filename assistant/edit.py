@@ -3,11 +3,11 @@
 ``edit_message`` asks the instruct model to rewrite exactly the selected lines;
 ``make_proposal`` parses its answer (``assistant.edit_parse``), drops lines it repeated from
 outside the region, restores the region's indentation, line endings and final newline, and
-returns an ``EditProposal``: the old and new
-text of the range, a unified diff of the file, and warnings (tree-sitter parse errors the edit
-adds, fix-ups made). Nothing is written here but by ``write_edit``, which replaces only the
-proposed range, atomically, and only if the file is still the text the edit was made for
-(else ``StaleEdit``). Model output is text to show and to write; it is never executed.
+returns an ``EditProposal``: the old and new text of the range, a unified diff of the file,
+and warnings (tree-sitter parse errors the edit adds, fix-ups made). Nothing is written here
+but by ``write_edit``, which replaces only the proposed range, atomically, and only if the
+file is still the text the edit was made for (else ``StaleEdit``). Model output is text to
+show and to write; it is never executed.
 """
 
 from __future__ import annotations
