@@ -25,6 +25,7 @@ from model.backends.base import Backend, GenerationRequest
 from model.prompt import fim
 from model.tokens import cut_at_leaked_token
 from training.errors import DataError
+from training.eval_repo import percentiles
 
 FIELDS = ("prompt", "suffix", "canonical_solution")
 
@@ -82,8 +83,6 @@ def run_humaneval_fim(rows: list[dict[str, Any]], backend: Backend, *, max_token
         latencies.append((time.perf_counter() - t0) * 1000.0)
         hits[str(row.get("language") or "unknown")].append(exact(result.text, str(row["canonical_solution"])))
         progress(i + 1, len(rows))
-    from training.eval_repo import percentiles
-
     every = [h for hs in hits.values() for h in hs]
     return {
         "n": len(every),
