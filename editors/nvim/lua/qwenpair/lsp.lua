@@ -77,23 +77,21 @@ function M.cancel(client, request_id)
   return client.cancel_request(request_id)
 end
 
---- Runs a workspace/executeCommand on the qwenpair server of {bufnr}.
---- Returns false (and says why) when no server is attached.
----@param bufnr integer
----@param command string e.g. 'qwenpair.status'
----@param arguments table|nil
----@param handler fun(err: table|nil, result: any)
----@return boolean
-function M.execute(bufnr, command, arguments, handler)
-  local client = M.client(bufnr)
+--- The client for a command run from {bufnr}: its own, or with {any} any running qwenpair
+--- client (chat and status need no document). Says why when there is none.
+---@return vim.lsp.Client|nil
+function M.client_for(bufnr, any)
+  local client = M.client(bufnr) or (any and vim.lsp.get_clients({ name = M.NAME })[1]) or nil
   if not client then
     vim.notify('qwenpair: no server attached to this buffer (see :checkhealth qwenpair)', vim.log.levels.WARN)
-    return false
   end
-  M.request(client, 'workspace/executeCommand', { command = command, arguments = arguments }, function(err, result)
-    handler(err, result)
-  end, bufnr)
-  return true
+  return client
+end
+
+--- Runs a workspace/executeCommand; {handler} gets (err, result).
+---@param command string e.g. 'qwenpair.status'
+function M.execute(client, bufnr, command, arguments, handler)
+  M.request(client, 'workspace/executeCommand', { command = command, arguments = arguments }, handler, bufnr)
 end
 
 return M

@@ -37,7 +37,11 @@ function M.format(s)
 end
 
 function M.show()
-  lsp.execute(vim.api.nvim_get_current_buf(), 'qwenpair.status', {}, function(err, s)
+  local client = lsp.client_for(0, true)
+  if not client then
+    return
+  end
+  lsp.execute(client, nil, 'qwenpair.status', {}, function(err, s)
     if err then
       vim.notify('qwenpair: status failed: ' .. err.message, vim.log.levels.ERROR)
     else
