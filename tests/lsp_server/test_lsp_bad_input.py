@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -33,6 +34,14 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+
+
+def _all_gone(pids: set[int], timeout: float = 15) -> list[int]:
+    """The pids still alive after ``timeout`` (worker processes exit once their parent is gone)."""
+    deadline = time.monotonic() + timeout
+    while (alive := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
 
 
 def _answers_again(wire, attempts: int = 6) -> None:
@@ -152,13 +161,31 @@ def test_unopened_and_stale_changes_a_storm_and_deleted_files(start, workspace, 
 
 
 def test_a_client_that_disappears_leaves_no_process(start, workspace, tiny_model):
+    for i in range(60):  # enough files for the index to start its worker processes
+        (workspace / "pkg" / f"mod{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n")
     wire = start()
     wire.initialize(workspace, fast_options(tiny_model.gguf))
     wire.open(workspace / "pkg" / "greet.py")
     wire.wait_ready()
     pid = wire.process.pid
     children = _children(pid)
+    assert children, "the index workers run as child processes"
     wire.process.stdin.close()  # the editor crashed: its end of the pipe is gone
     assert wire.process.wait(30) == 1
-    time.sleep(0.2)
-    assert not [c for c in children if _alive(c)]
+    assert not _all_gone(children)
+
+
+def test_the_server_exits_when_the_client_process_dies(start, workspace, tiny_model):
+    editor = subprocess.Popen(["sleep", "120"])  # stands in for the editor named by processId
+    try:
+        wire = start()
+        wire.result("initialize", {"processId": editor.pid, "capabilities": {},
+                                   "initializationOptions": fast_options(tiny_model.gguf)})
+        wire.notify("initialized", {})
+        wire.wait_ready()
+        children = _children(wire.process.pid)
+    finally:
+        editor.kill()
+        editor.wait()
+    assert wire.process.wait(30) == 1  # its stdin is still open: only the processId watch notices
+    assert not _all_gone(children)
