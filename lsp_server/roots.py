@@ -16,6 +16,7 @@ from pathlib import Path
 
 from assistant.config import EngineConfig
 from assistant.engine import CompletionEngine
+from assistant.retrieval import PromptPolicy
 from assistant.session import Session, open_session
 from model.backends.base import Backend
 
@@ -74,7 +75,8 @@ class Roots:
             return session.engine
         with self._lock:
             if self._loose is None and create:
-                self._loose = CompletionEngine(self._backend(), config=self.config)
+                # no root, but the same secret and ignore rules (judged from the file's folder)
+                self._loose = CompletionEngine(self._backend(), config=self.config, path_policy=PromptPolicy(None))
             return self._loose
 
     def engines(self) -> list[CompletionEngine]:

@@ -27,6 +27,7 @@ from pygls.uris import to_fs_path
 from assistant.chat import ChatEngine
 from assistant.engine import CompletionEngine
 from assistant.request import CompletionRequest, CompletionResult
+from assistant.retrieval import PromptPolicy
 from model.backends.base import Backend
 from lsp_server import logs, settings as settings_mod
 from lsp_server.background import BackgroundWork, RootState
@@ -287,7 +288,7 @@ class QwenServer(BackgroundWork, LanguageServer):
         if engine is None or getattr(engine.backend, "inner", None) is not models.chat:
             engine = ChatEngine(shared, workspace_root=key, config=self.settings.chat,
                                 retriever=session.retriever if session else None,
-                                path_policy=session.policy if session else None)
+                                path_policy=session.policy if session else PromptPolicy(None))
             self._chat[key] = engine
         return engine
 

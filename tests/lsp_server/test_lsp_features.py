@@ -237,6 +237,15 @@ def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model
         {"question": "What is in it?", "uri": (workspace / ".env").as_uri(),
          "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}}]})
     assert secret["error"]["code"] == -32803 and "secret" in secret["error"]["message"]
+    outside = tmp_path / "elsewhere" / ".env"  # outside every root: the same rules hold
+    outside.parent.mkdir()
+    outside.write_text("API_KEY=secret\n")
+    outside_uri = wire.open(outside)
+    assert wire.result("textDocument/inlineCompletion", {"textDocument": {"uri": outside_uri}, "position": {
+        "line": 0, "character": 14}, "context": {"triggerKind": 1}}) == {"items": []}
+    refused = wire.call("workspace/executeCommand", {"command": "qwenpair.chat", "arguments": [
+        {"question": "What is in it?", "uri": outside_uri}]})
+    assert refused["error"]["code"] == -32803 and "secret" in refused["error"]["message"]
     assert wire.call("workspace/executeCommand", {"command": "qwenpair.nope"})["error"]["code"] == -32602
     assert wire.shutdown_and_exit() == 0
     assert "model ready" in log_file.read_text()
