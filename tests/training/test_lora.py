@@ -219,19 +219,23 @@ def test_a_full_disk_during_export_leaves_no_gguf_under_the_final_name(trained, 
         import resource, signal, sys
         from pathlib import Path
         from training.errors import OutOfSpace
-        from training.export_lora import export_adapter
+        from training.export_lora import export_adapter, export_merged
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
-        try:
-            export_adapter(Path({str(trained[0])!r}), Path({str(out)!r}))
-        except OutOfSpace as exc:
-            print(exc)
-            sys.exit(3)
+        failed = 0
+        for export in (export_adapter, export_merged):
+            try:
+                export(Path({str(trained[0])!r}), Path({str(out)!r}))
+            except OutOfSpace as exc:
+                print(exc)
+                failed += 1
+        sys.exit(3 if failed == 2 else 1)
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "ran out of disk space writing" in proc.stdout and "adapter.gguf" in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == []  # neither the GGUF nor a temporary file
+    assert "model-f16.gguf" in proc.stdout  # the merged model's scratch checkpoint did not fit either
+    assert sorted(p.name for p in out.iterdir()) == []  # no GGUF, no meta.json, no temporary file
     assert OutOfSpace.user_facing
 
 
