@@ -4,7 +4,9 @@ against the real `qwenpair serve` with the tiny test model.
 The .vsix built from editors/vscode is installed into a fresh extensions directory; the test
 opens a Python file, waits until the extension's status-bar item shows the model, types at
 the end of the file, waits for the inline suggestion (ghost text) and accepts it with Tab,
-then checks the editor holds the typed text followed by the suggestion.
+then checks the editor holds the typed text followed by the suggestion. A second test runs
+"Edit Selection with Instruction" on one line, accepts the diff, and checks the line is the
+scripted chat model's answer (see tests/e2e/test_nvim_e2e.py) and the rest is unchanged.
 code-server, playwright-core and Chromium come from .ci/setup (editors/vscode/e2e/install.sh
 and Debian's chromium). Run: .venv/bin/pytest -q tests/e2e/test_vscode_codeserver.py
 """
@@ -22,6 +24,10 @@ from pathlib import Path
 
 import pytest
 
+# The scripted chat model (a real GGUF whose answer is known) is built by the Neovim test
+# module; importing the fixture shares it (tests/e2e is on sys.path, as pytest puts it there).
+from test_nvim_e2e import SCRIPTED_ANSWER, scripted_model  # noqa: F401
+
 EXTENSION = Path(__file__).resolve().parents[2] / "editors" / "vscode"
 E2E = EXTENSION / "e2e"
 CODE_SERVER = E2E / "node_modules" / ".bin" / "code-server"
@@ -31,6 +37,10 @@ pytestmark = pytest.mark.slow
 
 SOURCE = '''def add(a, b):
     return a + b
+
+
+def scale(values, factor):
+    return [v * factor for v in values]
 
 
 def total(values):
@@ -60,7 +70,7 @@ def vsix(tmp_path) -> Path:
 
 
 @pytest.fixture
-def code_server(tmp_path, vsix, tiny_model):
+def code_server(tmp_path, vsix, tiny_model, scripted_model):
     assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
     assert Path(CHROMIUM).exists(), "chromium missing: run .ci/setup (apt-get install chromium)"
     data, extensions, workspace = tmp_path / "data", tmp_path / "extensions", tmp_path / "ws"
@@ -70,7 +80,7 @@ def code_server(tmp_path, vsix, tiny_model):
     (data / "User" / "settings.json").write_text(json.dumps({
         "qwenpair.serverCommand": [sys.executable, "-m", "qwenpair", "serve"],
         "qwenpair.model": str(tiny_model.gguf),
-        "qwenpair.chatModel": str(tiny_model.gguf),
+        "qwenpair.chatModel": str(scripted_model),
         "editor.inlineSuggest.enabled": True,
         "editor.autoClosingBrackets": "never",
         "workbench.startupEditor": "none",
@@ -117,4 +127,16 @@ def test_inline_suggestion_appears_and_tab_accepts_it(code_server, tmp_path):
     assert label in result["status"]
     assert result["ghost"]
     assert TYPED + result["ghost"] in "\n".join(result["lines"])
-    assert result["lines"][:4] == SOURCE.splitlines()[:4]
+    assert result["lines"][:8] == SOURCE.splitlines()[:8]
+
+
+def test_edit_selection_shows_a_diff_and_accept_applies_it(code_server, tmp_path):
+    done = subprocess.run(
+        ["node", str(E2E / "edit.mjs"), code_server, "stats.py", "qwenpair-test-tiny", "6",
+         "use map instead of a comprehension", str(tmp_path)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
+    lines = json.loads(done.stdout)["lines"]
+    source = SOURCE.splitlines()
+    assert lines[: len(source)] == source[:5] + [SCRIPTED_ANSWER] + source[6:]
