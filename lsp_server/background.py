@@ -33,6 +33,7 @@ class RootState:
     state: str = "opening"  # opening, indexing, ready, failed
     files: int = 0
     problem: str = ""
+    progress: str = ""  # the last index progress report, e.g. "indexing 30/120"
 
 
 class BackgroundWork:
@@ -194,6 +195,7 @@ class BackgroundWork:
         last = [0.0]
 
         def report(p: Progress) -> None:
+            state.progress = f"{p.phase} {p.done}/{p.total}"
             now = time.monotonic()
             if now - last[0] >= 0.2 or p.done == p.total:
                 last[0] = now

@@ -22,6 +22,7 @@ from assistant.scheduler import Superseded
 from lsp_server import code_actions, commands, transport
 from lsp_server.documents import Change, DocumentError
 from lsp_server.positions import to_line_col, to_position
+from lsp_server.progress import WorkProgress
 from lsp_server.server import ChatUnavailable, QwenServer
 
 log = logging.getLogger(__name__)
@@ -274,8 +275,6 @@ async def _run_chat(ls: QwenServer, stream_id: str | None, path, work) -> Any:
     token = ls.qprotocol.command_token()
     progress = None
     if token is not None:
-        from lsp_server.progress import WorkProgress
-
         progress = WorkProgress(ls, "qwenpair: thinking", token)
         progress.begin("", cancellable=True)
     ls.qprotocol.on_request_cancelled(cancel.set)

@@ -295,7 +295,9 @@ class QwenServer(BackgroundWork, LanguageServer):
     # -- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         models = self.models
-        roots = {str(p): {"state": s.state, "files": s.files, **({"problem": s.problem} if s.problem else {})}
+        roots = {str(p): {"state": s.state, "files": s.files,
+                          **({"progress": s.progress} if s.state == "indexing" and s.progress else {}),
+                          **({"problem": s.problem} if s.problem else {})}
                  for p, s in self.root_states.items()}
         states = {s.state for s in self.root_states.values()}
         overall = ("indexing" if states & {"opening", "indexing"} else "failed" if "failed" in states
