@@ -61,8 +61,9 @@ class IndexConfig:
     max_definition_lines: int = 40
     """A definition longer than this is shown as an outline (header, docstring, members)."""
 
-    debounce_s: float = 0.4
-    """Quiet time after the last file event before a batch is applied (300-500 ms)."""
+    debounce_s: float = 0.3
+    """Quiet time after the last file event before a batch is applied (300-500 ms; the low
+    end, so that a checkout's reconciliation starts as soon as the writes stop)."""
 
     debounce_ceiling_s: float = 2.0
     """A continuous stream of events is still applied at least this often."""
