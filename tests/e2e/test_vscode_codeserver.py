@@ -46,6 +46,7 @@ def scale(values, factor):
 def total(values):
 '''
 TYPED = "    return sum("
+FILES = ("sums.py", "stats.py")  # one per test: a window restores the other's unsaved edits
 
 
 def free_port() -> int:
@@ -60,22 +61,26 @@ def run(cmd: list[str], cwd: Path, timeout: float = 180) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def vsix(tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def vsix(tmp_path_factory) -> Path:
     assert (EXTENSION / "node_modules" / ".bin" / "vsce").exists(), "node deps missing: run .ci/setup"
-    out = tmp_path / "qwenpair.vsix"
+    out = tmp_path_factory.mktemp("vsix") / "qwenpair.vsix"
     run(["npm", "run", "build"], EXTENSION)
     run(["npm", "run", "package", "--", "-o", str(out)], EXTENSION)
     return out
 
 
-@pytest.fixture
-def code_server(tmp_path, vsix, tiny_model, scripted_model):
+@pytest.fixture(scope="module")
+def code_server(tmp_path_factory, vsix, tiny_model, scripted_model):
+    """One code-server for this module; each test opens its own browser window (and so gets
+    its own extension host and server) on its own file of the workspace."""
     assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
     assert Path(CHROMIUM).exists(), "chromium missing: run .ci/setup (apt-get install chromium)"
-    data, extensions, workspace = tmp_path / "data", tmp_path / "extensions", tmp_path / "ws"
+    root = tmp_path_factory.mktemp("code-server")
+    data, extensions, workspace = root / "data", root / "extensions", root / "ws"
     (workspace / ".git").mkdir(parents=True)
-    (workspace / "stats.py").write_text(SOURCE)
+    for name in FILES:
+        (workspace / name).write_text(SOURCE)
     (data / "User").mkdir(parents=True)
     (data / "User" / "settings.json").write_text(json.dumps({
         "qwenpair.serverCommand": [sys.executable, "-m", "qwenpair", "serve"],
@@ -90,36 +95,36 @@ def code_server(tmp_path, vsix, tiny_model, scripted_model):
     }))
     env = {
         **os.environ,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # code-server writes its config.yaml there
-        "QWENPAIR_CONFIG": str(tmp_path / "no-config.toml"),  # keep a user's config out
+        "XDG_CONFIG_HOME": str(root / "config"),  # code-server writes its config.yaml there
+        "QWENPAIR_CONFIG": str(root / "no-config.toml"),  # keep a user's config out
     }
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
     subprocess.run([str(CODE_SERVER), *dirs, "--install-extension", str(vsix)], env=env, check=True,
                    capture_output=True, timeout=120)
     port = free_port()
-    proc = subprocess.Popen(
-        [str(CODE_SERVER), *dirs, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}",
-         "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(workspace)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    log = root / "code-server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(CODE_SERVER), *dirs, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}",
+             "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(workspace)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
-        for line in proc.stdout:
-            if "HTTP server listening" in line:
-                break
-            assert time.monotonic() < deadline, "code-server did not start"
-        else:
-            pytest.fail("code-server exited before listening")
+        while "HTTP server listening" not in log.read_text():
+            assert proc.poll() is None, f"code-server exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"code-server did not start:\n{log.read_text()}"
+            time.sleep(0.2)
         yield f"http://127.0.0.1:{port}/?folder={workspace}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # code-server, its extension host and our server
+        os.killpg(proc.pid, signal.SIGTERM)  # code-server, its extension hosts and our servers
         proc.wait(timeout=30)
 
 
 def test_inline_suggestion_appears_and_tab_accepts_it(code_server, tmp_path):
     label = "qwenpair-test-tiny"  # the status bar shows the model file's name
     done = subprocess.run(
-        ["node", str(E2E / "inline.mjs"), code_server, "stats.py", label, TYPED, str(tmp_path)],
+        ["node", str(E2E / "inline.mjs"), code_server, "sums.py", label, TYPED, str(tmp_path)],
         capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
     )
     assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
