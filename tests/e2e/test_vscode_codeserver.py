@@ -6,7 +6,8 @@ opens a Python file, waits until the extension's status-bar item shows the model
 the end of the file, waits for the inline suggestion (ghost text) and accepts it with Tab,
 then checks the editor holds the typed text followed by the suggestion. A second test runs
 "Edit Selection with Instruction" on one line, accepts the diff, and checks the line is the
-scripted chat model's answer (see tests/e2e/test_nvim_e2e.py) and the rest is unchanged.
+scripted chat model's answer (see tests/e2e/test_nvim_e2e.py) and the rest is unchanged; a
+third asks a question in the chat view's webview and checks the answer shown.
 code-server, playwright-core and Chromium come from .ci/setup (editors/vscode/e2e/install.sh
 and Debian's chromium). Run: .venv/bin/pytest -q tests/e2e/test_vscode_codeserver.py
 """
@@ -145,3 +146,14 @@ def test_edit_selection_shows_a_diff_and_accept_applies_it(code_server, tmp_path
     lines = json.loads(done.stdout)["lines"]
     source = SOURCE.splitlines()
     assert lines[: len(source)] == source[:5] + [SCRIPTED_ANSWER] + source[6:]
+
+
+def test_chat_view_answers_in_its_webview(code_server, tmp_path):
+    done = subprocess.run(
+        ["node", str(E2E / "chat.mjs"), code_server, "qwenpair-test-tiny", "what does scale do?", str(tmp_path)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
+    shown = json.loads(done.stdout)
+    assert shown["question"] == "what does scale do?"
+    assert shown["answer"] == SCRIPTED_ANSWER
