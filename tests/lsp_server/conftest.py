@@ -34,7 +34,7 @@ def workspace(tmp_path: Path) -> Path:
 
 def fast_options(model: Path, **extra: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "model": str(model), "chat_model": str(model), "n_ctx": 2048, "threads": 1,
+        "model": str(model), "chat_model": str(model), "n_ctx": 2048, "threads": 1, "calibrate": False,
         "engine": {"max_tokens_single": 8, "max_tokens_multi": 8},
         "chat": {"max_answer_tokens": 12},
     }

@@ -78,7 +78,7 @@ def _progress(wire, title_part):
 
 def test_progress_for_model_loading_and_indexing_and_reindex(start, workspace, tiny_model):
     wire = start()
-    wire.initialize(workspace, fast_options(tiny_model.gguf))
+    wire.initialize(workspace, fast_options(tiny_model.gguf, calibrate=True))
     status = wire.wait_ready()
     assert status["index"] == {"files": 2, "state": "ready", "roots": {str(workspace.resolve()): {"state": "ready", "files": 2}}}
     wire.wait_for(lambda: _progress(wire, "loading model")[1][-1:] == ["end"], what="model progress end")
@@ -156,7 +156,7 @@ def _adapter(tiny_model, folder, base_name: str = "qwenpair-test-tiny"):
 
 def test_adapter_swaps_in_place_and_a_wrong_one_is_refused(start, workspace, tiny_model, tmp_path):
     wire = start()
-    wire.initialize(workspace, fast_options(tiny_model.gguf, calibrate=False))
+    wire.initialize(workspace, fast_options(tiny_model.gguf))
     wire.wait_ready()
     good = _adapter(tiny_model, tmp_path / "good")
     status = wire.result("workspace/executeCommand", {"command": "qwenpair.switchModel", "arguments": [{"adapter": good}]})

@@ -48,7 +48,7 @@ def _op():
 
 def test_fuzz_every_request_answered_once_and_no_crash(start, workspace, tiny_model):
     wire = start()
-    wire.initialize(workspace, fast_options(tiny_model.gguf, calibrate=False,
+    wire.initialize(workspace, fast_options(tiny_model.gguf,
                                             engine={"max_tokens_single": 4, "max_tokens_multi": 4},
                                             chat={"max_answer_tokens": 4}))
     wire.wait_ready()
