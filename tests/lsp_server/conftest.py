@@ -7,12 +7,17 @@ completion it reliably writes). Generation is kept short so the tests stay fast.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsp_wire import Wire, server_env
+
+# Under the bare `pytest` entry point the repository root is not on sys.path, and the
+# folders tests/assistant, tests/model... would shadow the packages as namespace packages.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 #: Line 1 holds three emoji (two UTF-16 units, four UTF-8 bytes each) before the cursor.
 EMOJI_TEXT = 'def greet(name):\n    banner = "🎉🎉 party 🎉" + name\n    return banner\n'
