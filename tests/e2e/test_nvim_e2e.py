@@ -66,7 +66,11 @@ IM_END = 151645
 
 @pytest.fixture(scope="session")
 def scripted_model(tiny_model, tmp_path_factory) -> Path:
-    """A GGUF whose chat answer to anything is SCRIPTED_ANSWER (see the module docstring)."""
+    """A GGUF whose chat answer to anything is SCRIPTED_ANSWER (see the module docstring).
+    Built once per session, also for the VS Code test module that imports this fixture."""
+    out = tmp_path_factory.getbasetemp() / "scripted-model"
+    if (out / "scripted.gguf").exists():
+        return out / "scripted.gguf"
     import torch
     from transformers import Qwen2ForCausalLM
 
@@ -94,7 +98,6 @@ def scripted_model(tiny_model, tmp_path_factory) -> Path:
             head[nxt] += emb[prev] / emb[prev].norm() * 10
         model.lm_head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
         model.lm_head.weight = torch.nn.Parameter(head)
-    out = tmp_path_factory.mktemp("scripted-model")
     model.save_pretrained(out / "hf")
     return export_gguf(out / "hf", out / "scripted.gguf", name="qwenpair-test-scripted",
                        tokenizer_dir=tiny_model.hf_dir)
