@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-# The scripted chat model (a real GGUF whose answer is known) is built by the Neovim test
-# module; importing the fixture shares it (tests/e2e is on sys.path, as pytest puts it there).
-from test_nvim_e2e import SCRIPTED_ANSWER, scripted_model  # noqa: F401
+# The scripted chat model (a real GGUF whose answer is known) and the sample file come from
+# the Neovim test module; importing the fixture shares it (pytest puts tests/e2e on sys.path).
+from test_nvim_e2e import SCRIPTED_ANSWER, SOURCE, scripted_model  # noqa: F401
 
 EXTENSION = Path(__file__).resolve().parents[2] / "editors" / "vscode"
 E2E = EXTENSION / "e2e"
@@ -36,16 +36,6 @@ CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = pytest.mark.slow
 
-SOURCE = '''def add(a, b):
-    return a + b
-
-
-def scale(values, factor):
-    return [v * factor for v in values]
-
-
-def total(values):
-'''
 TYPED = "    return sum("
 FILES = ("sums.py", "stats.py")  # one per test: a window restores the other's unsaved edits
 
