@@ -33,9 +33,9 @@ def _diagnostic(d: types.Diagnostic) -> dict[str, Any]:
     return out
 
 
-def fix_instruction(diagnostics: list[types.Diagnostic]) -> str:
-    problems = "; ".join(f"line {d.range.start.line + 1}: {d.message}" for d in diagnostics)
-    return f"Fix these problems in the selected code: {problems}"
+#: The diagnostics travel beside the instruction and the prompt lists them, so the instruction
+#: does not repeat them.
+FIX_INSTRUCTION = "Fix the problems the editor reports in the selected code."
 
 
 def code_actions(uri: str, selection: types.Range, version: int | None,
@@ -58,7 +58,7 @@ def code_actions(uri: str, selection: types.Range, version: int | None,
     ]
     if diagnostics:
         actions.append(action("qwenpair: Fix", types.CodeActionKind.QuickFix, EDIT,
-                              {**where, "instruction": fix_instruction(diagnostics),
+                              {**where, "instruction": FIX_INSTRUCTION,
                                "diagnostics": [_diagnostic(d) for d in diagnostics]}, diagnostics))
     actions.append(action("qwenpair: Add docstring", types.CodeActionKind.RefactorRewrite, EDIT,
                           {**where, "instruction": DOCSTRING_INSTRUCTION}))

@@ -212,7 +212,8 @@ def build_server() -> QwenServer:
         answer = await _run_chat(ls, a.stream_id, path, lambda engine, on_text, cancel: engine.ask(
             a.question, history=a.history, path=path, text=text, selection=selection,
             diagnostics=a.diagnostics, on_text=on_text, cancel=cancel))
-        return {"text": answer.text, "stop_reason": answer.stop_reason, "warnings": answer.warnings}
+        return {"text": answer.text, "stop_reason": answer.stop_reason, "warnings": answer.warnings,
+                "sent": answer.sent}
 
     @ls.command(commands.EDIT)
     async def edit(ls: QwenServer, *args: Any) -> dict:

@@ -60,7 +60,7 @@ def test_chat_streams_deltas_and_progress_then_answers_once(served):
     reply = wire.response(asked)
     assert "error" not in reply, reply
     answer = reply["result"]
-    assert set(answer) == {"text", "stop_reason", "warnings"}
+    assert set(answer) == {"text", "stop_reason", "warnings", "sent"}
     assert answer["stop_reason"] in ("eos", "length")
     assert answer["text"]
     wire.wait_for(lambda: deltas(wire, "s1") == answer["text"], timeout=10, what="the deltas to add up to the answer")

@@ -218,7 +218,7 @@ def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model
     answer = wire.result("workspace/executeCommand", {"command": "qwenpair.chat", "arguments": [
         {"question": "What does add do?", "uri": uri, "range": selection, "streamId": "q1",
          "history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]})
-    assert set(answer) == {"text", "stop_reason", "warnings"}
+    assert set(answer) == {"text", "stop_reason", "warnings", "sent"}
     deltas = "".join(n["text"] for n in wire.notifications("qwenpair/chatDelta") if n["streamId"] == "q1")
     assert answer["text"] and deltas.startswith(answer["text"][:5])
     wire.result("workspace/executeCommand", {"command": "qwenpair.chat", "workDoneToken": "chat-1",

@@ -99,7 +99,9 @@ def test_code_actions_carry_commands_and_none_for_an_empty_selection():
     actions = code_actions.code_actions("file:///a.py", r, 4, [diagnostic])
     by_title = {a.title: a for a in actions}
     assert by_title["qwenpair: Fix"].kind == types.CodeActionKind.QuickFix
-    assert "undefined name" in by_title["qwenpair: Fix"].command.arguments[0]["instruction"]
+    args = by_title["qwenpair: Fix"].command.arguments[0]
+    assert args["diagnostics"][0]["message"] == "undefined name"  # listed once, by the prompt
+    assert "undefined name" not in args["instruction"]
     assert by_title["qwenpair: Explain"].command.command == "qwenpair.chat"
     assert by_title["qwenpair: Edit selection…"].command.arguments[0] == {
         "uri": "file:///a.py", "version": 4,
