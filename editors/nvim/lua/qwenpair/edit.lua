@@ -33,18 +33,8 @@ local function apply(bufnr, client, result)
   vim.notify('qwenpair: edit applied (u undoes it)')
 end
 
---- Edits lines {line1}..{line2} of {bufnr} by {instruction}.
-function M.run(bufnr, line1, line2, instruction)
-  local client = lsp.client_for(bufnr, false)
-  if not client then
-    return
-  end
-  local args = {
-    uri = vim.uri_from_bufnr(bufnr),
-    range = lines_range(bufnr, line1, line2, client.offset_encoding),
-    instruction = instruction,
-    version = vim.lsp.util.buf_versions[bufnr],
-  }
+--- Sends `qwenpair.edit` {args} (uri, range, instruction, version, ...) and applies the answer.
+local function send(bufnr, client, args)
   lsp.execute(client, bufnr, 'qwenpair.edit', { args }, function(err, result)
     if err and err.code == CONTENT_MODIFIED then
       vim.notify('qwenpair: the buffer changed while editing; run :QwenpairEdit again', vim.log.levels.WARN)
@@ -52,6 +42,37 @@ function M.run(bufnr, line1, line2, instruction)
       vim.notify('qwenpair: edit failed: ' .. err.message, vim.log.levels.ERROR)
     elseif result and result.edit then
       apply(bufnr, client, result)
+    end
+  end)
+end
+
+--- Edits lines {line1}..{line2} of {bufnr} by {instruction}.
+function M.run(bufnr, line1, line2, instruction)
+  local client = lsp.client_for(bufnr, false)
+  if not client then
+    return
+  end
+  send(bufnr, client, {
+    uri = vim.uri_from_bufnr(bufnr),
+    range = lines_range(bufnr, line1, line2, client.offset_encoding),
+    instruction = instruction,
+    version = vim.lsp.util.buf_versions[bufnr],
+  })
+end
+
+--- Client side of the server's `qwenpair.edit` command (its code actions carry it): asks for
+--- the instruction when the action has none, and applies the answer, which a plain
+--- executeCommand would drop.
+function M.from_code_action(command, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  local args = vim.deepcopy(command.arguments[1])
+  if args.instruction then
+    return send(ctx.bufnr, client, args)
+  end
+  vim.ui.input({ prompt = 'qwenpair edit: ' }, function(instruction)
+    if instruction and instruction ~= '' then
+      args.instruction = instruction
+      send(ctx.bufnr, client, args)
     end
   end)
 end

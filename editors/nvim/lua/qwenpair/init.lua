@@ -23,6 +23,14 @@ function M.setup(opts)
       end
     end,
   })
+  -- The server's code actions carry these commands; run them here so that their answers are
+  -- shown (chat) or applied (edit) instead of dropped.
+  vim.lsp.commands['qwenpair.edit'] = function(command, ctx)
+    require('qwenpair.edit').from_code_action(command, ctx)
+  end
+  vim.lsp.commands['qwenpair.chat'] = function(command, ctx)
+    require('qwenpair.chat').from_code_action(command, ctx)
+  end
   lsp.start({
     ['qwenpair/chatDelta'] = function(err, params)
       require('qwenpair.chat').on_delta(err, params)
