@@ -226,6 +226,7 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     resolved = cfg.resolved()
     data = build_repo_samples(Path(cfg.repo), cfg.samples, log=log)
     last = prepare_out(out, resume)
+    torch.manual_seed(cfg.train.seed)  # the adapter's initial A matrices: the same run gives the same adapter
     model, base, used_4bit = load_base(cfg.base, qlora=cfg.lora.qlora, device=device, log=log)
     state: dict[str, Any] = {"step": 0, "samples_seen": 0, "tokens_seen": 0, "history": [], "best": None, "bad_evals": 0}
     optim_state = None

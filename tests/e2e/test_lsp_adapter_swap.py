@@ -46,7 +46,7 @@ class Counter{i}:
 
 @pytest.fixture(scope="module")
 def exported(tiny_model, tmp_path_factory):
-    """(workspace, adapter.gguf) from a real two-step run on the workspace, exported."""
+    """(workspace, adapter.gguf) from a real four-step run on the workspace, exported."""
     from training.export_lora import export_adapter
     from training.loop import TrainConfig
     from training.lora import run_lora
@@ -59,8 +59,8 @@ def exported(tiny_model, tmp_path_factory):
         (root / "pkg" / f"stage_{i}.py").write_text(MODULE.format(i=i))
     cfg = LoraConfig(base=str(tiny_model.hf_dir), repo=str(root), lora=LoraSettings(dropout=0.0),
                      samples=SampleConfig(context_tokens=96, max_tokens=192, per_file=2),
-                     train=TrainConfig(lr=5e-2, warmup_steps=1, max_steps=2, micro_batch=4, weight_decay=0.0),
-                     eval_every=1, patience=2)
+                     train=TrainConfig(lr=1e-2, warmup_steps=1, max_steps=4, micro_batch=4, weight_decay=0.0),
+                     eval_every=2, patience=2)
     result = run_lora(cfg, base / "run", progress=False, log=lambda m: None)
     assert result.adapter is not None, result.history
     return root, export_adapter(result.adapter, base / "export")
