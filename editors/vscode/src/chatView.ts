@@ -8,9 +8,10 @@
  * webview script (media/chat.js) only draws them and posts button clicks back.
  */
 import * as vscode from 'vscode';
-import type { QwenpairClient } from './client';
+import type { ChatArgs, QwenpairClient } from './client';
 import type { DiffPreview } from './diffPreview';
 import { splitCodeBlocks } from './markdown';
+import type { Range } from './textEdits';
 
 type FromWebview =
   | { type: 'ask'; question: string }
@@ -63,7 +64,7 @@ export class ChatView implements vscode.WebviewViewProvider {
 
   private async onMessage(m: FromWebview): Promise<void> {
     if (m.type === 'ask') {
-      await this.ask(m.question);
+      await this.ask(this.fromActiveEditor(m.question));
       return;
     }
     const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
@@ -72,38 +73,51 @@ export class ChatView implements vscode.WebviewViewProvider {
     } else if (m.type === 'insert') {
       await editor.edit((b) => b.insert(editor.selection.active, m.code));
     } else {
-      const s = editor.selection;
-      const range = { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } };
-      await this.preview.propose(editor.document, [{ range, newText: m.code }], 'qwenpair: apply code block');
+      await this.preview.propose(editor.document, [{ range: asRange(editor.selection), newText: m.code }], 'qwenpair: apply code block');
     }
   }
 
-  private async ask(question: string): Promise<void> {
+  /** A question about the active editor's document and selection, if any. */
+  private fromActiveEditor(question: string): ChatArgs {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      return { question };
+    }
+    const args: ChatArgs = { question, uri: editor.document.uri.toString() };
+    if (!editor.selection.isEmpty) {
+      args.range = asRange(editor.selection);
+    }
+    return args;
+  }
+
+  /** A question from a code action (Explain, Generate tests): shown and answered in the view. */
+  async askFromAction(args: ChatArgs): Promise<void> {
+    await vscode.commands.executeCommand(`${ChatView.id}.focus`);
+    await this.ask(args);
+  }
+
+  private async ask(question: ChatArgs): Promise<void> {
     const client = this.client();
     if (!client?.running) {
       vscode.window.showWarningMessage('qwenpair: the server is not running.');
       return;
     }
     const id = `vscode-${++this.count}`;
-    const editor = vscode.window.activeTextEditor;
-    const args: Parameters<QwenpairClient['chat']>[0] = { question, history: [...this.history], streamId: id };
-    if (editor) {
-      args.uri = editor.document.uri.toString();
-      if (!editor.selection.isEmpty) {
-        const s = editor.selection;
-        args.range = { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } };
-      }
-    }
-    this.post({ type: 'question', id, text: question });
+    this.post({ type: 'question', id, text: question.question });
     this.streams.set(id, '');
     try {
-      const result = await client.chat(args);
+      const result = await client.chat({ ...question, history: [...this.history], streamId: id });
       this.post({ type: 'answer', id, segments: splitCodeBlocks(result.text), done: true, warnings: result.warnings ?? [] });
-      this.history.push({ role: 'user', content: question }, { role: 'assistant', content: result.text });
+      // `sent` is the turn as the model saw it: the server reuses its cache of it (docs/lsp.md).
+      this.history.push({ role: 'user', content: result.sent ?? question.question }, { role: 'assistant', content: result.text });
     } catch (err) {
       this.post({ type: 'error', id, text: err instanceof Error ? err.message : String(err) });
     } finally {
       this.streams.delete(id);
     }
   }
+}
+
+function asRange(s: vscode.Selection): Range {
+  return { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } };
 }

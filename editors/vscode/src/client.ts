@@ -28,6 +28,8 @@ export interface ChatArgs {
 }
 export interface ChatResult {
   text: string;
+  /** the user turn as the model saw it: what the next request's history should carry */
+  sent?: string;
   stop_reason?: string;
   warnings?: string[];
 }
@@ -37,10 +39,26 @@ export interface EditResult {
   warnings?: string[];
 }
 
+export interface EditArgs {
+  uri: string;
+  range: Range;
+  instruction?: string;
+  version?: number;
+}
+
+/**
+ * Client-side handlers for server commands that code actions carry: a plain executeCommand
+ * would drop a chat answer and could not ask for an edit's instruction or show its diff.
+ */
+export interface CommandHandlers {
+  chat(args: ChatArgs): Promise<unknown>;
+  edit(args: EditArgs): Promise<unknown>;
+}
+
 export class QwenpairClient {
   readonly client: LanguageClient;
 
-  constructor(settings: Settings, output: vscode.LogOutputChannel) {
+  constructor(settings: Settings, output: vscode.LogOutputChannel, handlers: CommandHandlers) {
     const [command, ...args] = settings.serverCommand;
     const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio };
     const clientOptions: LanguageClientOptions = {
@@ -50,6 +68,11 @@ export class QwenpairClient {
       middleware: {
         provideInlineCompletionItems: (document, position, context, token, next) =>
           isEnabled(settings.enable, document.languageId) ? next(document, position, context, token) : null,
+        executeCommand: (command, args, next) => {
+          if (command === 'qwenpair.chat') return handlers.chat(args[0]);
+          if (command === 'qwenpair.edit') return handlers.edit(args[0]);
+          return next(command, args);
+        },
       },
     };
     this.client = new LanguageClient('qwenpair', 'qwenpair', serverOptions, clientOptions);
@@ -87,7 +110,7 @@ export class QwenpairClient {
     return this.execute('qwenpair.chat', [args]);
   }
 
-  edit(args: { uri: string; range: Range; instruction: string; version?: number }): Promise<EditResult> {
+  edit(args: EditArgs & { instruction: string }): Promise<EditResult> {
     return this.execute('qwenpair.edit', [args]);
   }
 

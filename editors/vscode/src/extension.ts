@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { ChatView } from './chatView';
 import { QwenpairClient } from './client';
 import { DiffPreview } from './diffPreview';
-import { editSelection } from './editCommand';
+import { editSelection, runEdit } from './editCommand';
 import { readSettings } from './settings';
 import { StatusBar } from './statusBar';
 import { statusText } from './statusText';
@@ -20,8 +20,11 @@ function settings() {
   return readSettings((key) => config.get(key));
 }
 
-async function startClient(output: vscode.LogOutputChannel, chat: ChatView): Promise<void> {
-  const client = new QwenpairClient(settings(), output);
+async function startClient(output: vscode.LogOutputChannel, chat: ChatView, preview: DiffPreview): Promise<void> {
+  const client: QwenpairClient = new QwenpairClient(settings(), output, {
+    chat: (args) => chat.askFromAction(args),
+    edit: (args): Promise<void> => runEdit(client, preview, args),
+  });
   current = client;
   client.onChatDelta((delta) => chat.onDelta(delta));
   try {
@@ -97,11 +100,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (e.affectsConfiguration('qwenpair')) {
         await current?.stop();
-        await startClient(output, chat);
+        await startClient(output, chat, preview);
       }
     }),
   );
-  await startClient(output, chat);
+  await startClient(output, chat, preview);
   await statusBar.refresh();
 }
 
