@@ -338,7 +338,7 @@ def _plan_tensors(hf_dir: Path, hp: Qwen2Hparams) -> list[_Tensor]:
     for hf_name, file, dtype, shape, start, end in _safetensors_entries(hf_dir):
         if _IGNORED.match(hf_name) or (hf_name == "lm_head.weight" and hp.tied):
             continue  # tied embeddings: llama.cpp reuses token_embd, no output tensor
-        gguf_name = _gguf_name(hf_name)
+        gguf_name = gguf_tensor_name(hf_name)
         if gguf_name is None:
             raise BadModelFile(f"{file}: unexpected tensor {hf_name!r} for a Qwen2 model")
         found[gguf_name] = _Tensor(gguf_name, file, dtype, shape, start, end)
@@ -356,7 +356,7 @@ def _plan_tensors(hf_dir: Path, hp: Qwen2Hparams) -> list[_Tensor]:
     return [found[e] for e in expected]
 
 
-def _gguf_name(hf_name: str) -> str | None:
+def gguf_tensor_name(hf_name: str) -> str | None:
     if hf_name in _GLOBAL_TENSORS:
         return _GLOBAL_TENSORS[hf_name]
     m = _BLOCK_RE.fullmatch(hf_name)

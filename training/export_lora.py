@@ -41,7 +41,7 @@ def adapter_pairs(adapter_dir: Path) -> tuple[dict[str, tuple[Any, Any]], float]
     """({GGUF weight name: (lora_a, lora_b)}, alpha) of a saved peft adapter."""
     from safetensors.numpy import load_file
 
-    from model.gguf_export import _gguf_name as gguf_tensor_name  # the one HF -> GGUF name table
+    from model.gguf_export import gguf_tensor_name  # the one HF -> GGUF name table
 
     config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     if config.get("use_rslora") or config.get("use_dora"):
