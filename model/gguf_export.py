@@ -357,6 +357,7 @@ def _plan_tensors(hf_dir: Path, hp: Qwen2Hparams) -> list[_Tensor]:
 
 
 def gguf_tensor_name(hf_name: str) -> str | None:
+    """The GGUF name of a Hugging Face Qwen2 tensor (None for one llama.cpp does not use)."""
     if hf_name in _GLOBAL_TENSORS:
         return _GLOBAL_TENSORS[hf_name]
     m = _BLOCK_RE.fullmatch(hf_name)
