@@ -5,7 +5,8 @@ The .vsix built from editors/vscode is installed into a fresh extensions directo
 opens a Python file, waits until the extension's status-bar item shows the model, types at
 the end of the file, waits for the inline suggestion (ghost text) and accepts it with Tab,
 then checks the editor holds the typed text followed by the suggestion. A second test runs
-"Edit Selection with Instruction" on one line, accepts the diff, and checks the line is the
+"Edit Selection with Instruction" on one line (and, again, the server's "Edit selection…" code
+action), accepts the diff, and checks the line is the
 scripted chat model's answer (see tests/e2e/test_nvim_e2e.py) and the rest is unchanged; a
 third asks a question in the chat view's webview and checks the answer shown.
 code-server, playwright-core and Chromium come from .ci/setup (editors/vscode/e2e/install.sh
@@ -37,7 +38,7 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
 
 TYPED = "    return sum("
-FILES = ("sums.py", "stats.py")  # one per test: a window restores the other's unsaved edits
+FILES = ("sums.py", "stats.py", "scale.py")  # one per test: a window restores others' unsaved edits
 
 
 def free_port() -> int:
@@ -126,10 +127,11 @@ def test_inline_suggestion_appears_and_tab_accepts_it(code_server, tmp_path):
     assert result["lines"][:8] == SOURCE.splitlines()[:8]
 
 
-def test_edit_selection_shows_a_diff_and_accept_applies_it(code_server, tmp_path):
+@pytest.mark.parametrize(("via", "file"), [("command", "stats.py"), ("action", "scale.py")])
+def test_edit_selection_shows_a_diff_and_accept_applies_it(code_server, tmp_path, via, file):
     done = subprocess.run(
-        ["node", str(E2E / "edit.mjs"), code_server, "stats.py", "qwenpair-test-tiny", "6",
-         "use map instead of a comprehension", str(tmp_path)],
+        ["node", str(E2E / "edit.mjs"), code_server, file, "qwenpair-test-tiny", "6",
+         "use map instead of a comprehension", via, str(tmp_path)],
         capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
     )
     assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
