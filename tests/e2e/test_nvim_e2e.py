@@ -62,46 +62,16 @@ return out
 
 
 SCRIPTED_ANSWER = "    return list(map(factor.__mul__, values))"
-IM_END = 151645
 
 
 @pytest.fixture(scope="session")
-def scripted_model(tiny_model, tmp_path_factory) -> Path:
-    """A GGUF whose chat answer to anything is SCRIPTED_ANSWER (see the module docstring).
-    Built once per session, also for the VS Code test module that imports this fixture."""
-    out = tmp_path_factory.getbasetemp() / "scripted-model"
-    if (out / "scripted.gguf").exists():
-        return out / "scripted.gguf"
-    import torch
-    from transformers import Qwen2ForCausalLM
+def scripted_model(tiny_model) -> Path:
+    """A GGUF whose chat answer to anything is SCRIPTED_ANSWER (see
+    tests/assistant/scripted_chat_model.py); also used by the VS Code test module."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
+    from scripted_chat_model import scripted_gguf
 
-    from model.gguf_export import export_gguf
-    from model.tokenizer import load_fast_tokenizer
-
-    tok = load_fast_tokenizer()
-    last_prompt_token = tok.encode("<|im_start|>assistant\n").ids[-1]
-    chain = [last_prompt_token, *tok.encode(SCRIPTED_ANSWER).ids, IM_END]
-    assert len(set(chain)) == len(chain), "a bigram chain needs distinct tokens"
-
-    model = Qwen2ForCausalLM.from_pretrained(tiny_model.hf_dir, dtype=torch.float32)
-    model.config.tie_word_embeddings = False
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for layer in model.model.layers:  # every block adds nothing: the last hidden state
-            layer.self_attn.o_proj.weight.zero_()  # is the last token's embedding
-            layer.mlp.down_proj.weight.zero_()
-        model.model.norm.weight.fill_(1.0)
-        emb = model.model.embed_tokens.weight
-        head = torch.zeros_like(emb)
-        for token in chain[:-1]:
-            emb[token] = torch.randn(emb.shape[1], generator=gen)
-        for prev, nxt in zip(chain, chain[1:]):
-            head[nxt] += emb[prev] / emb[prev].norm() * 10
-        model.lm_head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
-        model.lm_head.weight = torch.nn.Parameter(head)
-    model.save_pretrained(out / "hf")
-    return export_gguf(out / "hf", out / "scripted.gguf", name="qwenpair-test-scripted",
-                       tokenizer_dir=tiny_model.hf_dir)
+    return scripted_gguf(tiny_model, SCRIPTED_ANSWER)
 
 
 def nvim_binary(version: str = "0.12") -> str:
