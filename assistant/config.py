@@ -41,7 +41,10 @@ class EngineConfig:
     cache_entries: int = 256
     """Results kept in the LRU cache."""
     speculative: bool = False
-    """After a suggestion is shown, precompute the completion that follows it (llama.vim)."""
+    """After a suggestion is shown, precompute the completion that follows it (llama.vim).
+    Off by default: on a 2-core CPU with the 0.5B model a completion takes longer than the
+    pause before accepting (bench/keystroke_latency.py --speculative: 0 of 8 accepts served
+    from it at 400 ms, typing p95 2.4x worse). Turn it on where generation is fast (a GPU)."""
     naive_layout: bool = False
     """The layout of llama-server's /infill, for comparison only: the current line inside the
     prefix and snippets re-ranked on every keystroke (so every keystroke re-evaluates the suffix)."""
