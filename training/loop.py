@@ -90,6 +90,21 @@ class Batches(Protocol):
         ...
 
 
+def pad_batch(ids: list[list[int]], trained: list[list[bool]], pad_id: int):
+    """Next-token (inputs, labels) for token rows, right-padded with ``pad_id``: position t
+    predicts ``ids[t + 1]``, and is trained on only where ``trained[t + 1]`` (else -100)."""
+    import torch
+
+    width = max(len(row) for row in ids) - 1
+    x = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    y = torch.full((len(ids), width), -100, dtype=torch.long)
+    for r, (row, keep) in enumerate(zip(ids, trained)):
+        n = len(row) - 1
+        x[r, :n] = torch.tensor(row[:-1])
+        y[r, :n] = torch.tensor([t if k else -100 for t, k in zip(row[1:], keep[1:])])
+    return x, y
+
+
 @dataclass
 class Dist:
     """This process's place in a (possibly single-process) run."""

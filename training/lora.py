@@ -37,7 +37,7 @@ from model.adapter_meta import BaseModel
 from model.tokens import ENDOFTEXT_ID
 from training.checkpoint import META, OPTIMIZER, check_compatible, prepare_out, read_checkpoint
 from training.errors import TrainingError
-from training.loop import lr_at, positions_to_indices
+from training.loop import lr_at, pad_batch, positions_to_indices
 from training.provenance import config_dict
 from training.lora_checkpoint import ADAPTER_DIR, append_metrics, save_adapter, save_checkpoint, trim_metrics
 from training.lora_config import LoraConfig, LoraSettings
@@ -70,17 +70,9 @@ class RepoBatches:
         return len(self.samples)
 
     def get(self, indices: list[int]):
-        import torch
-
         rows = [self.samples[i] for i in indices]
-        width = max(len(s.ids) for s in rows) - 1
-        x = torch.full((len(rows), width), ENDOFTEXT_ID, dtype=torch.long)
-        y = torch.full((len(rows), width), -100, dtype=torch.long)
-        for r, s in enumerate(rows):
-            n = len(s.ids) - 1
-            x[r, :n] = torch.tensor(s.ids[:-1])
-            y[r, s.n_prompt - 1 : n] = torch.tensor(s.ids[s.n_prompt :])  # position t predicts ids[t+1]
-        return x, y
+        return pad_batch([s.ids for s in rows], [[t >= s.n_prompt for t in range(len(s.ids))] for s in rows],
+                         ENDOFTEXT_ID)
 
 
 def resolve_base(base: str) -> tuple[str, str]:

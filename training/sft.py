@@ -32,7 +32,7 @@ from model.tokens import ENDOFTEXT_ID, FIM_MIDDLE_ID, IM_END, IM_END_ID, IM_STAR
 from training.checkpoint import check_compatible, prepare_out, read_checkpoint
 from training.data.fim import FimConfig, choose_mode, fim_sample, split_span
 from training.errors import DataError, TrainingError
-from training.loop import Dist, FitResult, TrainConfig, fit
+from training.loop import Dist, FitResult, TrainConfig, fit, pad_batch
 from training.provenance import config_dict
 from training.runs import check_base, checkpoint_writer, load_model, load_tokenizer, quiet_transformers, write_run
 
@@ -123,17 +123,8 @@ class SftBatches:
         return len(self.samples)
 
     def get(self, indices: list[int]):
-        import torch
-
         rows = [self.samples[i] for i in indices]
-        width = max(len(s.ids) for s in rows) - 1
-        x = torch.full((len(rows), width), ENDOFTEXT_ID, dtype=torch.long)
-        y = torch.full((len(rows), width), -100, dtype=torch.long)
-        for r, s in enumerate(rows):
-            n = len(s.ids) - 1
-            x[r, :n] = torch.tensor(s.ids[:-1])
-            y[r, :n] = torch.tensor([t if keep else -100 for t, keep in zip(s.ids[1:], s.targets[1:])])
-        return x, y
+        return pad_batch([s.ids for s in rows], [s.targets for s in rows], ENDOFTEXT_ID)
 
 
 def build_samples(cfg: SftConfig, tokenizer, log: Callable[[str], None]) -> tuple[list[Sample], Counter]:
