@@ -125,6 +125,10 @@ def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | Non
     """
     state = wait_for("the model to load", lambda: vim.exec_lua(status) in ("ready", "failed") and vim.exec_lua(status))
     assert state == "ready"
+    # One server, for the file: the empty buffer Neovim started with (and the chat
+    # buffer, later) get none (once, one rooted at the current directory loaded a
+    # second model there and answered :QwenpairStatus from the chat buffer).
+    assert vim.exec_lua("return #vim.lsp.get_clients({ name = 'qwenpair' })") == 1
     return vim
 
 
@@ -212,5 +216,6 @@ def test_chat_streams_the_answer_and_status_names_the_models(workspace, tiny_mod
         status = wait_for("the status", lambda: vim.exec_lua("return _G.notes[1]"), timeout=10)
         assert f"model:        {tiny_model.gguf} (ready)" in status
         assert f"chat model:   {scripted_model}" in status
+        assert vim.exec_lua("return #vim.lsp.get_clients({ name = 'qwenpair' })") == 1
     finally:
         vim.close()

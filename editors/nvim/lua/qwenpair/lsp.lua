@@ -11,6 +11,26 @@ M.NAME = 'qwenpair'
 
 local has_011 = vim.fn.has('nvim-0.11') == 1
 
+--- Whether {bufnr} is a file on disk: named, an ordinary buffer, no `scheme://` name.
+--- Only these get a server: the empty buffer Neovim starts with would otherwise start one
+--- rooted at the current directory (vim.fs.root searches from there for unnamed buffers),
+--- loading a model and indexing a folder nobody opened.
+---@param bufnr integer
+---@return boolean
+function M.is_file_buffer(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  return vim.bo[bufnr].buftype == '' and name ~= '' and not name:match('^%a[%w+.-]*://')
+end
+
+--- The workspace root for file buffer {bufnr}: the nearest folder with a root marker, or
+--- nil (the server then serves the file without a workspace index).
+---@return string|nil
+local function root_of(bufnr, markers)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  local found = vim.fs.find(markers, { upward = true, path = vim.fs.dirname(name) })[1]
+  return found and vim.fs.dirname(found) or nil
+end
+
 --- The client configuration shared by both start paths.
 ---@param handlers table<string, function>
 ---@return table
@@ -20,7 +40,12 @@ local function client_config(handlers)
     name = M.NAME,
     cmd = opts.cmd,
     filetypes = opts.filetypes,
-    root_markers = opts.root_markers,
+    -- A function, so that buffers that are not files get no server at all.
+    root_dir = function(bufnr, on_dir)
+      if M.is_file_buffer(bufnr) then
+        on_dir(root_of(bufnr, opts.root_markers))
+      end
+    end,
     init_options = opts.init_options,
     handlers = handlers,
   }
@@ -38,17 +63,15 @@ function M.start(handlers)
   vim.api.nvim_create_autocmd('FileType', {
     group = vim.api.nvim_create_augroup('qwenpair.start', { clear = true }),
     callback = function(args)
-      if vim.bo[args.buf].buftype ~= '' then
+      if not M.is_file_buffer(args.buf) then
         return
       end
       if cfg.filetypes and not vim.tbl_contains(cfg.filetypes, vim.bo[args.buf].filetype) then
         return
       end
-      local dir = vim.fs.dirname(vim.api.nvim_buf_get_name(args.buf))
-      local start = vim.fs.find(cfg.root_markers, { upward = true, path = dir })[1]
-      vim.lsp.start(vim.tbl_extend('force', cfg, {
-        root_dir = start and vim.fs.dirname(start) or nil,
-      }), { bufnr = args.buf })
+      local start = vim.deepcopy(cfg)
+      start.root_dir = root_of(args.buf, config.options.root_markers) -- nil: no workspace
+      vim.lsp.start(start, { bufnr = args.buf })
     end,
   })
 end
@@ -58,6 +81,24 @@ end
 ---@return vim.lsp.Client|nil
 function M.client(bufnr)
   return vim.lsp.get_clients({ name = M.NAME, bufnr = bufnr or 0 })[1]
+end
+
+--- A running qwenpair client for a command run outside a file (the chat buffer): the one
+--- serving the alternate buffer (the file the user came from), else any serving a buffer.
+---@return vim.lsp.Client|nil
+function M.serving_client()
+  local alt = vim.fn.bufnr('#')
+  local client = alt > 0 and M.client(alt) or nil
+  if client then
+    return client
+  end
+  local clients = vim.lsp.get_clients({ name = M.NAME })
+  for _, c in ipairs(clients) do
+    if next(c.attached_buffers) ~= nil then
+      return c
+    end
+  end
+  return clients[1]
 end
 
 --- Sends a request; {handler} gets (err, result, ctx).
@@ -81,7 +122,7 @@ end
 --- client (chat and status need no document). Says why when there is none.
 ---@return vim.lsp.Client|nil
 function M.client_for(bufnr, any)
-  local client = M.client(bufnr) or (any and vim.lsp.get_clients({ name = M.NAME })[1]) or nil
+  local client = M.client(bufnr) or (any and M.serving_client()) or nil
   if not client then
     vim.notify('qwenpair: no server attached to this buffer (see :checkhealth qwenpair)', vim.log.levels.WARN)
   end
