@@ -47,14 +47,36 @@ class _Run:
 
     @classmethod
     def build(cls, terms: np.ndarray, wins: np.ndarray) -> "_Run":
-        # Sorted as one 64-bit key (term, window): a plain sort of integers is several times
-        # faster than a stable argsort plus two gathers (a cold index sorts ~10M postings).
-        keys = (terms.astype(np.uint64) << np.uint64(32)) | wins.astype(np.uint32).astype(np.uint64)
+        keys = np.empty(len(terms), dtype=np.uint64)
+        _keys_into(keys, terms, wins)
+        return cls.from_keys(keys)
+
+    @classmethod
+    def from_keys(cls, keys: np.ndarray) -> "_Run":
+        """The run of postings given as (term << 32 | window) keys, which this sorts and
+        overwrites. Sorted as one 64-bit key: a plain sort of integers is several times
+        faster than a stable argsort plus two gathers (a cold index sorts ~10M postings).
+        Split in place: each temporary of that size costs more in fresh pages than the sort
+        itself (0.5 s against 0.07 s measured for 10M postings)."""
         keys.sort()
-        return cls((keys >> np.uint64(32)).astype(np.uint32), (keys & np.uint64(0xFFFFFFFF)).astype(np.int32))
+        wins = keys.astype(np.uint32).view(np.int32)  # truncates to the low word
+        keys >>= np.uint64(32)
+        return cls(keys.astype(np.uint32), wins)
 
     def __len__(self) -> int:
         return len(self.terms)
+
+
+def _keys_into(out: np.ndarray, terms: np.ndarray, wins: np.ndarray) -> None:
+    """Writes the postings' (term << 32 | window) keys into ``out``, in place."""
+    out[:] = terms
+    out <<= np.uint64(32)
+    out |= wins.astype(np.int32, copy=False).view(np.uint32)
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """np.concatenate, without copying a single array."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 class LexicalIndex:
@@ -71,7 +93,8 @@ class LexicalIndex:
         self._alive_len = 0  # an int: exact, so scores never depend on update order
         self._base = _Run(np.empty(0, np.uint32), np.empty(0, np.int32))
         self._runs: list[_Run] = []
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._bulk = np.empty(0, dtype=np.uint64)  # postings added in bulk, as keys
+        self._bulk_n = 0
         self._by_file: dict[int, np.ndarray] = {}
         self._norm = np.empty(0, dtype=np.float32)
         self._norm_key: tuple = ()
@@ -110,7 +133,7 @@ class LexicalIndex:
         terms = np.concatenate([np.asarray(w.terms, dtype=np.uint32) for _, w in files])
         wins = np.repeat(ids, np.concatenate([np.diff(w.offsets) for _, w in files]))
         if bulk:
-            self._pending.append((terms, wins))
+            self._append_bulk(terms, wins)
         else:
             self._runs.append(_Run.build(terms, wins))
             self._maybe_merge()
@@ -123,14 +146,22 @@ class LexicalIndex:
         self._alive_count -= len(ids)
         self._alive_len -= int(self._len[ids].sum(dtype=np.int64))
 
+    def _append_bulk(self, terms: np.ndarray, wins: np.ndarray) -> None:
+        need = self._bulk_n + len(terms)
+        if need > len(self._bulk):
+            grown = np.empty(max(need, 2 * len(self._bulk), 1 << 16), dtype=np.uint64)
+            grown[: self._bulk_n] = self._bulk[: self._bulk_n]
+            self._bulk = grown
+        _keys_into(self._bulk[self._bulk_n:need], terms, wins)
+        self._bulk_n = need
+
     def flush(self) -> None:
         """Fold postings added in bulk into the base."""
-        if not self._pending:
+        if not self._bulk_n:
             return
-        terms = np.concatenate([t for t, _ in self._pending])
-        wins = np.concatenate([w for _, w in self._pending])
-        self._pending = []
-        self._runs.append(_Run(terms, wins))  # unsorted: _merge_all sorts everything once
+        keys = self._bulk[: self._bulk_n]
+        self._bulk, self._bulk_n = np.empty(0, dtype=np.uint64), 0
+        self._runs.append(_Run.from_keys(keys))
         self._merge_all()
 
     def _maybe_merge(self) -> None:
@@ -146,11 +177,17 @@ class LexicalIndex:
                 self._runs = [merged]
 
     def _merge_all(self) -> None:
-        parts = [self._base, *self._runs]
-        terms = np.concatenate([p.terms for p in parts])
-        wins = np.concatenate([p.wins for p in parts])
-        keep = self._alive[wins]
-        self._base = _Run.build(terms[keep], wins[keep])
+        parts = [p for p in (self._base, *self._runs) if len(p)]
+        all_alive = self._alive_count == self._n
+        if len(parts) == 1 and all_alive:  # a cold build's one sorted run: nothing to merge
+            self._base, self._runs = parts[0], []
+            return
+        terms = _concat([p.terms for p in parts]) if parts else self._base.terms
+        wins = _concat([p.wins for p in parts]) if parts else self._base.wins
+        if not all_alive:
+            keep = self._alive[wins]
+            terms, wins = terms[keep], wins[keep]
+        self._base = _Run.build(terms, wins)
         self._runs = []
 
     def _grow(self, count: int) -> int:
@@ -200,8 +237,8 @@ class LexicalIndex:
             key = np.uint32(term)
             lo, hi = np.searchsorted(part.terms, key, "left"), np.searchsorted(part.terms, key, "right")
             found.append(part.wins[lo:hi])
-        for terms, wins in self._pending:
-            found.append(wins[terms == term])
+        keys = self._bulk[: self._bulk_n]
+        found.append((keys[(keys >> np.uint64(32)) == term] & np.uint64(0xFFFFFFFF)).astype(np.int32))
         ids = np.concatenate(found) if found else np.empty(0, np.int32)
         ids = ids[self._alive[ids]] if len(ids) else ids
         return sorted(set(ids.tolist()))
