@@ -30,7 +30,7 @@ from repo_index.extract import digest, read_and_extract, read_and_extract_many, 
 from repo_index.facts import BuildStats, FileFacts, FileSkip
 from repo_index.rules import PathRules, ScanEntry
 from repo_index.state import IndexState
-from repo_index.store import FileRecord, record_of
+from repo_index.store import CONTENT_SKIPS, FileRecord, SkipRow, record_of
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,14 @@ def _needs_index(state: IndexState, entry: ScanEntry, root: str, max_bytes: int)
     return False
 
 
+def _remembered_skip(state: IndexState, entry: ScanEntry) -> str:
+    """The content verdict remembered for this file, while it is unchanged ("" if none)."""
+    row = state.skips.get(entry.rel)
+    if row is None or row.size != entry.size or row.mtime_ns != entry.mtime_ns:
+        return ""
+    return row.reason if entry.mtime_ns + RACY_NS < row.judged_ns else ""
+
+
 def sync(
     state: IndexState,
     rules: PathRules,
@@ -293,14 +301,21 @@ def sync(
     root = str(rules.root)
     tally = _Tally()
     with state.lock, state.store.transaction():
-        todo = [e for e in entries if _needs_index(state, e, root, config.max_bytes)]
+        todo: list[ScanEntry] = []
+        for e in entries:
+            reason = _remembered_skip(state, e)
+            if reason:
+                skips[e.rel] = reason
+            elif _needs_index(state, e, root, config.max_bytes):
+                todo.append(e)
         seen = {e.rel for e in entries}
         for rel in sorted(set(state.files) - seen):
             state.remove(rel)
             tally.removed += 1
+        state.forget_skips([rel for rel in state.skips if rel not in seen])  # gone, or now excluded
         if tally.removed:
             state.commit_generation()
-    tally.unchanged = len(entries) - len(todo)
+    tally.unchanged = len(entries) - len(todo) - sum(1 for e in entries if e.rel in skips)
     report(Progress("indexing", 0, len(todo)))
     bulk_load = not state.files and len(todo) >= _BULK_LOAD_FILES
     if bulk_load:
@@ -341,38 +356,51 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
     last_commit = time.perf_counter()
     step = max(1, len(todo) // 100)  # progress every 1%: cheap for a bar, fine-grained enough
     cancelled = False
+    entries = {e.rel: e for e in todo}
     for result in results:
         batch.append(result)
         done += 1
         now = time.perf_counter()
         if len(batch) >= _COMMIT_EVERY_FILES or now - last_commit > _COMMIT_EVERY_S:
-            _apply(state, batch, skips, tally, bulk)
+            _apply(state, batch, skips, tally, bulk, entries)
             batch, last_commit = [], now
         if done % step == 0:
             report(Progress("indexing", done, len(todo)))
         if is_cancelled(cancel):
             cancelled = True
             break
-    _apply(state, batch, skips, tally, bulk)
+    _apply(state, batch, skips, tally, bulk, entries)
     report(Progress("indexing", done, len(todo)))
     if hasattr(results, "close"):
         results.close()
     return cancelled or done < len(todo)
 
 
-def _apply(state: IndexState, batch: list, skips: dict[str, str], tally: _Tally, bulk: bool) -> None:
+def _apply(state: IndexState, batch: list, skips: dict[str, str], tally: _Tally, bulk: bool,
+           entries: dict[str, ScanEntry]) -> None:
+    """Store a batch of results; content verdicts are remembered with the size and mtime
+    the file had when it was planned (a later change of either has it judged again)."""
     if not batch:
         return
     records = []
+    remembered: list[tuple[str, SkipRow]] = []
+    now = time.time_ns()
     with state.lock, state.store.transaction():
         for result in batch:
             if isinstance(result, FileSkip):
                 skips[result.rel] = result.reason
                 if state.remove(result.rel):
                     tally.removed += 1
+                entry = entries.get(result.rel)
+                if result.reason in CONTENT_SKIPS and entry is not None:
+                    remembered.append((result.rel, SkipRow(entry.size, entry.mtime_ns, now, result.reason)))
             else:
                 skips.pop(result.path, None)
                 records.append(result)
+        kept = {rel for rel, _ in remembered}
+        state.forget_skips([r.path for r in records]
+                           + [r.rel for r in batch if isinstance(r, FileSkip) and r.rel not in kept])
+        state.remember_skips(remembered)
         state.apply_records(records, bulk=bulk)
         tally.indexed += len(records)
         state.commit_generation()
@@ -403,15 +431,20 @@ def update_paths(
                     skipped.pop(rel, None)
                 if state.remove(rel):
                     tally.removed += 1
+                state.forget_skips([rel])
                 continue
             try:
                 st = os.stat(os.path.join(root, rel))
             except OSError:
                 if state.remove(rel):
                     tally.removed += 1
+                state.forget_skips([rel])
                 continue
             entry = ScanEntry(rel, st.st_size, st.st_mtime_ns)
-            if _needs_index(state, entry, root, config.max_bytes):
+            remembered = _remembered_skip(state, entry)
+            if remembered:
+                skipped[rel] = remembered
+            elif _needs_index(state, entry, root, config.max_bytes):
                 todo.append(entry)
             else:
                 tally.unchanged += 1

@@ -21,7 +21,7 @@ from typing import Iterable
 from repo_index import chunking
 from repo_index.facts import Definition, FileFacts, ImportStmt
 from repo_index.lexical import LexicalIndex
-from repo_index.store import FileRecord, FileRow, IndexStore, StoredSymbol, definition_from, record_of
+from repo_index.store import FileRecord, FileRow, IndexStore, SkipRow, StoredSymbol, definition_from, record_of
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class IndexState:
         self.store = store
         self.lock = threading.RLock()
         self.files: dict[str, FileRow] = {}
+        self.skips: dict[str, SkipRow] = {}  # files refused for their content (store.CONTENT_SKIPS)
         self.paths_by_id: dict[int, str] = {}
         self.lexical = LexicalIndex()
         self.generation = 0
@@ -52,6 +53,7 @@ class IndexState:
         started = time.perf_counter()
         rows = self.store.files()
         self.files = {r.path: r for r in rows}
+        self.skips = self.store.skips()
         self.paths_by_id = {r.id: r.path for r in rows}
         self.generation = self.store.generation()
         self._next_id = self.store.max_file_id() + 1
@@ -119,6 +121,16 @@ class IndexState:
         self.lexical.add_many([(file_id, chunking.unpack_windows(r.windows)) for file_id, r in zip(ids, records)
                                if r.path not in self.overlay_ids], bulk=bulk)
         return ids
+
+    def remember_skips(self, rows: list[tuple[str, SkipRow]]) -> None:
+        if rows:
+            self.store.put_skips(rows)
+            self.skips.update(rows)
+
+    def forget_skips(self, rels: Iterable[str]) -> None:
+        gone = [rel for rel in rels if self.skips.pop(rel, None) is not None]
+        if gone:
+            self.store.delete_skips(gone)
 
     def touch(self, rel: str, mtime_ns: int) -> None:
         row = self.files[rel]

@@ -30,7 +30,7 @@ from repo_index.facts import Definition, FileFacts, ImportStmt
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,7 +64,27 @@ CREATE TABLE symbols (
 ) WITHOUT ROWID;
 CREATE INDEX symbols_by_name ON symbols (name);
 CREATE TABLE lexical (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE skips (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    judged_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL
+) WITHOUT ROWID;
 """
+
+#: Skip reasons that come from a file's content and hold until the file changes: remembered
+#: (with size and mtime) so that a restart does not read every binary or minified file again.
+CONTENT_SKIPS = frozenset({"binary", "minified", "generated", "secret file", "too large"})
+
+
+class SkipRow(NamedTuple):
+    """A file refused for its content, as it was when judged."""
+
+    size: int
+    mtime_ns: int
+    judged_ns: int
+    reason: str
 
 
 class FileRow(NamedTuple):
@@ -239,6 +259,9 @@ class IndexStore:
             "SELECT id, path, language, size, mtime_ns, digest, indexed_ns, n_lines, package FROM files"
         )]
 
+    def skips(self) -> dict[str, SkipRow]:
+        return {r[0]: SkipRow(*r[1:]) for r in self.db.execute("SELECT path, size, mtime_ns, judged_ns, reason FROM skips")}
+
     def windows_blobs(self) -> Iterator[tuple[int, bytes]]:
         yield from self.db.execute("SELECT id, windows FROM files")
 
@@ -307,6 +330,13 @@ class IndexStore:
             "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [(file_id, *row) for file_id, r in zip(ids, records) for row in r.symbols],
         )
+
+    def put_skips(self, rows: list[tuple[str, SkipRow]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO skips (path, size, mtime_ns, judged_ns, reason) VALUES (?,?,?,?,?)",
+                            [(path, *row) for path, row in rows])
+
+    def delete_skips(self, paths: list[str]) -> None:
+        self.db.executemany("DELETE FROM skips WHERE path = ?", [(p,) for p in paths])
 
     def touch(self, file_id: int, mtime_ns: int) -> None:
         """Same content, new mtime: remember it so the next start need not hash again."""

@@ -116,3 +116,35 @@ def test_a_store_of_another_root_is_not_trusted(make_tree, cache_dir, tmp_path):
     store = IndexStore(store_dir(cache_dir, root) / "index.sqlite3", other)
     assert store._check() == "store belongs to another root"
     store.close()
+
+
+def test_a_restart_remembers_files_refused_for_their_content(make_tree, open_ws, monkeypatch):
+    from repo_index import indexer
+
+    root = make_tree({**FILES, "data/blob.txt": "x\0y" * 100, "static/app.min.txt": "a" * 5000})
+    _old_mtime(root)
+    for path in (root / "data/blob.txt", root / "static/app.min.txt"):
+        past = time.time() - 3600
+        os.utime(path, (past, past))
+    first = open_ws(root)
+    first.build()
+    assert first.skipped["data/blob.txt"] == "binary"
+    assert first.skipped["static/app.min.txt"] == "minified"
+    first.close()
+
+    read: list[str] = []
+    real = indexer.read_and_extract
+    monkeypatch.setattr(indexer, "read_and_extract", lambda root_, rel, *a, **k: read.append(rel) or real(root_, rel, *a, **k))
+    warm = open_ws(root)
+    stats = warm.build()
+    assert read == []  # neither file is read again while it is unchanged
+    assert (stats.files_indexed, stats.files_unchanged) == (0, 6)
+    assert warm.skipped["data/blob.txt"] == "binary"
+    assert warm.stats().skipped.get("binary") == 1
+
+    (root / "data/blob.txt").write_text("def now_text():\n    return 1\n")  # changed: judged again
+    (root / "static/app.min.txt").unlink()  # gone: forgotten
+    assert warm.build().files_indexed == 1
+    assert read == ["data/blob.txt"]
+    assert "data/blob.txt" not in warm.skipped and "static/app.min.txt" not in warm.skipped
+    assert warm.state.store.skips() == {}
