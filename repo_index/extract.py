@@ -225,9 +225,9 @@ _ROLE = re.compile(r"@definition\.(\w+)|@(import|package|wrapper)\b(?!\.)")
 
 
 @functools.lru_cache(maxsize=None)
-def _pattern_roles(spec: LanguageSpec) -> tuple[tuple[int, str], ...]:
-    """(role, kind) of each pattern of the language's query, read from its source text once,
-    so the per-match loop needs no string tests."""
+def _pattern_roles(spec: LanguageSpec) -> tuple[tuple[int, str, str], ...]:
+    """(role, kind, name of the definition's capture) of each pattern of the language's
+    query, read from its source text once, so the per-match loop needs no string work."""
     query = languages.query_for(spec)
     source = resources.files("repo_index").joinpath("queries", f"{spec.query}.scm").read_bytes()
     roles = []
@@ -238,9 +238,9 @@ def _pattern_roles(spec: LanguageSpec) -> tuple[tuple[int, str], ...]:
         if match is None:
             raise ValueError(f"{spec.query}.scm pattern {i} captures no role")
         if match.group(1):
-            roles.append((_DEF, match.group(1)))
+            roles.append((_DEF, match.group(1), "definition." + match.group(1)))
         else:
-            roles.append(({"import": _IMPORT, "package": _PACKAGE, "wrapper": _WRAPPER}[match.group(2)], ""))
+            roles.append(({"import": _IMPORT, "package": _PACKAGE, "wrapper": _WRAPPER}[match.group(2)], "", ""))
     return tuple(roles)
 
 
@@ -254,9 +254,9 @@ def _query_facts(spec: LanguageSpec, root: Node, lines: list[str], data: bytes):
     cursor = QueryCursor(query)
     cursor.set_max_start_depth(spec.depth)
     for index, caps in cursor.matches(root):
-        role, kind = roles[index]
+        role, kind, capture = roles[index]
         if role == _DEF:
-            node = caps["definition." + kind][0]
+            node = caps[capture][0]
             doc = caps.get("doc")
             parent = caps.get("parent")
             entry = (kind, node, caps["name"][0], doc[0] if doc else None, _text(parent[0]) if parent else "")
@@ -298,6 +298,7 @@ def _symbols(spec: LanguageSpec, defs, lines: list[str], data: bytes, wrapped: d
     # every node property is read once into a local.
     line_text = _Lines(lines)
     comment, attribute = spec.comment, spec.attribute
+    body_field = _body_field(spec)
     keyed = sorted(((d[1].start_byte, -d[1].end_byte), d) for d in defs.values())
     open_containers: list[tuple[int, str, str]] = []  # (end_byte, name, kind)
     symbols: list[Symbol] = []
@@ -314,7 +315,7 @@ def _symbols(spec: LanguageSpec, defs, lines: list[str], data: bytes, wrapped: d
             kind = "method"
         start_row = node.start_point[0]
         end_row, end_col = node.end_point
-        head_end, signature = _header(node, start_row, start_byte, line_text, data)
+        head_end, signature = _header(node, start_row, start_byte, line_text, data, body_field)
         start = wrapped.get(node.id, start_row)
         attr_start, doc_start, doc_end = _comments_above(start, line_text, comment, attribute)
         start = min(start, attr_start)
@@ -328,15 +329,22 @@ def _symbols(spec: LanguageSpec, defs, lines: list[str], data: bytes, wrapped: d
     return symbols
 
 
+@functools.lru_cache(maxsize=None)
+def _body_field(spec: LanguageSpec) -> int | None:
+    """The grammar's id of the "body" field (looked up once, not per definition)."""
+    return languages.tree_sitter_language(spec.grammar).field_id_for_name("body")
+
+
 def _clean_name(name: str) -> str:
     name = name.strip().strip(_QUOTES)
     cut = name.find("<")
     return name[:cut] if cut > 0 else name
 
 
-def _header(node: Node, start_row: int, start_byte: int, line_text: "_Lines", data: bytes) -> tuple[int, str]:
+def _header(node: Node, start_row: int, start_byte: int, line_text: "_Lines", data: bytes,
+            body_field: int | None) -> tuple[int, str]:
     """(exclusive end line of the header, the header on one line)."""
-    body = node.child_by_field_name("body")
+    body = node.child_by_field_id(body_field) if body_field is not None else None
     head_last = body.prev_sibling if body is not None else None
     while head_last is not None and head_last.is_extra:
         # The header is everything before the body but comments (a comment after
