@@ -21,11 +21,13 @@ each file itself (with a size cap), re-checks content rules, turns every failure
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import logging
 import os
 import re
+import stat
 from importlib import resources
 from typing import Callable, NamedTuple
 
@@ -56,22 +58,37 @@ def read_limited(path: str, max_bytes: int) -> bytes | str:
 
 
 def _read(path: str, max_bytes: int) -> tuple[bytes, int] | str:
-    """(bytes, mtime_ns taken before reading) or a skip reason; see ``read_limited``."""
+    """(bytes, mtime_ns taken before reading) or a skip reason; see ``read_limited``. Reads
+    the size fstat gives (plus a byte, to see growth), not a buffer of the cap; opens
+    non-blocking, so a file swapped for a FIFO since the scan cannot stall a worker."""
     try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if st.st_size > max_bytes:
-                return "too large"
-            data = f.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return "vanished"
-    except IsADirectoryError:
-        return "not a regular file"
     except OSError as exc:
-        return "symlink loop" if exc.errno == 40 else "unreadable"
-    if len(data) > max_bytes:
+        return "symlink loop" if exc.errno == errno.ELOOP else "unreadable"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        if st.st_size > max_bytes:
+            return "too large"
+        parts: list[bytes] = []
+        total, want = 0, st.st_size + 1
+        while want > 0:
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+            want = max_bytes + 1 - total
+    except OSError:
+        return "unreadable"
+    finally:
+        os.close(fd)
+    if total > max_bytes:
         return "too large"
-    return data, st.st_mtime_ns
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), st.st_mtime_ns
 
 
 def read_and_extract(root: str, rel: str, config: IndexConfig,
@@ -144,10 +161,9 @@ def _analyse(rel: str, data: bytes, config: IndexConfig, mtime_ns: int, tree: Tr
         return FileSkip(rel, "secret file")
     notes: list[str] = []
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         notes.append("non-UTF-8")
-        text = data.decode("utf-8", "replace")
     starts = chunking.line_starts(data)
     n_lines = chunking.count_lines(starts)
     spec = languages.language_for(rel)
@@ -160,7 +176,7 @@ def _analyse(rel: str, data: bytes, config: IndexConfig, mtime_ns: int, tree: Tr
         root = tree.root_node
         if root.has_error:
             notes.append("syntax errors")
-        symbols, imports, package = _query_facts(spec, root, text.split("\n"), data)
+        symbols, imports, package = _query_facts(spec, root, _Lines(data, starts), data)
         del tree, root  # extract, then drop the tree (DESIGN.md §4)
     if n_lines > config.window_max_lines:  # else one window, whatever the boundaries
         boundaries = chunking.blank_line_boundaries(data, starts, 1 if symbols else 0)
@@ -244,7 +260,7 @@ def _pattern_roles(spec: LanguageSpec) -> tuple[tuple[int, str, str], ...]:
     return tuple(roles)
 
 
-def _query_facts(spec: LanguageSpec, root: Node, lines: list[str], data: bytes):
+def _query_facts(spec: LanguageSpec, root: Node, lines: "_Lines", data: bytes):
     query = languages.query_for(spec)
     roles = _pattern_roles(spec)
     defs: dict[int, tuple[str, Node, Node, Node | None, str]] = {}
@@ -293,10 +309,9 @@ def _better_definition(new, old) -> bool:
     return new[0] == "method" and old[0] != "method"
 
 
-def _symbols(spec: LanguageSpec, defs, lines: list[str], data: bytes, wrapped: dict[int, int]) -> list[Symbol]:
+def _symbols(spec: LanguageSpec, defs, line_text: "_Lines", data: bytes, wrapped: dict[int, int]) -> list[Symbol]:
     # One of these runs per definition (tens of thousands per second while indexing), so
     # every node property is read once into a local.
-    line_text = _Lines(lines)
     comment, attribute = spec.comment, spec.attribute
     body_field = _body_field(spec)
     keyed = sorted(((d[1].start_byte, -d[1].end_byte), d) for d in defs.values())
@@ -383,13 +398,22 @@ def _comments_above(start: int, line_text: "_Lines", comment: tuple[str, ...],
 
 
 class _Lines:
-    """Decoded lines, with an empty string outside the file."""
+    """The file's lines, decoded one at a time as asked for (a definition looks at a few
+    lines around it; splitting every file into lines cost more than all those lookups);
+    an empty string outside the file."""
 
-    __slots__ = ("lines", "n")
+    __slots__ = ("data", "starts", "n")
 
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        self.n = len(lines)
+    def __init__(self, data: bytes, starts: np.ndarray) -> None:
+        self.data = data
+        self.starts: list[int] | np.ndarray = starts
+        self.n = chunking.count_lines(starts)
 
     def line(self, row: int) -> str:
-        return self.lines[row] if 0 <= row < self.n else ""
+        if not 0 <= row < self.n:
+            return ""
+        starts = self.starts
+        if not isinstance(starts, list):
+            starts = self.starts = starts.tolist()
+        raw = self.data[starts[row]:starts[row + 1]]
+        return (raw[:-1] if raw.endswith(b"\n") else raw).decode("utf-8", "replace")

@@ -54,6 +54,11 @@ def test_reading_is_capped_and_races_are_reasons(tmp_path):
     assert read_limited(str(tmp_path / "gone.py"), 100) == "vanished"
     assert read_limited(str(tmp_path), 100) == "not a regular file"
     assert read_and_extract(str(tmp_path), "gone.py", IndexConfig()) == FileSkip("gone.py", "vanished")
+    # A file swapped for a FIFO after the scan listed it: refused at once, not a read that
+    # waits forever for a writer.
+    os.mkfifo(tmp_path / "swapped.py")
+    assert read_and_extract(str(tmp_path), "swapped.py", IndexConfig()) == FileSkip("swapped.py", "not a regular file")
+    assert read_limited(str(path), 1000) == b"x = 1\n" * 100
 
 
 def test_files_deleted_and_truncated_while_indexing(make_tree, open_ws):
