@@ -323,15 +323,14 @@ def sync(
             state.store.drop_name_index()
     try:
         cancelled = _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally)
-    finally:
+    except BaseException:
         if bulk_load:
             with state.lock:
                 state.store.ensure_name_index()
+        raise
     report(Progress("saving", 0, 1))
     with state.lock:
-        state.lexical.flush()
-        if snapshot and not cancelled:
-            state.save_snapshot()
+        _save(state, name_index=bulk_load, snapshot=snapshot and not cancelled)
     report(Progress("saving", 1, 1))
     if skipped is not None:
         skipped.clear()
@@ -343,6 +342,24 @@ def sync(
         files_removed=tally.removed, skipped=_count(skips.values()), notes=notes,
         seconds=time.perf_counter() - started, cancelled=cancelled,
     )
+
+
+def _save(state: IndexState, *, name_index: bool, snapshot: bool) -> None:
+    """After a build: the symbol name index (when a bulk load dropped it), the lexical
+    merge, and its snapshot. SQLite builds the name index in a helper thread while this one
+    merges (both release the GIL; they were the longest steps after the last file). The
+    caller holds ``state.lock``, so nothing else touches the store or the lexical index."""
+    helper = threading.Thread(target=state.store.ensure_name_index, name="repo-index-names") if name_index else None
+    if helper is not None:
+        helper.start()
+    try:
+        state.lexical.flush()
+        blob = state.snapshot_blob() if snapshot else None
+    finally:
+        if helper is not None:
+            helper.join()
+    if blob is not None:
+        state.write_snapshot(blob)
 
 
 def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally, open_facts=None) -> bool:

@@ -154,9 +154,19 @@ class IndexState:
         """Persist the lexical index if it changed since the last snapshot. Skipped while
         editor buffers overlay the disk: a snapshot must hold the disk's windows only (the
         workspace drops overlays before its final snapshot on close)."""
-        if self.snapshot_generation == self.generation or self.overlay_ids:
+        blob = self.snapshot_blob()
+        if blob is None:
             return False
-        blob = self.lexical.to_bytes()
+        return self.write_snapshot(blob)
+
+    def snapshot_blob(self) -> bytes | None:
+        """What ``save_snapshot`` would write, or None when it would write nothing."""
+        if self.snapshot_generation == self.generation or self.overlay_ids:
+            return None
+        return self.lexical.to_bytes()
+
+    def write_snapshot(self, blob: bytes) -> bool:
+        """Write a blob from ``snapshot_blob`` (the index must not have changed since)."""
         with self.store.transaction():
             self.store.save_lexical(self.generation, blob)
         self.snapshot_generation = self.generation
