@@ -392,14 +392,17 @@ def main() -> None:
 def bench_cold(root: Path, tmp_path: Path, repeat: int, cores: int, tree: dict, details: dict):
     """Cold builds, each next to a raw parse of the same files (the ratio of a pair is one
     same-run comparison; the figure is their median), then warm restarts of the last store.
-    The tree is read once first, so neither side pays for a cold page cache."""
-    _read_tree(root)
+    The tree is read just before each side, so neither pays for a cold page cache: this
+    machine's kernel reclaims idle page cache within tens of seconds (DAMON), which once
+    left the index to read a partly evicted tree and the raw parse the one it had just read."""
     colds, raws, caches = [], [], []
     indexed: list[str] = []
     for i in range(repeat):
         cache = tmp_path / f"cache-{i}"
+        _read_tree(root)
         cold = run_phase("build", root, cache)
         indexed = cold.pop("indexed_files")
+        _read_tree(root)
         raws.append(raw_parse(root, indexed))
         colds.append(cold)
         caches.append(cache)
