@@ -57,16 +57,30 @@ def read_limited(path: str, max_bytes: int) -> bytes | str:
     return got if isinstance(got, str) else got[0]
 
 
-def _read(path: str, max_bytes: int) -> tuple[bytes, int] | str:
-    """(bytes, mtime_ns taken before reading) or a skip reason; see ``read_limited``. Reads
-    the size fstat gives (plus a byte, to see growth), not a buffer of the cap; opens
-    non-blocking, so a file swapped for a FIFO since the scan cannot stall a worker."""
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_advise = getattr(os, "posix_fadvise", None)
+
+
+def _open(path: str) -> int | str:
+    """A file descriptor, or a skip reason. Non-blocking, so that a file swapped for a FIFO
+    since the scan cannot stall a worker."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return os.open(path, _FLAGS)
     except FileNotFoundError:
         return "vanished"
     except OSError as exc:
         return "symlink loop" if exc.errno == errno.ELOOP else "unreadable"
+
+
+def _read(path: str, max_bytes: int) -> tuple[bytes, int] | str:
+    """(bytes, mtime_ns taken before reading) or a skip reason; see ``read_limited``."""
+    fd = _open(path)
+    return fd if isinstance(fd, str) else _read_fd(fd, max_bytes)
+
+
+def _read_fd(fd: int, max_bytes: int) -> tuple[bytes, int] | str:
+    """``_read`` of an open file, which this closes. Reads the size fstat gives (plus a
+    byte, to see growth), not a buffer of the cap."""
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -108,11 +122,27 @@ def read_and_extract(root: str, rel: str, config: IndexConfig,
 
 def read_and_extract_many(root: str, rels: list[str], config: IndexConfig) -> list[FileFacts | FileSkip]:
     """``read_and_extract`` for a batch of files (a worker's task), which shares the fixed
-    costs of tokenizing between them."""
+    costs of tokenizing between them. The files are all opened first and the kernel asked
+    to read them (WILLNEED), so that with a cold page cache the disk reads the rest while the
+    first ones parse: waiting on each read in turn cost 2.3 s for the 31k-file tree here."""
+    fds = [_open(os.path.join(root, rel)) for rel in rels]
+    if _advise is not None:
+        for fd in fds:
+            if isinstance(fd, int):
+                try:
+                    _advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                except OSError:
+                    pass
     parts: list[_Parts | FileSkip] = []
-    for rel in rels:
-        got = _read(os.path.join(root, rel), config.max_bytes)
-        parts.append(FileSkip(rel, got) if isinstance(got, str) else _analyse_safely(rel, got[0], config, got[1], None))
+    try:
+        for i, rel in enumerate(rels):
+            fd, fds[i] = fds[i], ""
+            got = fd if isinstance(fd, str) else _read_fd(fd, config.max_bytes)
+            parts.append(FileSkip(rel, got) if isinstance(got, str) else _analyse_safely(rel, got[0], config, got[1], None))
+    finally:
+        for fd in fds:
+            if isinstance(fd, int):
+                os.close(fd)
     return _finish(parts)
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from repo_index.config import IndexConfig
-from repo_index.extract import read_and_extract, read_limited
+from repo_index.extract import read_and_extract, read_and_extract_many, read_limited
 from repo_index.facts import FileSkip
 
 
@@ -59,6 +59,20 @@ def test_reading_is_capped_and_races_are_reasons(tmp_path):
     os.mkfifo(tmp_path / "swapped.py")
     assert read_and_extract(str(tmp_path), "swapped.py", IndexConfig()) == FileSkip("swapped.py", "not a regular file")
     assert read_limited(str(path), 1000) == b"x = 1\n" * 100
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc/self/fd")
+def test_a_task_of_files_leaves_no_file_open(tmp_path):
+    (tmp_path / "ok.py").write_text("def ok():\n    return 1\n")
+    (tmp_path / "big.py").write_text("x = 1\n" * 100)
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "dir.py").mkdir()
+    before = len(os.listdir("/proc/self/fd"))
+    results = read_and_extract_many(str(tmp_path), ["ok.py", "gone.py", "fifo.py", "dir.py", "big.py"],
+                                    IndexConfig(max_bytes=100))
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert [getattr(r, "reason", "indexed") for r in results] == [
+        "indexed", "vanished", "not a regular file", "not a regular file", "too large"]
 
 
 def test_files_deleted_and_truncated_while_indexing(make_tree, open_ws):
