@@ -117,6 +117,7 @@ class PathRules:
         self.extra_ignores = tuple(extra_ignores)
         self.skipped: dict[str, str] = {}
         self._layers: dict[str, tuple[_IgnoreLayer, ...]] = {}
+        self._chains: dict[str, tuple[tuple[str, tuple[_IgnoreLayer, ...]], ...]] = {}
         self._dir_verdicts: dict[str, PathVerdict] = {}
         self._root_str = str(self.root)
 
@@ -125,6 +126,7 @@ class PathRules:
     def reload(self) -> None:
         """Forget cached ignore files and directory verdicts."""
         self._layers.clear()
+        self._chains.clear()
         self._dir_verdicts.clear()
 
     def relative(self, path: Path | str) -> str | None:
@@ -194,6 +196,8 @@ class PathRules:
             except OSError as exc:
                 self.skipped[rel_dir or "."] = _os_error_reason(exc)
                 continue
+            if rel_dir not in self._layers:  # the listing says which ignore files to read
+                self._layers_for(rel_dir, {e.name for e in entries if e.name in IGNORE_FILES})
             subdirs: list[str] = []
             for entry in entries:
                 name = entry.name
@@ -295,15 +299,11 @@ class PathRules:
     def _ignored_by(self, rel: str, *, is_dir: bool) -> str:
         """The ignore file that excludes ``rel`` ("" when none does). Deeper directories and
         later ignore files win, as in git; a negated pattern can re-include."""
-        parts = rel.split("/")
+        cut = rel.rfind("/")
         decision: str | None = None
         source = ""
-        for depth in range(len(parts)):
-            base = "/".join(parts[:depth])
-            layers = self._layers_for(base)
-            if not layers:
-                continue
-            sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
+        for base, layers in self._chain(rel[:cut] if cut >= 0 else ""):
+            sub = (rel[len(base) + 1:] if base else rel) + ("/" if is_dir else "")
             for layer in layers:
                 result = layer.spec.check_file(sub)
                 if result.include is None:
@@ -312,7 +312,22 @@ class PathRules:
                 source = layer.source
         return source if decision == "ignored" else ""
 
-    def _layers_for(self, base: str) -> tuple[_IgnoreLayer, ...]:
+    def _chain(self, directory: str) -> tuple[tuple[str, tuple[_IgnoreLayer, ...]], ...]:
+        """(base, layers) of every directory from the root down to ``directory`` that has
+        ignore rules, outermost first: most have none, and a file is then judged by the
+        few that do, without building each ancestor's path again."""
+        chain = self._chains.get(directory)
+        if chain is None:
+            cut = directory.rfind("/")
+            parent = self._chain(directory[:cut] if cut >= 0 else "") if directory else ()
+            layers = self._layers_for(directory)
+            chain = parent + ((directory, layers),) if layers else parent
+            self._chains[directory] = chain
+        return chain
+
+    def _layers_for(self, base: str, present: set[str] | None = None) -> tuple[_IgnoreLayer, ...]:
+        """The ignore layers of directory ``base``; ``present`` (from a listing of it) names
+        the ignore files there, so the others are not tried."""
         layers = self._layers.get(base)
         if layers is not None:
             return layers
@@ -324,7 +339,8 @@ class PathRules:
                 spec = pathspec.GitIgnoreSpec.from_lines(self.extra_ignores)
                 found.append(_IgnoreLayer("index settings", spec))
         for ignore_name in IGNORE_FILES:
-            found += self._load_layer(os.path.join(directory, ignore_name), ignore_name)
+            if present is None or ignore_name in present:
+                found += self._load_layer(os.path.join(directory, ignore_name), ignore_name)
         layers = tuple(found)
         self._layers[base] = layers
         return layers
