@@ -166,11 +166,11 @@ def pack_windows(w: Windows) -> bytes:
     n, m = len(w.starts), len(w.terms)
     return b"".join((
         _HEADER.pack(_MAGIC, n, m),
-        w.starts.astype("<i4").tobytes(),
-        w.ends.astype("<i4").tobytes(),
-        w.lengths.astype("<i4").tobytes(),
-        w.offsets.astype("<i4").tobytes(),
-        w.terms.astype("<u4").tobytes(),
+        w.starts.astype("<i4", copy=False).tobytes(),
+        w.ends.astype("<i4", copy=False).tobytes(),
+        w.lengths.astype("<i4", copy=False).tobytes(),
+        w.offsets.astype("<i4", copy=False).tobytes(),
+        w.terms.astype("<u4", copy=False).tobytes(),
     ))
 
 

@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import stat
+import threading
 from importlib import resources
 from typing import Callable, NamedTuple
 
@@ -297,8 +298,7 @@ def _query_facts(spec: LanguageSpec, root: Node, lines: "_Lines", data: bytes):
     imports: dict[int, list] = {}
     wrapped: dict[int, int] = {}  # definition node id -> first line of what wraps it
     package = ""
-    cursor = QueryCursor(query)
-    cursor.set_max_start_depth(spec.depth)
+    cursor = _cursor_for(spec, query)
     for index, caps in cursor.matches(root):
         role, kind, capture = roles[index]
         if role == _DEF:
@@ -329,6 +329,21 @@ def _query_facts(spec: LanguageSpec, root: Node, lines: "_Lines", data: bytes):
         for module in dict.fromkeys(modules):
             import_stmts.append(ImportStmt(line, module, tuple(dict.fromkeys(names)), relative))
     return tuple(symbols), tuple(import_stmts), package
+
+
+_local = threading.local()
+
+
+def _cursor_for(spec: LanguageSpec, query) -> QueryCursor:
+    """This thread's query cursor for the language (a cursor is reusable, not shareable)."""
+    cursors = getattr(_local, "cursors", None)
+    if cursors is None:
+        cursors = _local.cursors = {}
+    cursor = cursors.get(spec.name)
+    if cursor is None:
+        cursor = cursors[spec.name] = QueryCursor(query)
+        cursor.set_max_start_depth(spec.depth)
+    return cursor
 
 
 def _better_definition(new, old) -> bool:
