@@ -339,9 +339,9 @@ def _cursor_for(spec: LanguageSpec, query) -> QueryCursor:
     cursors = getattr(_local, "cursors", None)
     if cursors is None:
         cursors = _local.cursors = {}
-    cursor = cursors.get(spec.name)
+    cursor = cursors.get(spec)
     if cursor is None:
-        cursor = cursors[spec.name] = QueryCursor(query)
+        cursor = cursors[spec] = QueryCursor(query)
         cursor.set_max_start_depth(spec.depth)
     return cursor
 

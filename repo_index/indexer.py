@@ -302,10 +302,12 @@ def sync(
     tally = _Tally()
     with state.lock, state.store.transaction():
         todo: list[ScanEntry] = []
+        refused = 0  # files whose remembered content verdict still holds
         for e in entries:
             reason = _remembered_skip(state, e)
             if reason:
                 skips[e.rel] = reason
+                refused += 1
             elif _needs_index(state, e, root, config.max_bytes):
                 todo.append(e)
         seen = {e.rel for e in entries}
@@ -315,7 +317,7 @@ def sync(
         state.forget_skips([rel for rel in state.skips if rel not in seen])  # gone, or now excluded
         if tally.removed:
             state.commit_generation()
-    tally.unchanged = len(entries) - len(todo) - sum(1 for e in entries if e.rel in skips)
+    tally.unchanged = len(entries) - len(todo) - refused
     report(Progress("indexing", 0, len(todo)))
     bulk_load = not state.files and len(todo) >= _BULK_LOAD_FILES
     if bulk_load:
@@ -349,7 +351,7 @@ def _save(state: IndexState, *, name_index: bool, snapshot: bool) -> None:
     merge, and its snapshot. SQLite builds the name index in a helper thread while this one
     merges (both release the GIL; they were the longest steps after the last file). The
     caller holds ``state.lock``, so nothing else touches the store or the lexical index."""
-    helper = threading.Thread(target=state.store.ensure_name_index, name="repo-index-names") if name_index else None
+    helper = threading.Thread(target=_ensure_name_index, args=(state,), name="repo-index-names") if name_index else None
     if helper is not None:
         helper.start()
     try:
@@ -360,6 +362,13 @@ def _save(state: IndexState, *, name_index: bool, snapshot: bool) -> None:
             helper.join()
     if blob is not None:
         state.write_snapshot(blob)
+
+
+def _ensure_name_index(state: IndexState) -> None:
+    try:
+        state.store.ensure_name_index()
+    except Exception:  # lookups by name go slow; the store's next open builds it again
+        log.exception("could not build the symbol name index")
 
 
 def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally, open_facts=None) -> bool:

@@ -177,13 +177,13 @@ class LexicalIndex:
                 self._runs = [merged]
 
     def _merge_all(self) -> None:
-        parts = [p for p in (self._base, *self._runs) if len(p)]
+        parts = [p for p in (self._base, *self._runs) if len(p)] or [self._base]
         all_alive = self._alive_count == self._n
-        if len(parts) == 1 and all_alive:  # a cold build's one sorted run: nothing to merge
+        if len(parts) == 1 and all_alive:  # e.g. a cold build's one sorted run: nothing to merge
             self._base, self._runs = parts[0], []
             return
-        terms = _concat([p.terms for p in parts]) if parts else self._base.terms
-        wins = _concat([p.wins for p in parts]) if parts else self._base.wins
+        terms = _concat([p.terms for p in parts])
+        wins = _concat([p.wins for p in parts])
         if not all_alive:
             keep = self._alive[wins]
             terms, wins = terms[keep], wins[keep]

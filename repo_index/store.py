@@ -75,7 +75,8 @@ CREATE TABLE skips (
 
 #: Skip reasons that come from a file's content and hold until the file changes: remembered
 #: (with size and mtime) so that a restart does not read every binary or minified file again.
-CONTENT_SKIPS = frozenset({"binary", "minified", "generated", "secret file", "too large"})
+#: ("too large" is the scan's to judge, from the size it lists.)
+CONTENT_SKIPS = frozenset({"binary", "minified", "generated", "secret file"})
 
 
 class SkipRow(NamedTuple):
