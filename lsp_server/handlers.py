@@ -39,6 +39,14 @@ class RequestFailed(JsonRpcException):
     CODE = REQUEST_FAILED
 
 
+def _arguments(parse, args: tuple) -> Any:
+    """A command's arguments through its parser in ``commands``; bad ones are the client's
+    error (-32602, with the parser's reason)."""
+    try:
+        return parse(list(args))
+    except commands.BadArguments as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+
 def _range(ls: QwenServer, text: str, item: CompletionItem) -> types.Range:
     sl, sc = to_position(text, item.line, item.col, ls.encoding)
     el, ec = to_position(text, item.end_line, item.end_col, ls.encoding)
@@ -184,10 +192,7 @@ def build_server() -> QwenServer:
 
     @ls.command(commands.SWITCH_MODEL)
     async def switch_model(ls: QwenServer, *args: Any) -> dict:
-        try:
-            change = commands.switch_args(list(args))
-        except commands.BadArguments as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
+        change = _arguments(commands.switch_args, args)
         new = dict(ls.current_overrides(), **change)
         ls.change_configuration(new)
         if ls.pending_load is not None:
@@ -196,10 +201,7 @@ def build_server() -> QwenServer:
 
     @ls.command(commands.CHAT)
     async def chat(ls: QwenServer, *args: Any) -> dict:
-        try:
-            a = commands.chat_args(list(args))
-        except commands.BadArguments as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
+        a = _arguments(commands.chat_args, args)
         path = ls.path_of(a.uri) if a.uri else None
         text, selection = None, None
         if a.uri is not None:
@@ -217,10 +219,7 @@ def build_server() -> QwenServer:
 
     @ls.command(commands.EDIT)
     async def edit(ls: QwenServer, *args: Any) -> dict:
-        try:
-            a = commands.edit_args(list(args))
-        except commands.BadArguments as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
+        a = _arguments(commands.edit_args, args)
         path = ls.path_of(a.uri)
         doc = ls.docs.get(a.uri)
         found = ls.document_text(a.uri)
