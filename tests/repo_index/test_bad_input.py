@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import threading
@@ -9,6 +10,7 @@ import time
 
 import pytest
 
+from repo_index import indexer
 from repo_index.config import IndexConfig
 from repo_index.extract import read_and_extract, read_and_extract_many, read_limited
 from repo_index.facts import FileSkip
@@ -73,6 +75,19 @@ def test_a_task_of_files_leaves_no_file_open(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
     assert [getattr(r, "reason", "indexed") for r in results] == [
         "indexed", "vanished", "not a regular file", "not a regular file", "too large"]
+
+
+def test_a_worker_task_turns_the_garbage_collector_back_on(tmp_path, monkeypatch):
+    # Tasks run without cyclic collections (indexer._extract_task); a task that fails must
+    # not leave the worker without them.
+    monkeypatch.setattr(indexer, "_worker_root", str(tmp_path))
+    (tmp_path / "ok.py").write_text("def ok():\n    return 1\n")
+    assert gc.isenabled()
+    assert [r.path for r in indexer._extract_task(["ok.py"])] == ["ok.py"]
+    assert gc.isenabled()
+    with pytest.raises(TypeError):
+        indexer._extract_task([None])
+    assert gc.isenabled()
 
 
 def test_files_deleted_and_truncated_while_indexing(make_tree, open_ws):

@@ -13,10 +13,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from repo_index.chunking import unpack_windows
 from repo_index.config import IndexConfig
-from repo_index.extract import extract
+from repo_index.chunking import line_starts
+from repo_index.extract import _Lines, extract
 from repo_index.facts import FileFacts
 
 HERE = Path(__file__).parent
@@ -108,3 +111,13 @@ def test_plain_text_gets_line_windows():
     assert facts.language == "" and facts.symbols == ()
     w = unpack_windows(facts.windows)
     assert w.starts[0] == 0 and w.ends[-1] == facts.n_lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=60) | st.text(alphabet=" \t\r\n\x0b\x1c\x85\xa0#@-é", max_size=60).map(str.encode))
+def test_lines_lstripped_is_the_start_of_the_decoded_line_lstripped(data):
+    # Comments and attributes above a definition are found by prefix on ``lstripped``,
+    # which skips decoding: it must agree with the decoded line, Unicode blanks included.
+    lines = _Lines(data, line_starts(data))
+    for row in range(-1, lines.n + 1):
+        assert lines.lstripped(row) == lines.line(row).lstrip()[:16]

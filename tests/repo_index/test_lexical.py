@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from repo_index import lexical
 from repo_index.chunking import (
-    Windows, line_starts, pack_windows, query_terms, unpack_windows, window_spans, window_terms,
+    Windows, blank_line_boundaries, line_starts, pack_windows, query_terms, unpack_windows, window_spans,
+    window_terms,
 )
 from repo_index.config import IndexConfig
 from repo_index.lexical import LexicalIndex
@@ -50,6 +51,18 @@ def test_line_starts_and_terms():
     round_trip = unpack_windows(pack_windows(w))
     for got, want in zip(round_trip, w):
         assert got.tolist() == want.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=80) | st.text(alphabet=" \t\r\n\f\x0b\x01\x1c\x1fa#é\xa0", max_size=80).map(str.encode))
+def test_blank_lines_are_lines_of_ascii_white_space_only(data):
+    starts = line_starts(data)
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    want = {i + 1 for i, line in enumerate(lines) if all(byte in b" \t\r\n\f\x0b" for byte in line)}
+    assert set(blank_line_boundaries(data, starts, 1)) == (want if data else set())
+    assert set(blank_line_boundaries(data, starts, 1).values()) <= {1}
 
 
 def _windows(docs: list[list[str]], start: int = 0) -> Windows:
