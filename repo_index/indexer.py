@@ -158,9 +158,18 @@ class ExtractorPool:
         # (waiting for the first of all pending futures installs a waiter on each of them,
         # hundreds of times over in a large build).
         pending: deque[tuple[Future, list[str]]] = deque()
+        tasks = list(_tasks(entries))
         try:
-            for task in _tasks(entries):
-                pending.append((executor.submit(_extract_task, task), task))
+            for i, task in enumerate(tasks):
+                try:
+                    pending.append((executor.submit(_extract_task, task), task))
+                except BrokenProcessPool:
+                    # A worker died while the tasks were handed out (e.g. one that could not
+                    # start): redo the lot one file at a time, as when a result says so.
+                    leftover = [rel for _, sent in pending for rel in sent] + [rel for rest in tasks[i:] for rel in rest]
+                    pending.clear()
+                    yield from self._isolate(leftover, cancel)
+                    return
             while pending and not is_cancelled(cancel):
                 future, task = pending[0]
                 try:

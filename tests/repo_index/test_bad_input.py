@@ -146,6 +146,37 @@ def test_a_directory_of_100k_files_does_not_stall(make_tree, open_ws):
     assert elapsed < 30, elapsed
 
 
+def test_a_pool_that_broke_before_a_run_still_indexes_every_file(make_tree):
+    # The workers died between runs (killed, or they could not start): the next run meets a
+    # broken pool as it hands out tasks, and must still index everything.
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from repo_index.rules import ScanEntry
+
+    root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(40)})
+    pool = indexer.ExtractorPool(str(root), IndexConfig(workers=2, worker_nice=0))
+    try:
+        executor = pool._get()
+        executor.submit(indexer._extract_task, []).result()
+        for process in list(executor._processes.values()):
+            os.kill(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                executor.submit(indexer._extract_task, []).result()
+            except BrokenProcessPool:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the pool did not notice its workers were killed")
+        entries = [ScanEntry(f"m{i}.py", (root / f"m{i}.py").stat().st_size, 0) for i in range(40)]
+        results = list(pool.run(entries, None))
+    finally:
+        pool.close()
+    assert sorted(r.path for r in results) == sorted(f"m{i}.py" for i in range(40))
+
+
 def test_workers_that_cannot_start_fall_back_to_in_process(make_tree, tmp_path, cache_dir):
     # A script without the `if __name__ == "__main__":` guard: every worker process dies
     # re-importing it (multiprocessing's forkserver/spawn rule). Indexing must still finish.
