@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Iterable
 
@@ -64,7 +65,7 @@ class IndexState:
                 lexical = LexicalIndex.from_bytes(snapshot[1])
                 if lexical.file_ids() - set(self.paths_by_id):
                     lexical = None  # refers to files the store no longer has
-            except (ValueError, KeyError, OSError) as exc:
+            except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
                 log.warning("ignoring unreadable lexical snapshot: %s", exc)
                 lexical = None
         if lexical is not None:
@@ -167,8 +168,7 @@ class IndexState:
 
     def write_snapshot(self, blob: bytes) -> bool:
         """Write a blob from ``snapshot_blob`` (the index must not have changed since)."""
-        with self.store.transaction():
-            self.store.save_lexical(self.generation, blob)
+        self.store.save_lexical(self.generation, blob)
         self.snapshot_generation = self.generation
         return True
 

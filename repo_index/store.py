@@ -1,18 +1,25 @@
-"""The SQLite store of one workspace index: files, symbols, and a snapshot of the lexical index.
+"""The SQLite store of one workspace index: files and symbols, plus a snapshot file of the lexical index.
 
 Symbols are clustered by file (a WITHOUT ROWID table keyed by file and position), so a
 file's symbols are replaced with one range delete and there is a single secondary index,
 by name. One database per workspace root, under ``<cache>/index/<name>-<hash of root>/``. A file row
 is keyed by its path and remembers size, mtime and a content digest, so a restart re-reads
 only what changed (and hashes when mtime alone changed, to avoid re-indexing a touched
-file). The lexical index is saved whole as a snapshot tagged with the store's generation
-(a counter bumped by every write): a snapshot from another generation is ignored and the
-lexical index is rebuilt from the per-file window blobs instead, which are the source of
-truth. The blobs are the last column: SQLite reads a row's columns in order, through the
-overflow pages of a large value, so the columns that scans need (notes) come before them.
+file). The lexical index is saved whole as a snapshot tagged with the store's identity and
+generation (a counter bumped by every write): a snapshot of another store or generation is
+ignored and the lexical index is rebuilt from the per-file window blobs instead, which are
+the source of truth. The blobs are the last column: SQLite reads a row's columns in order,
+through the overflow pages of a large value, so the columns that scans need (notes) come
+before them.
+
+The snapshot is a file beside the database, not a row in it: SQLite wrote its 55 MB (the
+31k-file tree here) twice, into the write-ahead log and then the database, in 0.6 s after
+the last file of a cold build; a file written whole and renamed into place takes a tenth
+of that, and a torn or foreign one is simply not trusted.
 
 A store with another schema version, another root, or that SQLite cannot read is deleted
-and recreated empty; the caller then re-indexes. Not thread-safe: the owner serialises calls.
+and recreated empty, its snapshot with it; the caller then re-indexes. Not thread-safe:
+the owner serialises calls.
 """
 
 from __future__ import annotations
@@ -21,8 +28,11 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import sqlite3
+import struct
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -30,7 +40,7 @@ from repo_index.facts import Definition, FileFacts, ImportStmt
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,7 +73,6 @@ CREATE TABLE symbols (
     PRIMARY KEY (file_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX symbols_by_name ON symbols (name);
-CREATE TABLE lexical (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE skips (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -77,6 +86,11 @@ CREATE TABLE skips (
 #: (with size and mtime) so that a restart does not read every binary or minified file again.
 #: ("too large" is the scan's to judge, from the size it lists.)
 CONTENT_SKIPS = frozenset({"binary", "minified", "generated", "secret file"})
+
+SNAPSHOT_NAME = "lexical.snapshot"
+#: magic, store id (16 bytes), generation, payload length, payload CRC-32.
+_SNAPSHOT_HEADER = struct.Struct("<8s16sQQI")
+_SNAPSHOT_MAGIC = b"QWLEX\x001\x00"
 
 
 class SkipRow(NamedTuple):
@@ -169,14 +183,19 @@ class IndexStore:
             log.info("rebuilding index store %s: %s", path, reason)
             if store is not None:
                 store.db.close()
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for name in (path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")):
                 try:
-                    os.unlink(f"{path}{suffix}")
+                    os.unlink(directory / name)
                 except FileNotFoundError:
                     pass
+            try:
+                os.unlink(directory / SNAPSHOT_NAME)
+            except FileNotFoundError:
+                pass
             store = cls(path, root)
             store._create()
             store.rebuilt_reason = reason
+        store._forget_stale_snapshot_temps()
         store.ensure_name_index()  # a bulk load that was killed midway left it dropped
         return store
 
@@ -212,7 +231,8 @@ class IndexStore:
                     self.db.execute(statement)
             self.db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("schema_version", str(SCHEMA_VERSION)), ("root", str(self.root)), ("generation", "0")],
+                [("schema_version", str(SCHEMA_VERSION)), ("root", str(self.root)), ("generation", "0"),
+                 ("store_id", secrets.token_hex(16))],
             )
 
     def drop_name_index(self) -> None:
@@ -266,9 +286,30 @@ class IndexStore:
     def windows_blobs(self) -> Iterator[tuple[int, bytes]]:
         yield from self.db.execute("SELECT id, windows FROM files")
 
+    def _store_id(self) -> bytes:
+        row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        return bytes.fromhex(row[0]) if row else b""
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.path.parent / SNAPSHOT_NAME
+
     def lexical_snapshot(self) -> tuple[int, bytes] | None:
-        row = self.db.execute("SELECT generation, data FROM lexical WHERE id = 1").fetchone()
-        return (int(row[0]), bytes(row[1])) if row else None
+        """(generation, data) of the saved lexical snapshot; None when there is none, or it
+        is torn, corrupt or another store's."""
+        try:
+            with open(self.snapshot_path, "rb") as f:
+                blob = f.read()
+        except OSError:
+            return None
+        if len(blob) < _SNAPSHOT_HEADER.size:
+            return None
+        magic, store_id, generation, length, crc = _SNAPSHOT_HEADER.unpack_from(blob)
+        data = memoryview(blob)[_SNAPSHOT_HEADER.size:]
+        if magic != _SNAPSHOT_MAGIC or store_id != self._store_id() or len(data) != length or zlib.crc32(data) != crc:
+            log.info("ignoring a lexical snapshot that is not this store's, or is damaged")
+            return None
+        return generation, bytes(data)
 
     def symbols_named(self, names: Iterable[str], file_ids: list[int] | None = None) -> list[StoredSymbol]:
         names = list(dict.fromkeys(names))
@@ -354,11 +395,29 @@ class IndexStore:
         return int(row[0])
 
     def save_lexical(self, generation: int, data: bytes) -> None:
-        self.db.execute(
-            "INSERT INTO lexical (id, generation, data) VALUES (1, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET generation=excluded.generation, data=excluded.data",
-            (generation, data),
-        )
+        """Write the lexical snapshot whole to a temporary file and rename it into place, so
+        a reader sees the old snapshot or the new one (no transaction needed)."""
+        header = _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, self._store_id(), generation, len(data), zlib.crc32(data))
+        temp = self.snapshot_path.with_name(f"{SNAPSHOT_NAME}.{os.getpid()}.tmp")
+        try:
+            with open(temp, "wb") as f:
+                f.write(header)
+                f.write(data)
+            os.replace(temp, self.snapshot_path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    def _forget_stale_snapshot_temps(self) -> None:
+        """Temporary snapshot files of writers that died mid-write (not of live ones)."""
+        for temp in self.path.parent.glob(f"{SNAPSHOT_NAME}.*.tmp"):
+            try:
+                pid = int(temp.name.split(".")[-2])
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError):
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass  # alive, another user's process: leave it
 
 
 def definition_from(row: StoredSymbol, path: str) -> Definition:

@@ -148,3 +148,56 @@ def test_a_restart_remembers_files_refused_for_their_content(make_tree, open_ws,
     assert read == ["data/blob.txt"]
     assert "data/blob.txt" not in warm.skipped and "static/app.min.txt" not in warm.skipped
     assert warm.state.store.skips() == {}
+
+
+def test_a_damaged_or_foreign_lexical_snapshot_is_not_trusted(make_tree, tmp_path, open_ws):
+    root = make_tree(FILES)
+    _old_mtime(root)
+    first = open_ws(root)
+    first.build()
+    query = first.retrieve("x.py", "function_3(value)\n", 0, 3)
+    snapshot = first.state.store.snapshot_path
+    generation = first.state.generation
+    first.close()
+    good = snapshot.read_bytes()
+
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF
+    snapshot.write_bytes(bytes(damaged))
+    warm = open_ws(root)
+    assert warm.stats().loaded_from == "window blobs"
+    assert warm.retrieve("x.py", "function_3(value)\n", 0, 3) == query
+    warm.close()
+
+    snapshot.write_bytes(good[: len(good) // 2])  # torn
+    assert open_ws(root).stats().loaded_from == "window blobs"
+
+    # Another workspace's snapshot of the same generation, copied into this store.
+    other = make_tree({**FILES, "pkg/mod1.py": "def other_thing():\n    pass\n"}, name="other")
+    foreign = open_ws(other)
+    foreign.build()
+    foreign.close()
+    assert foreign.state.generation == generation
+    snapshot.write_bytes(foreign.state.store.snapshot_path.read_bytes())
+    again = open_ws(root)
+    assert again.stats().loaded_from == "window blobs"
+    assert again.retrieve("x.py", "function_3(value)\n", 0, 3) == query
+
+
+def test_a_rebuilt_store_drops_its_snapshot_and_temp_files_of_dead_writers(make_tree, open_ws):
+    root = make_tree(FILES)
+    ws = open_ws(root)
+    ws.build()
+    path = Path(ws.stats().store)
+    snapshot = ws.state.store.snapshot_path
+    ws.close()
+    assert snapshot.exists()
+    dead = snapshot.with_name(f"{snapshot.name}.999999999.tmp")  # no such process
+    dead.write_bytes(b"half a snapshot")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+    db.commit()
+    db.close()
+    again = open_ws(root)
+    assert again.state.store.rebuilt and not snapshot.exists() and not dead.exists()
+    assert again.stats().loaded_from == "empty"
