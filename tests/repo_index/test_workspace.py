@@ -183,6 +183,27 @@ def test_cancel_keeps_the_work_done(make_tree, open_ws):
     assert not rest.cancelled and rest.files_indexed == 300 - stats.files_indexed
 
 
+def test_a_large_first_build_leaves_the_garbage_collector_on(make_tree, open_ws):
+    # A first build of 1,000+ files runs without cyclic collections (indexer.sync); they
+    # must be back on afterwards, also when the build fails midway.
+    import gc
+
+    root = make_tree({f"m{i:04}.py": f"def f{i}(x):\n    return x + {i}\n" for i in range(1100)})
+    assert gc.isenabled()
+    seen_off = []
+
+    def failing(p: Progress) -> None:
+        if p.phase == "indexing" and p.done > 0:
+            seen_off.append(not gc.isenabled())
+            raise RuntimeError("the editor went away")
+
+    with pytest.raises(RuntimeError):
+        open_ws(root, pool_min_files=10_000).build(progress=failing)
+    assert seen_off == [True] and gc.isenabled()
+    stats = open_ws(root, pool_min_files=10_000).build()
+    assert stats.files_indexed == 1100 and gc.isenabled()
+
+
 def test_build_with_worker_processes(make_tree, open_ws):
     root = make_tree({f"pkg/m{i:03}.py": f"def func_{i}(x):\n    return x * {i}\n" for i in range(120)})
     ws = open_ws(root, pool_min_files=10, workers=2)
