@@ -44,6 +44,7 @@ _COMMIT_EVERY_S = 0.5
 _COMMIT_EVERY_FILES = 500
 _POOL_IDLE_S = 60.0
 _BULK_LOAD_FILES = 1000
+_EARLY_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class ExtractorPool:
         self._lock = threading.Lock()
         self._idle_timer: threading.Timer | None = None
         self._runs = 0  # runs in progress: the idle timer must not close the pool under them
+        self._ready = threading.Event()  # the workers are up (start_soon)
+        self._prefetched: deque[tuple[Future, list[str]]] = deque()
 
     def _get(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -138,9 +141,37 @@ class ExtractorPool:
             executor = self._get()
             for future in [executor.submit(_extract_task, []) for _ in range(self._config.worker_count())]:
                 future.result()  # one empty task per worker: each submit starts one
+            self._ready.set()
         except Exception as exc:  # run() meets the same problem and falls back
             log.debug("could not start index workers early: %s", exc)
         self._schedule_idle_close()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the workers are up (``start_soon`` started them)."""
+        return self._ready.is_set()
+
+    def prefetch(self, rels: list[str]) -> bool:
+        """Hand the workers a task ahead of ``run`` (a large first build, while the scan is
+        still going and a core would idle); ``run`` then yields its results first and skips
+        those files. False when the workers are not up yet: the files are the caller's."""
+        if not self._ready.is_set():
+            return False
+        with self._lock:
+            executor = self._executor
+        if executor is None:
+            return False
+        try:
+            self._prefetched.append((executor.submit(_extract_task, rels), rels))
+        except Exception:  # a broken pool: run() meets it and deals with those files
+            return False
+        return True
+
+    def drop_prefetched(self) -> None:
+        """Forget tasks handed out by ``prefetch`` that no ``run`` will collect."""
+        while self._prefetched:
+            future, _ = self._prefetched.popleft()
+            future.cancel()
 
     def run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
         with self._lock:
@@ -157,8 +188,9 @@ class ExtractorPool:
         # they also finish about in it, and waiting on the oldest costs nothing per task
         # (waiting for the first of all pending futures installs a waiter on each of them,
         # hundreds of times over in a large build).
-        pending: deque[tuple[Future, list[str]]] = deque()
-        tasks = list(_tasks(entries))
+        pending, self._prefetched = self._prefetched, deque()
+        handed = {rel for _, task in pending for rel in task}
+        tasks = list(_tasks([e for e in entries if e.rel not in handed] if handed else entries))
         try:
             for i, task in enumerate(tasks):
                 try:
@@ -240,8 +272,41 @@ class ExtractorPool:
                 self._idle_timer.cancel()
                 self._idle_timer = None
             executor, self._executor = self._executor, None
+            self._ready.clear()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _EarlyTasks:
+    """Files handed to the workers while a large first build is still scanning: the scan
+    takes one core for most of a second (31k files here) and the workers would otherwise
+    wait for its end. Only the first ``_EARLY_BYTES``, in scan order: the rest still goes
+    out big files first, so that the workers finish together."""
+
+    def __init__(self, pool: ExtractorPool) -> None:
+        self.pool = pool
+        self.waiting: list[ScanEntry] = []
+        self.waiting_bytes = 0
+        self.handed = 0
+
+    def extend(self, entries: Iterable[ScanEntry]) -> None:
+        if self.handed >= _EARLY_BYTES:
+            return
+        for entry in entries:
+            self.waiting.append(entry)
+            self.waiting_bytes += entry.size
+        if (self.waiting_bytes < _TASK_BYTES and len(self.waiting) < _TASK_FILES) or not self.pool.ready:
+            return
+        sizes = {e.rel: e.size for e in self.waiting}
+        handed: set[str] = set()
+        for task in _tasks(self.waiting):
+            if not self.pool.prefetch(task):
+                break  # the workers are not up yet: the rest waits for the next entries
+            handed.update(task)
+            self.handed += sum(sizes[rel] for rel in task)
+        if handed:
+            self.waiting = [e for e in self.waiting if e.rel not in handed]
+            self.waiting_bytes = sum(e.size for e in self.waiting)
 
 
 def _tasks(entries: list[ScanEntry]) -> Iterator[list[str]]:
@@ -307,13 +372,19 @@ def sync(
     report(Progress("scanning", 0, 0))
     entries: list[ScanEntry] = []
     first_build = not state.files and config.worker_count() > 1
+    early = _EarlyTasks(pool) if first_build and not state.skips else None
     for entry in rules.scan():
         entries.append(entry)
         if first_build and len(entries) == _BULK_LOAD_FILES:
             pool.start_soon()  # a large first build: the workers come up while the scan goes on
+            if early is not None:
+                early.extend(entries)
+        elif early is not None and len(entries) > _BULK_LOAD_FILES:
+            early.extend((entry,))
         if len(entries) % 2000 == 0:
             report(Progress("scanning", len(entries), 0))
             if is_cancelled(cancel):
+                pool.drop_prefetched()
                 return BuildStats(cancelled=True, seconds=time.perf_counter() - started)
     skips = dict(rules.skipped)
     root = str(rules.root)
@@ -402,6 +473,7 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
     if len(todo) >= config.pool_min_files and config.worker_count() > 1:
         results = pool.run(todo, cancel)
     else:
+        pool.drop_prefetched()
         results = (_record(read_and_extract(root, e.rel, config, open_facts)) for e in todo)
     bulk = len(todo) > config.pool_min_files
     done = 0

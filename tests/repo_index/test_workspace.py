@@ -204,6 +204,44 @@ def test_a_large_first_build_leaves_the_garbage_collector_on(make_tree, open_ws)
     assert stats.files_indexed == 1100 and gc.isenabled()
 
 
+def test_tasks_handed_out_while_scanning_are_collected_once(make_tree):
+    # A large first build hands the workers files while it still scans (ExtractorPool.prefetch);
+    # run() yields those first, then the rest, every file exactly once; dropped ones are redone.
+    from repo_index.indexer import ExtractorPool
+    from repo_index.rules import ScanEntry
+
+    root = make_tree({f"m{i:02}.py": f"def f{i}(x):\n    return x\n" for i in range(12)})
+    entries = [ScanEntry(f"m{i:02}.py", (root / f"m{i:02}.py").stat().st_size, 0) for i in range(12)]
+    pool = ExtractorPool(str(root), IndexConfig(workers=2, worker_nice=0))
+    try:
+        assert not pool.prefetch(["m00.py"])  # workers not up yet: the caller keeps the files
+        pool._start()
+        assert pool.ready
+        assert pool.prefetch(["m03.py", "m07.py"]) and pool.prefetch(["m11.py"])
+        first = [r.path for r in pool.run(entries, None)]
+        assert first[:3] == ["m03.py", "m07.py", "m11.py"]
+        assert sorted(first) == [e.rel for e in entries]
+        assert pool.prefetch(["m05.py"])
+        pool.drop_prefetched()
+        assert sorted(r.path for r in pool.run(entries, None)) == [e.rel for e in entries]
+    finally:
+        pool.close()
+    assert not pool.ready
+
+
+def test_a_large_first_build_with_workers_indexes_every_file_once(make_tree, open_ws):
+    root = make_tree({f"pkg{i % 7}/m{i:04}.py": f"def func_{i}(x):\n    return x * {i}\n" for i in range(1300)})
+    ws = open_ws(root, workers=2, worker_nice=0)
+    ws._pool._start()  # workers already up: the scan hands out its first files (prefetch)
+    handed = []
+    real = ws._pool.prefetch
+    ws._pool.prefetch = lambda rels: real(rels) and not handed.append(rels)
+    stats = ws.build()
+    assert handed and sum(map(len, handed)) < 1300
+    assert stats.files_indexed == 1300 and ws.stats().files == 1300
+    assert all(len(ws.definitions(f"func_{i}")) == 1 for i in range(0, 1300, 97))
+
+
 def test_build_with_worker_processes(make_tree, open_ws):
     root = make_tree({f"pkg/m{i:03}.py": f"def func_{i}(x):\n    return x * {i}\n" for i in range(120)})
     ws = open_ws(root, pool_min_files=10, workers=2)
