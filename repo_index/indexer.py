@@ -459,7 +459,10 @@ def _save(state: IndexState, *, name_index: bool, snapshot: bool) -> None:
         if helper is not None:
             helper.join()
     if blob is not None:
-        state.write_snapshot(blob)
+        try:
+            state.write_snapshot(blob)
+        except OSError as exc:  # the index is whole; only the next start is slower
+            log.warning("could not save the lexical index snapshot (%s); the next start rebuilds it", exc)
 
 
 def _ensure_name_index(state: IndexState) -> None:

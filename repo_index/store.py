@@ -192,6 +192,8 @@ class IndexStore:
                 os.unlink(directory / SNAPSHOT_NAME)
             except FileNotFoundError:
                 pass
+            except OSError as exc:  # the new store id keeps it from being trusted anyway
+                log.warning("could not remove the old lexical snapshot: %s", exc)
             store = cls(path, root)
             store._create()
             store.rebuilt_reason = reason
@@ -398,7 +400,7 @@ class IndexStore:
         """Write the lexical snapshot whole to a temporary file and rename it into place, so
         a reader sees the old snapshot or the new one (no transaction needed)."""
         header = _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, self._store_id(), generation, len(data), zlib.crc32(data))
-        temp = self.snapshot_path.with_name(f"{SNAPSHOT_NAME}.{os.getpid()}.tmp")
+        temp = self.snapshot_path.with_name(f"{SNAPSHOT_NAME}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
             with open(temp, "wb") as f:
                 f.write(header)
@@ -412,7 +414,7 @@ class IndexStore:
         """Temporary snapshot files of writers that died mid-write (not of live ones)."""
         for temp in self.path.parent.glob(f"{SNAPSHOT_NAME}.*.tmp"):
             try:
-                pid = int(temp.name.split(".")[-2])
+                pid = int(temp.name.split(".")[-2].split("-")[0])
                 os.kill(pid, 0)
             except (ValueError, ProcessLookupError):
                 temp.unlink(missing_ok=True)

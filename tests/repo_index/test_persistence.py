@@ -192,12 +192,26 @@ def test_a_rebuilt_store_drops_its_snapshot_and_temp_files_of_dead_writers(make_
     snapshot = ws.state.store.snapshot_path
     ws.close()
     assert snapshot.exists()
-    dead = snapshot.with_name(f"{snapshot.name}.999999999.tmp")  # no such process
+    dead = snapshot.with_name(f"{snapshot.name}.999999999-0a1b2c3d.tmp")  # no such process
+    live = snapshot.with_name(f"{snapshot.name}.{os.getpid()}-0a1b2c3d.tmp")  # a writer at work
+    live.write_bytes(b"being written")
     dead.write_bytes(b"half a snapshot")
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
     db.commit()
     db.close()
     again = open_ws(root)
-    assert again.state.store.rebuilt and not snapshot.exists() and not dead.exists()
+    assert again.state.store.rebuilt and not snapshot.exists() and not dead.exists() and live.exists()
     assert again.stats().loaded_from == "empty"
+
+
+def test_a_snapshot_that_cannot_be_written_costs_only_a_slower_start(make_tree, open_ws, caplog):
+    root = make_tree(FILES)
+    ws = open_ws(root)
+    ws.state.store.snapshot_path.mkdir()  # the rename into place fails
+    stats = ws.build()
+    assert stats.files_indexed == 6 and ws.definitions("function_2")
+    assert "could not save the lexical index snapshot" in caplog.text
+    ws.close()
+    again = open_ws(root)
+    assert again.stats().loaded_from == "window blobs" and again.definitions("function_2")
