@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Union
@@ -208,6 +208,10 @@ class ExtractorPool:
                     results = future.result(timeout=0.2)
                 except TimeoutError:
                     continue
+                except CancelledError:
+                    # Handed out ahead of this run (prefetch) by workers since closed: again.
+                    pending[0] = (executor.submit(_extract_task, task), task)
+                    continue
                 except BrokenProcessPool:
                     # A worker died (a crash inside a grammar): every task in flight failed
                     # with it. Redo them one file at a time to find and skip the culprit.
@@ -262,8 +266,8 @@ class ExtractorPool:
 
     def _close_if_idle(self) -> None:
         with self._lock:
-            if self._runs:
-                return  # the run in progress schedules the next idle close when it ends
+            if self._runs or self._prefetched:
+                return  # the run in progress (or to come) schedules the next idle close when it ends
         self.close()
 
     def close(self) -> None:

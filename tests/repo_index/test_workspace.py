@@ -224,6 +224,10 @@ def test_tasks_handed_out_while_scanning_are_collected_once(make_tree):
         assert pool.prefetch(["m05.py"])
         pool.drop_prefetched()
         assert sorted(r.path for r in pool.run(entries, None)) == [e.rel for e in entries]
+        pool._start()
+        assert all(pool.prefetch([e.rel]) for e in entries)
+        pool.close()  # the workers go before run(): the tasks they had not started are cancelled
+        assert sorted(r.path for r in pool.run(entries, None)) == [e.rel for e in entries]
     finally:
         pool.close()
     assert not pool.ready
