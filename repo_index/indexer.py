@@ -6,7 +6,8 @@ content digest, extracts what changed in a process pool (one worker per core; sm
 batches stay in-process, where starting workers would cost more than they save), applies
 results in batched transactions, and drops files that disappeared or became ignored.
 Progress goes to a callback; a cancel token stops it between results, keeping what was
-already applied (a later sync resumes from there).
+already applied (a later sync resumes from there). A large first build starts the workers
+while it scans and hands them its first files before the scan ends (``_EarlyTasks``).
 
 ``update_paths`` is the watcher's cheaper path for a handful of known paths.
 """
