@@ -332,6 +332,12 @@ def _query_facts(spec: LanguageSpec, root: Node, lines: "_Lines", data: bytes):
     return tuple(symbols), tuple(import_stmts), package
 
 
+def warm(spec: LanguageSpec) -> None:
+    """Load the language's grammar and compile its query now (``worker_preload``)."""
+    languages.parser_for(spec.grammar)
+    _pattern_roles(spec)
+
+
 _local = threading.local()
 
 

@@ -125,7 +125,7 @@ class ExtractorPool:
                 method = "forkserver" if sys.platform.startswith("linux") else "spawn"
                 context = multiprocessing.get_context(method)
                 if method == "forkserver":
-                    context.set_forkserver_preload(["repo_index.extract"])
+                    context.set_forkserver_preload(["repo_index.extract", "repo_index.worker_preload"])
                 self._executor = ProcessPoolExecutor(
                     max_workers=self._config.worker_count(), mp_context=context,
                     initializer=_init_worker, initargs=(self._root, self._config),

@@ -233,6 +233,22 @@ def test_tasks_handed_out_while_scanning_are_collected_once(make_tree):
     assert not pool.ready
 
 
+def test_workers_start_with_every_query_compiled(tmp_path):
+    # The fork server compiles every language's query once (worker_preload); forked
+    # workers inherit them instead of compiling their own.
+    from repo_index import languages
+    from repo_index.indexer import ExtractorPool
+
+    pool = ExtractorPool(str(tmp_path), IndexConfig(workers=2, worker_nice=0))
+    try:
+        pool._start()
+        probe = "__import__('repo_index.languages').languages.query_for.cache_info().currsize"
+        compiled = [pool._get().submit(eval, probe).result() for _ in range(4)]
+    finally:
+        pool.close()
+    assert compiled == [len(languages.LANGUAGES)] * 4
+
+
 def test_a_large_first_build_with_workers_indexes_every_file_once(make_tree, open_ws):
     root = make_tree({f"pkg{i % 7}/m{i:04}.py": f"def func_{i}(x):\n    return x * {i}\n" for i in range(1300)})
     ws = open_ws(root, workers=2, worker_nice=0)
