@@ -307,9 +307,10 @@ def _query_facts(spec: LanguageSpec, root: Node, lines: "_Lines", data: bytes):
             doc = caps.get("doc")
             parent = caps.get("parent")
             entry = (kind, node, caps["name"][0], doc[0] if doc else None, _text(parent[0]) if parent else "")
-            old = defs.get(node.id)
+            node_id = node.id
+            old = defs.get(node_id)
             if old is None or _better_definition(entry, old):
-                defs[node.id] = entry
+                defs[node_id] = entry
         elif role == _IMPORT:
             node = caps["import"][0]
             item = imports.setdefault(node.id, [node.start_point[0], [], [], False])
@@ -366,14 +367,17 @@ def _symbols(spec: LanguageSpec, defs, line_text: "_Lines", data: bytes, wrapped
     # every node property is read once into a local.
     comment, attribute = spec.comment, spec.attribute
     body_field = _body_field(spec)
-    keyed = sorted(((d[1].start_byte, -d[1].end_byte), d) for d in defs.values())
+    # Sorted by position, outer before inner (the node id only breaks exact ties).
+    keyed = sorted((d[1].start_byte, -d[1].end_byte, d[0], node_id, d) for node_id, d in defs.items())
     open_containers: list[tuple[int, str, str]] = []  # (end_byte, name, kind)
     symbols: list[Symbol] = []
-    for (start_byte, neg_end), (kind, node, name_node, doc_node, parent) in keyed:
+    for start_byte, neg_end, kind, node_id, (_, node, name_node, doc_node, parent) in keyed:
         end_byte = -neg_end
         while open_containers and open_containers[-1][0] <= start_byte:
             open_containers.pop()
-        name = _clean_name((name_node.text or b"").decode("utf-8", "replace"))
+        name = (name_node.text or b"").decode("utf-8", "replace")
+        if not name.isidentifier():  # nearly always one: nothing to strip or cut
+            name = _clean_name(name)
         enclosing = open_containers[-1] if open_containers else None
         captured_parent = bool(parent)
         if not captured_parent and enclosing is not None:
@@ -383,9 +387,13 @@ def _symbols(spec: LanguageSpec, defs, line_text: "_Lines", data: bytes, wrapped
         start_row = node.start_point[0]
         end_row, end_col = node.end_point
         head_end, signature = _header(node, start_row, start_byte, line_text, data, body_field)
-        start = wrapped.get(node.id, start_row)
-        attr_start, doc_start, doc_end = _comments_above(start, line_text, comment, attribute)
-        start = min(start, attr_start)
+        start = wrapped.get(node_id, start_row)
+        above = line_text.lstripped(start - 1)
+        if above.startswith(comment) or above.startswith(attribute):  # (most have neither above)
+            attr_start, doc_start, doc_end = _comments_above(start, line_text, comment, attribute)
+            start = min(start, attr_start)
+        else:
+            doc_start = doc_end = -1
         if doc_node is not None:
             doc_start, doc_end = doc_node.start_point[0], _end_line(doc_node)
         elif doc_start >= 0:
@@ -403,8 +411,6 @@ def _body_field(spec: LanguageSpec) -> int | None:
 
 
 def _clean_name(name: str) -> str:
-    if name.isidentifier():  # nearly always: nothing to strip or cut
-        return name
     name = name.strip().strip(_QUOTES)
     cut = name.find("<")
     return name[:cut] if cut > 0 else name
