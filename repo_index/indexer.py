@@ -90,11 +90,13 @@ def _extract_task(rels: list[str]) -> list[FileRecord | FileSkip]:
     # No cyclic collections during a task: it allocates millions of short-lived objects
     # (nodes, match dicts, symbol tuples) that reference counting frees, and the collector
     # only walked them, 0.5 CPU-s over the 31k-file tree here. Any cycle waits for the next.
+    collecting = gc.isenabled()
     gc.disable()
     try:
         return [_record(result) for result in read_and_extract_many(_worker_root, rels, _worker_config)]
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 def _record(result: FileFacts | FileSkip) -> FileRecord | FileSkip:

@@ -77,7 +77,7 @@ def test_a_task_of_files_leaves_no_file_open(tmp_path):
         "indexed", "vanished", "not a regular file", "not a regular file", "too large"]
 
 
-def test_a_worker_task_turns_the_garbage_collector_back_on(tmp_path, monkeypatch):
+def test_a_worker_task_restores_the_garbage_collector(tmp_path, monkeypatch):
     # Tasks run without cyclic collections (indexer._extract_task); a task that fails must
     # not leave the worker without them.
     monkeypatch.setattr(indexer, "_worker_root", str(tmp_path))
@@ -88,6 +88,12 @@ def test_a_worker_task_turns_the_garbage_collector_back_on(tmp_path, monkeypatch
     with pytest.raises(TypeError):
         indexer._extract_task([None])
     assert gc.isenabled()
+    gc.disable()  # and leaves it off where it was off
+    try:
+        indexer._extract_task(["ok.py"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_files_deleted_and_truncated_while_indexing(make_tree, open_ws):
