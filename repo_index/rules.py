@@ -305,10 +305,10 @@ class PathRules:
         for base, layers in self._chain(rel[:cut] if cut >= 0 else ""):
             sub = (rel[len(base) + 1:] if base else rel) + ("/" if is_dir else "")
             for layer in layers:
-                result = layer.spec.check_file(sub)
-                if result.include is None:
+                include = _direct_match(layer.spec, sub)
+                if include is None:
                     continue
-                decision = "ignored" if result.include else "kept"
+                decision = "ignored" if include else "kept"
                 source = layer.source
         return source if decision == "ignored" else ""
 
@@ -364,6 +364,30 @@ class PathRules:
                     continue
             spec = pathspec.GitIgnoreSpec.from_lines(lines)
         return [_IgnoreLayer(source, spec)] if spec.patterns else []
+
+
+def _direct_match(spec: pathspec.GitIgnoreSpec, sub: str) -> bool | None:
+    """Whether the last pattern of ``spec`` that matches ``sub`` itself excludes it (True),
+    re-includes it (False), or no pattern does (None). pathspec also counts a directory
+    pattern as matching everything below that directory; a path's ancestors are judged on
+    their own here (and a path below an excluded one is never reached), so such a match says
+    nothing about the path, and a negated one ("!src/") would wrongly re-include it."""
+    result = spec.check_file(sub)
+    if result.include is None or _matches_itself(spec.patterns[result.index], sub):
+        return result.include  # nearly always: the winner matched the path itself
+    for pattern in reversed(spec.patterns):
+        if pattern.include is not None and _matches_itself(pattern, sub):
+            return pattern.include
+    return None
+
+
+def _matches_itself(pattern, sub: str) -> bool:
+    match = pattern.regex.match(sub) if pattern.regex is not None else None
+    if match is None:
+        return False
+    if "ps_d" in match.re.groupindex and match.group("ps_d") is not None:
+        return match.end("ps_d") == len(sub)  # not just an ancestor directory of it
+    return True
 
 
 def may_use_path(root: Path | str | None, path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> PathVerdict:

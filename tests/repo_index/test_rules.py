@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from repo_index.rules import PathRules, PathVerdict, judge_content, may_use_path
@@ -285,6 +285,9 @@ def trees(draw):
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable as the oracle")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=trees())
+# Found by this test: a negated directory pattern deeper down ("!src/") must not re-include
+# a directory that an outer rule excludes ("b") just because it lies below a "src".
+@example(case=(["src/src/b/x.py", "src/x.py"], {".gitignore": "b\n", "src/.gitignore": "!src/\n"}))
 def test_gitignore_semantics_match_git(tmp_path_factory, writer, case):
     paths, ignores = case
     root = tmp_path_factory.mktemp("gi")
