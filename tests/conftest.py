@@ -3,7 +3,8 @@
 ``tiny_model`` is the project's own tiny Qwen2 model (real Qwen2.5 tokenizer, random weights;
 see ``model.make_test``). It is built at most once per test session and cached across
 sessions under ``test_models_dir()/tiny-v<build version>``, like the Qwen2 vocabulary in
-``vocab_dir()`` (which ``.ci/setup`` fetches with ``qwenpair model vocab``). The cache
+``vocab_dir()`` (which ``.ci/setup`` fetches with ``qwenpair model vocab``; no fixture
+downloads anything, so the suite needs set-up to have run). The cache
 directory is deliberately not redirected to a scratch directory: rebuilding these for every
 session would cost minutes. Tests that write files use ``tmp_path``.
 """
@@ -26,4 +27,6 @@ def qwen_tokenizer():
     """The Qwen2.5 tokenizer as a ``tokenizers.Tokenizer`` (built once, cached)."""
     from model.tokenizer import load_fast_tokenizer
 
-    return load_fast_tokenizer(fetch=True)  # a fresh machine gets it as `qwenpair model vocab` does
+    # Never downloads (docs/security.md): .ci/setup runs `qwenpair model vocab` before the suite;
+    # without it this fails with a ModelError naming that step.
+    return load_fast_tokenizer()
