@@ -1,7 +1,8 @@
 """``qwenpair model pull``: download a registry model's GGUF, resumably and verified.
 
-The only network traffic qwenpair makes, and only when the user asks. huggingface_hub
-resolves the file (its URL under ``HF_ENDPOINT``, size, SHA-256 and auth headers); we
+One of the two explicit download steps (``model vocab`` is the other; docs/security.md), run
+only when the user asks: ``model.offline`` makes it refuse inside any other command.
+huggingface_hub resolves the file (its URL under ``HF_ENDPOINT``, size, SHA-256 and auth headers); we
 stream it into ``<file>.part`` with HTTP Range so that a second ``pull`` after an
 interruption continues where the first stopped (huggingface_hub 1.x+ downloads into a
 per-process temporary file and starts over), check size and SHA-256, and only then rename
@@ -93,7 +94,10 @@ def _stream(url: str, part: Path, size: int | None, headers: dict, quiet: bool) 
 
 def pull(name: str, quant: str | None = None, *, revision: str = "main", quiet: bool = False) -> PullResult:
     """Download ``name`` (registry name) into the models directory; verify size and hash."""
+    from model.offline import refuse_network
+
     spec = registry.get(name)
+    refuse_network(f"downloading {spec.name}")
     target = local_path(spec, quant)
     filename = target.name
     try:

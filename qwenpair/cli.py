@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from contextlib import nullcontext
+
+from model.offline import offline
 
 from qwenpair import __version__
 from qwenpair.errors import is_user_facing
@@ -42,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    # Only the download steps (`model pull`, `model vocab`) set uses_network; every other
+    # command runs with the network switched off (model.offline, docs/security.md).
+    network = nullcontext() if getattr(args, "uses_network", False) else offline()
     try:
-        return int(args.handler(args) or 0)
+        with network:
+            return int(args.handler(args) or 0)
     except Exception as exc:
         if not is_user_facing(exc):
             raise

@@ -1,6 +1,7 @@
 """``qwenpair model``: manage and make models.
 
-Subcommands: ``vocab`` (cache the Qwen2 vocabulary and tokenizer; ``.ci/setup`` runs it),
+Subcommands: ``vocab`` (cache the Qwen2 vocabulary and tokenizer; ``.ci/setup`` runs it; with
+``pull`` the only commands that may download, docs/security.md),
 ``make-test OUT --shape S`` (build a random-weight test model with the real tokenizer),
 ``quantize IN OUT --type T`` (llama.cpp's quantizer), and ``list`` / ``pull`` / ``path``
 (registry and downloads, in ``commands/model_manage.py``). Handlers are thin: the work is in
@@ -36,10 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = models.add_parser(
         "vocab",
         help="cache the Qwen2 vocabulary and the Qwen2.5 tokenizer (downloads the llama-cpp-python sdist once)",
+        description="Download the llama-cpp-python source archive (~77 MB, once) with pip from the package "
+        "index, keep its Qwen2 vocabulary file and build the Qwen2.5 tokenizer from it. With `model pull`, "
+        "the only command that uses the network; every other command needs this done first and never downloads.",
     )
-    p.add_argument("--quiet", action="store_true", help="print nothing when all is well")
+    p.add_argument("--quiet", action="store_true", help="print nothing when all is well (a download is still announced)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run_vocab)
+    p.set_defaults(handler=run_vocab, uses_network=True)
 
     p = models.add_parser(
         "make-test",
@@ -67,7 +71,8 @@ def run_vocab(args: argparse.Namespace) -> int:
     from model.tokenizer import tokenizer_dir
     from model.vocab import qwen2_vocab_path
 
-    result = {"vocab": str(qwen2_vocab_path(quiet=args.quiet)), "tokenizer_dir": str(tokenizer_dir(quiet=args.quiet))}
+    vocab = qwen2_vocab_path(quiet=args.quiet, fetch=True)  # the explicit download step
+    result = {"vocab": str(vocab), "tokenizer_dir": str(tokenizer_dir(quiet=args.quiet))}
     if args.json:
         _print_json(result)
     elif not args.quiet:

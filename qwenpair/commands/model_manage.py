@@ -68,11 +68,11 @@ def register_manage(models: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_list)
 
-    p = models.add_parser("pull", help="download a registry model's GGUF (the only network use)")
+    p = models.add_parser("pull", help="download a registry model's GGUF (uses the network)")
     p.add_argument("name", help="registry name, e.g. qwen2.5-coder-1.5b")
     p.add_argument("--quant", default=None, help="quantization (default: the registry's)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=run_pull)
+    p.set_defaults(handler=run_pull, uses_network=True)
 
     p = models.add_parser("path", help="print the local .gguf path of a downloaded model")
     p.add_argument("name")
