@@ -3,7 +3,7 @@
 Exactness: every case of llama.cpp's Qwen2 tokenizer test vectors
 (``ggml-vocab-qwen2.gguf.inp`` / ``.out``, produced with the real Hugging Face tokenizer)
 through our ``tokenizers`` build and through transformers. The vocabulary comes from the
-project's own set-up (``qwenpair model vocab``), which the fixtures call if it is missing.
+project's own set-up (``qwenpair model vocab``, which ``.ci/setup`` runs); no fixture downloads it.
 """
 
 from __future__ import annotations
