@@ -14,6 +14,16 @@ Public API (everything else is internal)::
         .walk(*, sniff=True) -> Iterator[Path]       # allowed files; .skipped: {rel: reason}
         .reload()                                    # after an ignore file changed
 
+    # The one policy every text source goes through (docs/security.md): real-path
+    # confinement to the roots, ignore and secret rules on symlink targets, secret content
+    # scanned whole, open documents versus disk. Refuses whole files, never redacts.
+    policy = SourcePolicy(roots, *, max_bytes=1_000_000)
+    policy(path, text=None) -> (allowed, reason)     # the engines' PathPolicy
+    policy.judge(path, text=None, *, use="document"|"context") -> SourceVerdict
+    policy.read(path) -> (text | None, SourceVerdict)   # from disk, only inside a root
+    SourceVerdict(allowed, reason, detail).action    # "allowed" | "refused"
+    find_secret(text) -> SecretFinding | None        # the content rule, over all of text
+
     # The index of one workspace root (thread-safe).
     ws = Workspace.open(root: Path | str, config: IndexConfig | None = None)
     ws.build(progress: Callable[[Progress], None] | None = None,
@@ -48,7 +58,9 @@ another schema version. Run ``python -m repo_index.rules PATH [ROOT]`` to see on
 from repo_index.config import IndexConfig
 from repo_index.facts import BuildStats, Definition, ResolvedImport, Snippet
 from repo_index.indexer import Progress
+from repo_index.policy import PolicyError, SourcePolicy, SourceVerdict
 from repo_index.rules import PathRules, PathVerdict, may_use_path
+from repo_index.secrets import SecretFinding, find_secret
 from repo_index.syntax import syntax_errors
 from repo_index.workspace import IndexStats, Workspace, WorkspaceError
 
@@ -59,11 +71,16 @@ __all__ = [
     "IndexStats",
     "PathRules",
     "PathVerdict",
+    "PolicyError",
     "Progress",
     "ResolvedImport",
+    "SecretFinding",
     "Snippet",
+    "SourcePolicy",
+    "SourceVerdict",
     "Workspace",
     "WorkspaceError",
+    "find_secret",
     "may_use_path",
     "syntax_errors",
 ]

@@ -39,7 +39,7 @@ from repo_index import chunking, languages
 from repo_index.config import IndexConfig
 from repo_index.facts import CLASS_KINDS, FileFacts, FileSkip, ImportStmt, Symbol
 from repo_index.languages import LanguageSpec
-from repo_index.rules import SNIFF_BYTES, contains_private_key, judge_content
+from repo_index.rules import SNIFF_BYTES, contains_secret, judge_content
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _analyse(rel: str, data: bytes, config: IndexConfig, mtime_ns: int, tree: Tr
     reason = judge_content(name, data[:SNIFF_BYTES])
     if reason:
         return FileSkip(rel, reason)
-    if contains_private_key(data):
+    if contains_secret(data):  # the whole file, not the sniffed head (docs/security.md)
         return FileSkip(rel, "secret file")
     notes: list[str] = []
     if not data.isascii():  # most files are ASCII, which is a tenth of the cost to check

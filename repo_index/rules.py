@@ -7,6 +7,8 @@ secret for one of them is ignored or secret for all. The rules, in the order the
    ``pyvenv.cfg``), caches and build outputs (``DEFAULT_EXCLUDED_DIRS``);
 2. secret files by name: ``.env*``, ``*.pem``, ``*.key``, ``id_rsa*``, credential JSONs ...
    (``SECRET_NAME_PATTERNS``); a symlink is judged by its own name and by its target's;
+   a name with a control character (a newline would break a prompt's ``<|file_sep|>path``
+   header) is skipped;
 3. ignore files: ``.gitignore`` (nested, with negation), ``.ignore``, ``.aiignore`` and
    ``.qwenpairignore`` in every directory, plus ``.git/info/exclude``; within a directory
    later files in that list override earlier ones, deeper directories override shallower;
@@ -15,6 +17,12 @@ secret for one of them is ignored or secret for all. The rules, in the order the
    JSON ("secret file"), minified, generated (a "DO NOT EDIT" header, lock files).
 
 A path outside the workspace root (or with no root) gets rules 2, 4 and 5 only.
+
+Symlinks are judged by where they really lead (``os.path.realpath``), not only by their
+names: a link (or a path through a linked directory) whose target is outside the root,
+inside ``.git`` or another excluded directory, or under an ignore or secret rule is refused
+("symlink target: ..."), whatever the link itself is called. ``scan`` never follows a linked
+directory. See docs/security.md.
 
 Not here: reading whole files (the indexer does, and re-checks content for private keys).
 Run ``python -m repo_index.rules PATH`` to see the verdict for one path.
@@ -25,6 +33,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import stat
 import sys
 from collections import Counter
@@ -35,11 +44,13 @@ from typing import Iterator, NamedTuple
 import pathspec
 
 from repo_index.file_kinds import (
-    GENERATED_NAMES, SNIFF_BYTES, contains_private_key, is_binary_name, is_secret_name, judge_content,
+    GENERATED_NAMES, SNIFF_BYTES, contains_private_key, contains_secret, is_binary_name, is_secret_name,
+    judge_content,
 )
 
 __all__ = [
     "PathRules", "PathVerdict", "ScanEntry", "may_use_path", "judge_content", "contains_private_key",
+    "contains_secret", "has_control_chars", "CONTROL_NAME",
     "SNIFF_BYTES", "IGNORE_FILES", "DEFAULT_EXCLUDED_DIRS",
 ]
 
@@ -120,6 +131,7 @@ class PathRules:
         self._chains: dict[str, tuple[tuple[str, tuple[_IgnoreLayer, ...]], ...]] = {}
         self._dir_verdicts: dict[str, PathVerdict] = {}
         self._root_str = str(self.root)
+        self._real_root = os.path.realpath(self._root_str)
 
     # -- public -------------------------------------------------------------------------
 
@@ -148,12 +160,38 @@ class PathRules:
             return self._check_file(absolute, os.path.basename(absolute), None, sniff=sniff)
         if rel == "":
             return PathVerdict(False, "not a regular file")
+        if has_control_chars(rel):
+            return PathVerdict(False, CONTROL_NAME)
         parts = rel.split("/")
         for depth in range(1, len(parts)):
             verdict = self.check_dir("/".join(parts[:depth]))
             if not verdict.allowed:
                 return verdict
+        real = os.path.realpath(absolute)
+        if real != os.path.join(self._real_root, rel):  # a link somewhere along the path
+            reason = self._judge_target(real)
+            if reason:
+                return PathVerdict(False, reason)
         return self._check_file(absolute, parts[-1], rel, sniff=sniff)
+
+    def _judge_target(self, real: str) -> str:
+        """Why a link's real target may not be used ("" when it may): outside the root, or
+        refused there by a directory, secret-name or ignore rule."""
+        if is_secret_name(os.path.basename(real)):
+            return "secret file"
+        prefix = self._real_root.rstrip(os.sep) + os.sep
+        if not real.startswith(prefix):
+            return "symlink target: outside the workspace"
+        rel = real[len(prefix):].replace(os.sep, "/")
+        if has_control_chars(rel):
+            return f"symlink target: {CONTROL_NAME}"
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            verdict = self.check_dir("/".join(parts[:depth]))
+            if not verdict.allowed:
+                return f"symlink target: {verdict.reason}"
+        source = self._ignored_by(rel, is_dir=False)
+        return f"symlink target: ignored by {source}" if source else ""
 
     def check_dir(self, rel_dir: str) -> PathVerdict:
         """Judge a directory (root-relative POSIX path), assuming its parents are allowed."""
@@ -204,6 +242,9 @@ class PathRules:
                 rel = f"{rel_dir}/{name}" if rel_dir else name
                 if _has_surrogates(rel):
                     self.skipped[rel] = "undecodable file name"
+                    continue
+                if has_control_chars(name):
+                    self.skipped[rel] = CONTROL_NAME
                     continue
                 try:
                     is_link = entry.is_symlink()
@@ -280,6 +321,10 @@ class PathRules:
                 return PathVerdict(False, _os_error_reason(exc)), None
             if is_secret_name(os.path.basename(target)):
                 return PathVerdict(False, "secret file"), None
+            if rel is not None:  # inside a root: the target must be usable there too
+                reason = self._judge_target(target)
+                if reason:
+                    return PathVerdict(False, reason), None
         if stat.S_ISDIR(st.st_mode):
             return PathVerdict(False, "not a regular file"), None
         if not stat.S_ISREG(st.st_mode):
@@ -411,6 +456,18 @@ def _sniff_path(path: str, name: str) -> str:
     except OSError as exc:
         return _os_error_reason(exc)
     return judge_content(name, head)
+
+
+#: The reason a name with a control character is skipped (finding 10 of docs/security.md).
+CONTROL_NAME = "control character in file name"
+# C0 and C1 controls, DEL, and the separators str.splitlines() breaks on.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control_chars(name: str) -> bool:
+    """A newline (or another control character) in a path would let a file name write its
+    own lines into a prompt; such files are skipped, with this reason."""
+    return _CONTROL_RE.search(name) is not None
 
 
 def _points_to_dir(path: str) -> bool:

@@ -33,7 +33,7 @@ from repo_index.documents import OpenDocuments
 from repo_index.extract import extract, read_limited
 from repo_index.facts import BuildStats, Definition, FileFacts, ImportStmt, ResolvedImport, Snippet
 from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
-from repo_index.rules import PathRules, contains_private_key
+from repo_index.rules import PathRules, contains_secret
 from repo_index.state import IndexState
 from repo_index.store import IndexStore
 from repo_index.tokens import term_of
@@ -169,7 +169,7 @@ class Workspace:
         # "vanished": a new buffer not saved yet; the name and ignore rules passed already.
         if not verdict.allowed and verdict.reason != "vanished":
             return False
-        if contains_private_key(text.encode("utf-8", "surrogatepass")):
+        if contains_secret(text):
             # A key pasted into the buffer: forget the buffer rather than let its text
             # reach a snippet (the disk version, if indexed, stays as it was).
             self.clear_overlay(rel)
@@ -345,7 +345,11 @@ class Workspace:
         if not self.rules.check(rel, sniff=False).allowed:
             return None
         data = read_limited(os.path.join(str(self.root), rel), self.config.max_bytes)
-        return None if isinstance(data, str) else data.decode("utf-8", "replace")
+        if isinstance(data, str) or contains_secret(data):
+            # a key written since the file was indexed: the watcher drops it soon; until then
+            # its text must not reach a snippet (callers cache the answer per (mtime, size))
+            return None
+        return data.decode("utf-8", "replace")
 
     def _imports_of(self, rel: str, text: str | None) -> tuple[list[ImportStmt], str]:
         doc = self.documents.get(rel)
