@@ -21,7 +21,15 @@ from assistant.config import EngineConfig
 from assistant.context import ContextBuilder, Retriever
 from assistant.document import clamp_cursor, lines_of
 from assistant.latency import LatencyModel
-from assistant.postprocess import CompletionContext, ModeLimits, Step, decide_line_mode, run_chain
+from assistant.postprocess import (
+    CompletionContext,
+    ModeLimits,
+    Shown,
+    Step,
+    cover_closers,
+    decide_line_mode,
+    shape_completion,
+)
 from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
 from assistant.scheduler import Scheduler, Superseded
 from model.backends.base import Backend, GenerationRequest
@@ -129,7 +137,8 @@ class CompletionEngine:
             return
         item = result.items[0]
         cursor = clamp_cursor(request.text, item.line, item.col)
-        text = request.text[: cursor.offset] + item.text + request.text[cursor.offset :]
+        replaced = item.end_col - item.col if item.end_line == item.line else 0
+        text = request.text[: cursor.offset] + item.text + request.text[cursor.offset + replaced :]
         added = item.text.split("\n")
         line = item.line + len(added) - 1
         col = (item.col if len(added) == 1 else 0) + len(added[-1])
@@ -212,7 +221,14 @@ class CompletionEngine:
             return None
         self.counters["typed_hits" if hit.typed else "cache_hits"] += 1
         texts = (hit.completion.text,) + hit.completion.extra
-        items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col) for t in texts if t]
+        # The range is not cached: it is recomputed for the text after the cursor now (the
+        # same closers, since the suffix is part of the key).
+        probe = clamp_cursor(request.text, request.line, request.col)
+        pp_context = CompletionContext.from_prefix_suffix(
+            request.text[: probe.offset], request.text[probe.offset :], path=request.path.name, multiline=False
+        )
+        shown = [cover_closers(t, pp_context) for t in texts if t]
+        items = [_item(s, cursor.line, cursor.col) for s in shown if s.text]
         warnings = [cursor.warning] if cursor.warning else []
         return CompletionResult(items, "typed" if hit.typed else "hit", warnings=warnings, version=request.version)
 
@@ -287,7 +303,7 @@ class CompletionEngine:
         t_ctx = time.perf_counter()
         steps: list[Step] | None = [] if request.explain else None
         n = max(1, request.candidates or cfg.candidates)
-        candidates: list[tuple[str, float]] = []
+        candidates: list[tuple[Shown, float]] = []
         first = None
         for i in range(n):
             if cancel.is_set():
@@ -313,13 +329,13 @@ class CompletionEngine:
             text = result.text
             if result.stop_reason == "time" and multiline and "\n" in text:
                 text = text[: text.rfind("\n")]  # the cap hit: keep the last complete line
-            text = run_chain(text, pp_context, steps=steps if i == 0 else None)
-            if text.strip() and all(text != c for c, _ in candidates):
-                candidates.append((text, result.mean_logprob))
+            shown = shape_completion(text, pp_context, steps=steps if i == 0 else None)
+            if shown.text.strip() and all(shown != c for c, _ in candidates):
+                candidates.append((shown, result.mean_logprob))
         candidates, demoted = _rank(request.path, request.text, probe.offset, candidates)
         if steps is not None:
-            steps.extend(Step("syntax", t, t) for t in demoted)
-        items = [CompletionItem(t, cursor.line, cursor.col, cursor.line, cursor.col, lp) for t, lp in candidates]
+            steps.extend(Step("syntax", t.text, t.text) for t in demoted)
+        items = [_item(s, cursor.line, cursor.col, lp) for s, lp in candidates]
         out = CompletionResult(
             items=items,
             prompt=parts.prompt,
@@ -356,7 +372,13 @@ class CompletionEngine:
         }
 
 
-def _rank(path: Path, text: str, offset: int, candidates: list[tuple[str, float]]):
+def _item(shown: Shown, line: int, col: int, logprob: float = 0.0) -> CompletionItem:
+    """The item for a shown completion at the cursor; its range covers the auto-closed
+    characters after the cursor that it replaces (``postprocess.replace_range``)."""
+    return CompletionItem(shown.text, line, col, line, col + shown.replace, logprob)
+
+
+def _rank(path: Path, text: str, offset: int, candidates: list[tuple[Shown, float]]):
     """Candidates best first: those with which the file parses no worse than without them,
     then by mean token logprob. Returns (ranked, texts demoted for breaking the parse).
     One candidate needs no ranking, and a language tree-sitter does not know gets none."""
@@ -366,10 +388,10 @@ def _rank(path: Path, text: str, offset: int, candidates: list[tuple[str, float]
     before = syntax_errors(path, text)
     if before is None:
         return by_logprob, []
-    head, tail = text[:offset], text[offset:]
-    worse = {t for t, _ in candidates if (syntax_errors(path, head + t + tail) or 0) > before}
+    head = text[:offset]
+    worse = {s for s, _ in candidates if (syntax_errors(path, head + s.text + text[offset + s.replace :]) or 0) > before}
     ranked = sorted(by_logprob, key=lambda c: c[0] in worse)  # stable: logprob order kept within
-    return ranked, [t for t, _ in ranked if t in worse]
+    return ranked, [s for s, _ in ranked if s in worse]
 
 
 def _filter_explain(steps: list[Step]) -> list[ExplainEntry]:
@@ -378,7 +400,8 @@ def _filter_explain(steps: list[Step]) -> list[ExplainEntry]:
         if st.name == "syntax":
             out.append(ExplainEntry("filter", "syntax", f"{st.after!r} ranked last: the file parses worse with it"))
         elif st.changed:
-            out.append(ExplainEntry("filter", st.name, f"{st.before!r} -> {st.after!r}"))
+            note = f" ({st.note})" if st.note else ""
+            out.append(ExplainEntry("filter", st.name, f"{st.before!r} -> {st.after!r}{note}"))
     return out
 
 

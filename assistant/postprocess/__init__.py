@@ -4,7 +4,7 @@ Use::
 
     ctx = CompletionContext.from_prefix_suffix(prefix, suffix, path="src/app.py")
     mode = decide_line_mode(ctx)          # before generating: stop strings, token cap
-    shown = run_chain(raw_output, ctx)    # after generating
+    shown = shape_completion(raw_output, ctx)  # after generating: text + range replaced
 
 Each filter is a pure function ``(text, CompletionContext) -> str`` in its own module, with
 its own tests; ``chain.FILTERS`` lists them in order and says why that order. Golden cases
@@ -15,20 +15,24 @@ What it is not: candidate ranking, caching or the prompt. It imports nothing hea
 parses the whole file: brackets and strings are counted by a small lexer (``lexer``).
 """
 
-from assistant.postprocess.chain import FILTERS, Step, format_steps, run_chain
+from assistant.postprocess.chain import FILTERS, Step, format_steps, run_chain, shape_completion
 from assistant.postprocess.context import CompletionContext, detect_indent_unit
 from assistant.postprocess.languages import language_from_path
 from assistant.postprocess.line_mode import LineMode, ModeLimits, decide_line_mode
+from assistant.postprocess.replace_range import Shown, cover_closers
 
 __all__ = [
     "FILTERS",
+    "cover_closers",
     "CompletionContext",
     "LineMode",
     "ModeLimits",
+    "Shown",
     "Step",
     "decide_line_mode",
     "detect_indent_unit",
     "format_steps",
     "language_from_path",
     "run_chain",
+    "shape_completion",
 ]

@@ -11,6 +11,15 @@ write the next function, or repeat the code that follows the cursor. The complet
   whether it is already there, and the suffix-repetition filter, next in the chain, drops it
   when it is. A closing line that opens a new block (``} else {``) keeps only its closers.
 
+- when the first line closes the cursor's bracket and opens a block (``def fib(‸)`` +
+  ``n):``, ``if (‸)`` + ``x) {``), the completion goes on into that block's body, which
+  ends where that block closes (brace languages) or dedents (indentation languages);
+- when the completion writes a declaration of its own — on a signature line, or on a blank
+  line among members (a class, impl or object body, the top level; ``syntax.cursor_scope``
+  asks tree-sitter) — at the line that starts the next sibling: a line back at the
+  cursor's width after the body went deeper (``set foo()`` after ``get foo()``). Among
+  statements (a function body) further statements stay.
+
 Lines that start inside a string or comment are not judged by their indentation.
 Brackets are counted by ``lexer.scan``; only when it reports a misread (a regex literal, a raw
 string) is the completion — the completion alone — parsed with tree-sitter (``syntax``).
@@ -22,9 +31,10 @@ import re
 from typing import TYPE_CHECKING, NamedTuple
 
 from assistant.postprocess.blocks import block_owner, indent_width, leading_ws
-from assistant.postprocess.languages import LanguageSpec
+from assistant.postprocess.languages import LanguageSpec, opener_pattern
 from assistant.postprocess.lexer import OPENERS, ScanState, code_of, scan, string_at_end
-from assistant.postprocess.syntax import snippet_structure
+from assistant.postprocess.line_mode import signature_without_body
+from assistant.postprocess.syntax import cursor_scope, snippet_structure
 
 if TYPE_CHECKING:
     from assistant.postprocess.context import CompletionContext
@@ -43,31 +53,63 @@ def trim_to_block(text: str, ctx: CompletionContext) -> str:
     unindented = re.compile(spec.unindented_lines) if spec.unindented_lines else None
     lines = text.split("\n")
     shape = _shape(lines, spec, string_at_end(ctx.line_prefix, spec))
+    start = indent_width(ctx.line_prefix)
+    one_member: bool | None = None  # decided when first needed: it may parse the window
+    reopened = deeper = False
     for i, line in enumerate(lines):
         excess = shape.excess[i]
-        if (
-            i > 0
-            and shape.in_code[i]
-            and line.strip()
-            and indent_width(line) < bound
-            and not (unindented and unindented.match(line))
-        ):
-            if excess == len(leading_ws(line)) or _first_word(line) in spec.closer_words:
-                return "\n".join([*lines[:i], _closing_part(line, excess, spec)])
-            return "\n".join(lines[:i])
+        code_line = i > 0 and shape.in_code[i] and bool(line.strip())
+        if code_line and not (unindented and unindented.match(line)):
+            width = indent_width(line)
+            closing = excess == len(leading_ws(line)) or _first_word(line) in spec.closer_words
+            if width < bound:
+                if closing:
+                    return "\n".join([*lines[:i], _closing_part(line, excess, spec)])
+                return "\n".join(lines[:i])
+            if deeper and width <= start and not closing and line.lstrip()[0] not in ")]}":
+                if one_member is None:
+                    one_member = _writes_one_member(ctx, owner.opens)
+                if one_member:
+                    return "\n".join(lines[:i])  # the next sibling member
+            deeper = deeper or width > start
         if excess >= 0:
+            if i == 0 and _opens_after(line, excess, spec):
+                reopened = True  # `def fib(‸)` + `n):`: on into the body
+                continue
             return "\n".join([*lines[:i], _closing_part(line, excess, spec)])
+        if reopened and i > 0 and shape.depth[i] == 0 and not spec.indent_blocks:
+            return "\n".join(lines[: i + 1])  # the block the first line opened is closed
     return text
+
+
+def _writes_one_member(ctx: CompletionContext, owner_opens: bool) -> bool:
+    """The completion declares one member of its own: it started on a signature, or on a
+    blank line among members. Typed code that opens a block (``class A {‸``) is filled whole."""
+    if ctx.line_prefix.strip():
+        return not owner_opens and signature_without_body(ctx)
+    before = "\n".join((*ctx.prev_lines, ctx.line_prefix))
+    after = "\n".join((ctx.line_suffix, *ctx.next_lines))
+    return cursor_scope(before, after, ctx.spec.name) == "members"
+
+
+def _opens_after(line: str, excess: int, spec: LanguageSpec) -> bool:
+    """After the closers at ``excess``, the line opens a block (``x) {``, ``n) -> int:``)."""
+    end = excess
+    while end < len(line) and line[end] in ")]}":
+        end += 1
+    rest = code_of(line[end:], spec).strip()
+    return bool(rest) and opener_pattern(spec).search(rest) is not None
 
 
 class _Shape(NamedTuple):
     in_code: list[bool]  # per line: it starts in code (not inside a string or comment)
     excess: list[int]  # per line: offset of its first closer of a bracket opened before the text, or -1
+    depth: list[int]  # per line: brackets the text opened still open at its end (-1: unknown)
 
 
 def _shape(lines: list[str], spec: LanguageSpec, quote: str | None) -> _Shape:
     """The shape per the lexer; per tree-sitter instead when the lexer misread something."""
-    in_code, excess = [], []
+    in_code, excess, depth = [], [], []
     misread = False
     state = ScanState(quote=quote)
     for line in lines:
@@ -76,9 +118,10 @@ def _shape(lines: list[str], spec: LanguageSpec, quote: str | None) -> _Shape:
         excess.append(result.excess[0] if result.excess else -1)
         misread = misread or result.misread
         state = result.state
+        depth.append(len(state.stack))
     if misread and quote is None:
-        return _parsed_shape(lines, spec) or _Shape(in_code, excess)
-    return _Shape(in_code, excess)
+        return _parsed_shape(lines, spec) or _Shape(in_code, excess, depth)
+    return _Shape(in_code, excess, depth)
 
 
 def _parsed_shape(lines: list[str], spec: LanguageSpec) -> _Shape | None:
@@ -93,7 +136,7 @@ def _parsed_shape(lines: list[str], spec: LanguageSpec) -> _Shape | None:
             line += 1
         if excess[line] < 0:
             excess[line] = at - line_start
-    return _Shape([i not in structure.inside for i in range(len(lines))], excess)
+    return _Shape([i not in structure.inside for i in range(len(lines))], excess, [-1] * len(lines))
 
 
 def _first_word(line: str) -> str:

@@ -45,11 +45,30 @@ class LanguageSpec:
     indent_unit: str = "    "
     #: regex for lines that ignore indentation (C preprocessor directives at column 0)
     unindented_lines: str | None = None
+    #: regex on a line before the cursor (right-stripped): a declaration's signature, whose
+    #: body may follow (``fn main()``); a call statement must not match it
+    signature: str | None = None
 
 
 _C_COMMENTS = dict(line_comments=("//",), block_comments=(("/*", "*/"),))
-_JS = dict(_C_COMMENTS, quotes=("`", '"', "'"), multiline_quotes=("`",), indent_unit="  ")
-_C = dict(_C_COMMENTS, unindented_lines=r"\s*#")
+#: ``function f(a)``, or a method with a modifier or a return type (``get foo(): number``);
+#: a bare ``foo(a)`` is a call statement.
+_JS_SIGNATURE = (
+    r"^\s*(export\s+)?(default\s+)?(async\s+)?function\b[^{;=]*\)(\s*:\s*[^{;=]+)?$"
+    r"|^\s*((public|private|protected|static|async|get|set|override|readonly)\s+)+[\w$]+\s*\([^;]*\)(\s*:\s*[^{;=]+)?$"
+    r"|^\s*[\w$]+\s*\([^;]*\)\s*:\s*[\w$<>\[\]|., ]+$"
+)
+_JS = dict(_C_COMMENTS, quotes=("`", '"', "'"), multiline_quotes=("`",), indent_unit="  ", signature=_JS_SIGNATURE)
+#: a definition at the start of a line: a type, then a name and its parameters, no ``;``
+_C_SIGNATURE = (
+    r"^(?!\s*(return|if|while|for|switch|else|do|case|goto|sizeof|new|delete|throw)\b)"
+    r"[\w:*&<>, ]*[\w*&>]\s+\**[\w:~]+\s*\([^;]*\)\s*(const|noexcept|override|final)?\s*$"
+)
+_C = dict(_C_COMMENTS, unindented_lines=r"\s*#", signature=_C_SIGNATURE)
+_JAVA_SIGNATURE = (
+    r"^\s*((public|private|protected|static|final|abstract|synchronized|override|virtual|async|internal)\s+)+"
+    r"[\w<>\[\],.? ]*[\w>\]]\s+\w+\s*\([^;]*\)(\s*throws\s+[\w., ]+)?$"
+)
 
 LANGUAGES: Final[dict[str, LanguageSpec]] = {
     spec.name: spec
@@ -61,16 +80,30 @@ LANGUAGES: Final[dict[str, LanguageSpec]] = {
             multiline_quotes=('"""', "'''"),
             indent_blocks=True,
             block_opener=r"[:\[({]$",
+            signature=r"^\s*((async\s+)?def\s+\w+\s*\(.*\)(\s*->\s*[^:]+)?|class\s+\w+(\s*\(.*\))?)$",
         ),
         LanguageSpec("javascript", block_opener=r"([\[({]|=>)$", **_JS),
         LanguageSpec("typescript", block_opener=r"([\[({]|=>)$", **_JS),
         LanguageSpec("tsx", block_opener=r"([\[({]|=>)$", **_JS),
-        LanguageSpec("go", quotes=("`", '"', "'"), multiline_quotes=("`",), indent_unit="\t", **_C_COMMENTS),
-        LanguageSpec("rust", quotes=('"',), char_literals=True, **_C_COMMENTS),
+        LanguageSpec(
+            "go",
+            quotes=("`", '"', "'"),
+            multiline_quotes=("`",),
+            indent_unit="\t",
+            signature=r"^func\b[^{]*\)[^{]*$",
+            **_C_COMMENTS,
+        ),
+        LanguageSpec(
+            "rust",
+            quotes=('"',),
+            char_literals=True,
+            signature=r"^\s*(pub(\([^)]*\))?\s+)?((async|const|unsafe|extern\s+\"[^\"]*\")\s+)*fn\b[^{;]*$",
+            **_C_COMMENTS,
+        ),
         LanguageSpec("c", **_C),
         LanguageSpec("cpp", **_C),
-        LanguageSpec("java", **_C_COMMENTS),
-        LanguageSpec("csharp", **_C_COMMENTS),
+        LanguageSpec("java", signature=_JAVA_SIGNATURE, **_C_COMMENTS),
+        LanguageSpec("csharp", signature=_JAVA_SIGNATURE, **_C_COMMENTS),
         LanguageSpec("kotlin", quotes=('"""', '"', "'"), multiline_quotes=('"""',), **_C_COMMENTS),
         LanguageSpec("swift", quotes=('"""', '"'), multiline_quotes=('"""',), **_C_COMMENTS),
         LanguageSpec("scala", quotes=('"""', '"', "'"), multiline_quotes=('"""',), **_C_COMMENTS),

@@ -1,11 +1,20 @@
-"""Tree-sitter fallback: the bracket structure of a small snippet, when the lexer is unsure.
+"""Tree-sitter where the lexer cannot tell: a snippet's brackets, and the cursor's scope.
 
-What it is: ``snippet_structure(text, language)`` parses only the completion (a few hundred
-bytes, about 0.1 ms) and reports the closers that close brackets opened before it, and the
-lines that start inside a string or comment. The block-scope filter calls it only when
-``lexer.scan`` reports a misread (a regex literal, a raw string, an f-string's nested
-quotes), so the keystroke path normally never parses. Parsers are created on first use, a
-few languages at most.
+What it is:
+
+- ``snippet_structure(text, language)`` parses only the completion (a few hundred bytes,
+  about 0.1 ms) and reports the closers that close brackets opened before it, and the lines
+  that start inside a string or comment. The block-scope filter calls it only when
+  ``lexer.scan`` reports a misread (a regex literal, a raw string, an f-string's nested
+  quotes), so the keystroke path normally never parses for it.
+- ``cursor_scope(before, after, language)`` parses the window of lines around the cursor
+  and says whether the cursor sits among *members* (a class, impl, interface or object
+  body, or the top level: each declaration there is a sibling of the next) or among
+  *statements* (a function or block body). The block-scope filter asks only for a
+  multi-line completion that has written one whole declaration and goes on, so that it can
+  stop before the next sibling member.
+
+Parsers are created on first use, a few languages at most.
 
 What it is not: the whole-file "does it still parse" check of candidates; that belongs to the
 candidate ranker. A snippet parsed out of context has ERROR nodes by nature (a body without
@@ -40,6 +49,49 @@ def _parser(language: str) -> Any:
         return get_parser(language)  # type: ignore[arg-type]
     except Exception:  # no grammar for this id (LookupError), or the package is missing
         return None
+
+
+#: Nodes whose children are declarations (siblings of each other), per tree-sitter's grammars
+#: for Python, JS/TS, Go, Rust, Java, C/C++ and Ruby; the file's root is one too.
+_MEMBER_NODES = frozenset({
+    "module", "program", "source_file", "translation_unit", "compilation_unit",
+    "class_body", "interface_body", "enum_body", "object", "object_type",
+    "declaration_list", "field_declaration_list", "class", "module_body", "singleton_class",
+})  # fmt: skip
+#: Nodes whose children are statements.
+_STATEMENT_NODES = frozenset({
+    "block", "statement_block", "compound_statement", "constructor_body", "method", "singleton_method",
+    "do_block", "block_body", "function_body", "lambda", "arrow_function", "if", "while", "for", "case",
+    "begin", "switch_body", "match_block", "closure_expression",
+})  # fmt: skip
+
+
+def cursor_scope(before: str, after: str, language: str) -> str | None:
+    """``"members"``, ``"statements"``, or None (no grammar, or the window is too long)."""
+    if len(before) + len(after) > 8 * MAX_SNIPPET_CHARS:
+        return None
+    parser = _parser(language)
+    if parser is None:
+        return None
+    head = before.encode("utf-8", "surrogatepass")
+    tree = parser.parse(head + after.encode("utf-8", "surrogatepass"))
+    node = tree.root_node.descendant_for_byte_range(len(head), len(head))
+    while node is not None:
+        kind = node.type
+        if kind in ("block", "body_statement") and node.parent is not None:
+            # Python's class body and Ruby's class body are the same node kinds as a
+            # function's: the owner decides.
+            owner = node.parent.type
+            if owner in ("class_definition", "class", "module", "singleton_class"):
+                return "members"
+            if kind == "block" or owner in ("method", "singleton_method", "do_block", "block"):
+                return "statements"
+        elif kind in _MEMBER_NODES and node.start_byte < len(head) or node.parent is None:
+            return "members"
+        elif kind in _STATEMENT_NODES and node.start_byte < len(head):
+            return "statements"
+        node = node.parent
+    return None
 
 
 def snippet_structure(text: str, language: str) -> SnippetStructure | None:

@@ -167,20 +167,25 @@ def test_candidates_that_break_the_parse_rank_after_those_that_do_not():
 
 def test_rank_keeps_logprob_order_among_candidates_that_parse_no_worse():
     from assistant.engine import _rank
+    from assistant.postprocess import Shown
 
     text = "def f(x):\n    return \n"
     offset = text.index("return ") + len("return ")
-    cands = [("x)", -0.2), ("x * 2", -0.5), ("x", -0.1)]
+    cands = [(Shown("x)"), -0.2), (Shown("x * 2"), -0.5), (Shown("x"), -0.1)]
     ranked, demoted = _rank(Path("a.py"), text, offset, cands)
-    assert [t for t, _ in ranked] == ["x", "x * 2", "x)"]
-    assert demoted == ["x)"]
+    assert [s.text for s, _ in ranked] == ["x", "x * 2", "x)"]
+    assert demoted == [Shown("x)")]
     # an already broken file: a candidate that does not add errors is not demoted
     broken = "def f(x:\n    return \n"
-    ranked, demoted = _rank(Path("a.py"), broken, broken.index("return ") + 7, [("x", -0.3), ("x)", -0.1)])
-    assert demoted == [] or "x" not in demoted
+    ranked, demoted = _rank(Path("a.py"), broken, broken.index("return ") + 7, [(Shown("x"), -0.3), (Shown("x)"), -0.1)])
+    assert demoted == [] or Shown("x") not in demoted
     # unknown language: logprob order only
     ranked, demoted = _rank(Path("notes.txt"), text, offset, cands)
-    assert [t for t, _ in ranked] == ["x", "x)", "x * 2"] and demoted == []
+    assert [s.text for s, _ in ranked] == ["x", "x)", "x * 2"] and demoted == []
+    # a candidate that replaces the closer after the cursor is judged with it replaced
+    call = "print(len())\n"
+    ranked, demoted = _rank(Path("a.py"), call, 10, [(Shown("xs))", 2), -0.1), (Shown("xs))"), -0.2)])
+    assert demoted == [Shown("xs))")]
 
 
 def test_speculative_completion_makes_accepting_a_suggestion_free():

@@ -1,40 +1,51 @@
-"""Golden cases: a document with a cursor marker, the raw model output, the expected result.
+"""Golden cases: a document with a cursor marker, the raw model output, the expected item.
 
 Each file in ``golden/`` holds ``key: value`` header lines, then sections::
 
     language: python          (required; a language id)
     mode: multi               (optional: the decision the context must reach, single|multi)
     indent: tab | 2 | 4       (optional: the file's indent unit, when the document is too short)
-    parses: yes               (optional: the document with the result inserted parses cleanly)
+    parses: yes               (optional: the document with the result applied parses cleanly)
+    range: 4:10-4:12          (required: the range the item replaces, 0-based line:character
+                               in the document; start == end is an insertion at the cursor)
+    expected_failure: reason  (optional: a known-bad case — the chain does not give the
+                               expected item yet, and this says why; the run reports it as
+                               xfail, strictly, so a case that starts passing is noticed)
     about: one line saying what the case is for
     --- document ---
     text with one ‸ at the cursor
     --- raw ---
     what the model returned
     --- expected ---
-    what the chain must return
+    the item's text
 
 A section is the lines between its header and the next, joined with newlines (an empty line
-right before the next header is a trailing newline). ``--- raw (json) ---`` takes one JSON
-string instead, for whitespace that must be seen: tabs, trailing spaces.
+right before the next header is a trailing newline). ``--- raw (json) ---`` (or expected)
+takes one JSON string instead, for whitespace that must be seen: tabs, trailing spaces.
+
+``QWENPAIR_UPDATE_GOLDEN=1`` writes the chain's item into the cases that are not known-bad
+(their expected section and range); review the diff like code.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pp_cursor import at
+from pp_cursor import MARKER, at
 
-from assistant.postprocess import decide_line_mode, format_steps, run_chain
+from assistant.postprocess import decide_line_mode, format_steps, shape_completion
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(GOLDEN.glob("*.txt"))
+UPDATE = os.environ.get("QWENPAIR_UPDATE_GOLDEN") == "1"
 _HEADER = re.compile(r"^--- (document|raw|expected)( \(json\))? ---$")
+_RANGE = re.compile(r"^(\d+):(\d+)-(\d+):(\d+)$")
 
 
 @dataclass
@@ -44,6 +55,14 @@ class Golden:
     document: str
     raw: str
     expected: str
+    json_sections: set[str]
+
+    @property
+    def range(self) -> tuple[int, int, int, int]:
+        found = _RANGE.match(self.meta.get("range", ""))
+        assert found, f"{self.name}: `range: line:char-line:char` is required"
+        sl, sc, el, ec = map(int, found.groups())
+        return sl, sc, el, ec
 
 
 def load(path: Path) -> Golden:
@@ -67,7 +86,27 @@ def load(path: Path) -> Golden:
     assert set(sections) == {"document", "raw", "expected"}, f"{path.name}: sections {sorted(sections)}"
     assert "language" in meta, f"{path.name}: no language"
     body = {k: json.loads("\n".join(v)) if k in json_sections else "\n".join(v) for k, v in sections.items()}
-    return Golden(path.stem, meta, body["document"], body["raw"], body["expected"])
+    return Golden(path.stem, meta, body["document"], body["raw"], body["expected"], json_sections)
+
+
+def dump(case: Golden) -> str:
+    """The file text of ``case`` (the inverse of ``load``)."""
+    head = [f"{k}: {v}" for k, v in case.meta.items()]
+
+    def section(name: str, value: str) -> list[str]:
+        spaces = "\t" in value or any(line != line.rstrip(" ") for line in value.split("\n"))
+        if name in case.json_sections or (name != "document" and spaces):
+            return [f"--- {name} (json) ---", json.dumps(value)]
+        return [f"--- {name} ---", value]
+
+    parts = head + section("document", case.document) + section("raw", case.raw) + section("expected", case.expected)
+    return "\n".join(parts) + "\n"
+
+
+def cursor_of(document: str) -> tuple[int, int]:
+    """0-based (line, character) of the marker."""
+    before = document[: document.index(MARKER)]
+    return before.count("\n"), len(before) - (before.rfind("\n") + 1)
 
 
 def _indent(meta: dict[str, str]) -> str | None:
@@ -81,40 +120,83 @@ def _visible(text: str) -> list[str]:
     return [line + "⏎" for line in lines[:-1]] + lines[-1:]
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def run_case(case: Golden):
+    """(context, shown item, steps) of the chain on ``case``."""
+    ctx = at(case.document, case.meta["language"], indent_unit=_indent(case.meta))
+    steps: list = []
+    return ctx, shape_completion(case.raw, ctx, steps=steps), steps
+
+
+def applied(case: Golden, text: str, replace: int) -> str:
+    """The document with ``text`` put at the cursor over ``replace`` characters."""
+    prefix, suffix = case.document.split(MARKER)
+    return prefix + text + suffix[replace:]
+
+
+def _params():
+    out = []
+    for path in CASES:
+        reason = load(path).meta.get("expected_failure")
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        out.append(pytest.param(path, marks=marks, id=path.stem))
+    return out
+
+
+@pytest.mark.parametrize("path", _params())
 def test_golden(path: Path):
     case = load(path)
-    ctx = at(case.document, case.meta["language"], indent_unit=_indent(case.meta))
+    ctx, shown, steps = run_case(case)
+    line, col = cursor_of(case.document)
+    actual_range = (line, col, line, col + shown.replace)
+    if UPDATE and "expected_failure" not in case.meta:
+        case.expected = shown.text
+        case.meta["range"] = "{}:{}-{}:{}".format(*actual_range)
+        path.write_text(dump(case), encoding="utf-8")
     if "mode" in case.meta:
         assert ("multi" if ctx.multiline else "single") == case.meta["mode"], decide_line_mode(ctx).reason
-    steps: list = []
-    actual = run_chain(case.raw, ctx, steps=steps)
-    if actual != case.expected:
+    problems = []
+    if shown.text != case.expected:
         diff = "\n".join(
-            difflib.unified_diff(_visible(case.expected), _visible(actual), "expected", "actual", lineterm="")
+            difflib.unified_diff(_visible(case.expected), _visible(shown.text), "expected", "actual", lineterm="")
         )
-        pytest.fail(f"{case.name}: the chain's result differs\n{diff}\n\nsteps:\n{format_steps(steps)}")
+        problems.append(f"the text differs\n{diff}")
+    if actual_range != case.range:
+        problems.append(f"the range is {actual_range}, expected {case.range}")
+    if problems:
+        pytest.fail(f"{case.name}: " + "\n".join(problems) + f"\n\nsteps:\n{format_steps(steps)}")
 
 
 @pytest.mark.parametrize(
     "path", [p for p in CASES if "parses: yes" in p.read_text(encoding="utf-8")], ids=lambda p: p.stem
 )
 def test_golden_result_leaves_the_document_parsing(path: Path):
-    """The expected result, inserted at the cursor, gives a file tree-sitter parses without errors."""
+    """The expected item, applied over its range, gives a file tree-sitter parses without errors."""
     from tree_sitter_language_pack import get_parser
 
     case = load(path)
-    prefix, suffix = case.document.split("‸")
-    source = (prefix + case.expected + suffix).encode()
+    sl, sc, el, ec = case.range
+    assert sl == el, f"{case.name}: a range spans one line"
+    source = applied(case, case.expected, ec - sc).encode()
     tree = get_parser(case.meta["language"]).parse(source)
     assert not tree.root_node.has_error, f"{case.name}:\n{source.decode()}"
 
 
+def test_golden_ranges_start_at_the_cursor():
+    for path in CASES:
+        case = load(path)
+        line, col = cursor_of(case.document)
+        assert case.range[:2] == (line, col), case.name
+
+
 def test_golden_cases_cover_the_languages_and_situations():
     cases = [load(p) for p in CASES]
-    assert len(cases) >= 20
+    assert len(cases) >= 80
     languages = {c.meta["language"] for c in cases}
-    assert {"python", "go", "rust", "c"} <= languages and languages & {"javascript", "typescript", "tsx"}
+    assert {"python", "go", "rust", "c", "java", "ruby"} <= languages and languages & {"javascript", "typescript"}
+    assert len(languages) >= 6
     modes = {c.meta.get("mode") for c in cases}
     assert {"single", "multi"} <= modes
     assert any(c.expected == "" for c in cases)
+    assert sum(c.range[3] > c.range[1] for c in cases) >= 10, "replace ranges"
+    known_bad = [c for c in cases if "expected_failure" in c.meta]
+    assert all(c.meta["expected_failure"] for c in known_bad), "a known-bad case says why"
