@@ -238,8 +238,8 @@ class ChatEngine:
 
     def _region(self, path: Path, text: str | None, selection: tuple[int, int] | None) -> Region:
         """The file part of a request, after the path policy said it may enter a prompt."""
-        if self.path_policy is not None:
-            allowed, reason = self.path_policy(path)
+        if self.path_policy is not None:  # the whole text is scanned for secrets too
+            allowed, reason = self.path_policy(path, text)
             if not allowed:
                 raise Refused(
                     f"{self._rel(path)} is kept out of prompts ({reason}), so it was not sent to the "
@@ -277,7 +277,7 @@ class ChatEngine:
     def _snippet_allowed(self, snippet: Snippet) -> bool:
         if self.path_policy is None or self.workspace_root is None:
             return True
-        return self.path_policy(self.workspace_root / snippet.path)[0]
+        return self.path_policy(self.workspace_root / snippet.path, None)[0]
 
     def _render(self, messages: list[ChatMessage], context: ChatContext) -> str:
         text = self.format.render(messages)

@@ -35,8 +35,9 @@ from assistant.scheduler import Scheduler, Superseded
 from model.backends.base import Backend, GenerationRequest
 from repo_index import Snippet, syntax_errors
 
-#: A path policy answers (allowed, reason) for "may this file's text enter a prompt".
-PathPolicy = Callable[[Path], tuple[bool, str]]
+#: A path policy answers (allowed, reason) for "may this file, with this text, enter a prompt"
+#: (``repo_index.SourcePolicy``: the text is scanned whole for secrets; docs/security.md).
+PathPolicy = Callable[[Path, str | None], tuple[bool, str]]
 
 #: How many other documents (open or recently edited) may lend context.
 OTHER_DOCUMENTS = 4
@@ -92,7 +93,7 @@ class CompletionEngine:
         with self._docs_lock:
             self._docs[path] = _Doc(text, line)
             self._docs.move_to_end(path)
-        if not self._allowed(path)[0]:
+        if not self._allowed(path, text)[0]:
             return None
         lines = text.split("\n")
         end = len(lines[line]) if 0 <= line < len(lines) else 0
@@ -158,6 +159,9 @@ class CompletionEngine:
 
     def build_prompt(self, request: CompletionRequest) -> tuple[str, list[ExplainEntry], list[str]]:
         """The exact prompt a completion at this cursor would send, without generating."""
+        allowed, why = self._allowed(request.path, request.text)
+        if not allowed:  # --show-prompt and training refuse exactly as a completion does
+            return "", [], [_refusal(request.path, why)]
         probe = clamp_cursor(request.text, request.line, request.col)
         mode = decide_line_mode(
             CompletionContext.from_prefix_suffix(request.text[: probe.offset], request.text[probe.offset :], path=request.path.name),
@@ -189,11 +193,11 @@ class CompletionEngine:
     def _count(self, text: str) -> int:
         return len(self.backend.tokenize(text)) if text else 0
 
-    def _allowed(self, path: Path) -> tuple[bool, str]:
+    def _allowed(self, path: Path, text: str | None = None) -> tuple[bool, str]:
         if self.path_policy is None:
             return True, ""
         try:
-            return self.path_policy(path)
+            return self.path_policy(path, text)
         except OSError as exc:
             return True, f"could not check {path}: {exc}"
 
@@ -238,7 +242,7 @@ class CompletionEngine:
             docs = [(p, d) for p, d in reversed(self._docs.items()) if p != current][:OTHER_DOCUMENTS]
         for path, doc in sorted(docs, key=lambda pd: str(pd[0])):  # stable order
             repo, rel = self._rel_path(path)
-            if repo is None or not self._allowed(path)[0]:
+            if repo is None or not self._allowed(path, doc.text)[0]:
                 continue
             lines = doc.text.split("\n")
             lo = max(0, doc.last_line - DOCUMENT_WINDOW // 2)
@@ -289,9 +293,9 @@ class CompletionEngine:
 
     def _run(self, request: CompletionRequest, cancel: threading.Event) -> CompletionResult:
         cfg = self.config
-        allowed, why = self._allowed(request.path)
+        allowed, why = self._allowed(request.path, request.text)
         if not allowed:
-            return CompletionResult(warnings=[f"no completion in {request.path.name}: {why}"], version=request.version)
+            return CompletionResult(warnings=[_refusal(request.path, why)], version=request.version)
         t0 = time.perf_counter()
         probe = clamp_cursor(request.text, request.line, request.col)
         pp_context = CompletionContext.from_prefix_suffix(
@@ -417,3 +421,7 @@ def _common_prefix(a: str, b: str) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def _refusal(path: Path, why: str) -> str:
+    return f"no completion in {path.name}: {why}"

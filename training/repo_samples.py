@@ -17,8 +17,9 @@ Spans follow CrossCodeEval and RepoEval:
 
 The held-out split is by file (a stable hash of the path) or by recency (the files most
 recently changed in git history are held out), so no held-out position shares a file with a
-training one. Files come from the workspace path rules (``repo_index.PathRules``): ignored
-and secret files never reach a sample, as they never reach a prompt.
+training one. Files come through the workspace policy (``repo_index.SourcePolicy``): ignored
+and secret files (by name, or by content anywhere in them) and symlinks whose real target
+is refused never reach a sample, as they never reach a prompt.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 from assistant.request import CompletionRequest
 from assistant.session import open_session
 from model.tokens import ENDOFTEXT_ID
-from repo_index import PathRules, syntax_errors
+from repo_index import SourcePolicy, syntax_errors
 from training.errors import DataError
 from training.lora_config import SPLITS, SampleConfig
 
@@ -78,8 +79,11 @@ class RepoSamples:
 
 
 def source_files(root: Path) -> tuple[dict[str, str], Counter]:
-    """Relative path -> text of every file the path rules allow and tree-sitter parses."""
-    rules = PathRules(root)
+    """Relative path -> text of every file the workspace policy allows (path rules, symlink
+    targets, and secret content scanned over the whole text) and tree-sitter parses."""
+    policy = SourcePolicy(root)
+    rules = policy.rules_for(root)
+    assert rules is not None
     stats: Counter = Counter()
     files: dict[str, str] = {}
     for path in rules.walk():
@@ -88,6 +92,10 @@ def source_files(root: Path) -> tuple[dict[str, str], Counter]:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             stats["unreadable"] += 1
+            continue
+        verdict = policy.judge_text(text)  # the whole file: a key past the first 8 KB counts
+        if not verdict.allowed:
+            stats[f"skipped: {verdict.reason}"] += 1
             continue
         if syntax_errors(path, text) is None:
             stats["not_source"] += 1

@@ -104,6 +104,7 @@ def open_chat(args: argparse.Namespace, path: Path | None, config_overrides: dic
     from assistant.chat import ChatEngine
     from assistant.chat_prompt import ChatConfig
     from assistant.retrieval import PromptPolicy
+    from repo_index.policy import safe_root
 
     overrides = dict(config_overrides)
     if args.context_tokens is not None:
@@ -119,11 +120,11 @@ def open_chat(args: argparse.Namespace, path: Path | None, config_overrides: dic
 
             from qwenpair.commands.complete import workspace_root
 
-            session = open_session((args.root or workspace_root(path)).resolve(), backend)
+            session = open_session(safe_root(args.root or workspace_root(path)), backend)
             engine = ChatEngine(backend, workspace_root=session.root, retriever=session.retriever,
                                 path_policy=session.policy, config=config)
         else:
-            root = (args.root or Path.cwd()).resolve()
+            root = safe_root(args.root or Path.cwd())
             engine = ChatEngine(backend, workspace_root=root, path_policy=PromptPolicy(root), config=config)
         yield engine
     finally:

@@ -1,7 +1,7 @@
 """``qwenpair complete FILE:LINE:COL``: print the completion at a position.
 
 Runs the completion engine repository-level: the workspace (``--root``, else the file's git
-repository, else its directory) is indexed (persisted, so later runs re-read only what
+repository, else its directory; never a folder inside ``.git``) is indexed (persisted, so later runs re-read only what
 changed) and its definitions and similar code go into the prompt.
 """
 
@@ -37,7 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def workspace_root(path: Path) -> Path:
-    """The file's git repository, else its directory."""
+    """The file's git repository, else its directory; never a folder inside ``.git``: a file
+    there belongs to the repository that holds that ``.git`` (and the policy refuses it)."""
+    from repo_index.policy import root_outside_vcs
+
+    holder = root_outside_vcs(path)
+    if holder is not None:
+        return holder
     try:
         out = subprocess.run(
             ["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"],
@@ -78,7 +84,9 @@ def _engine(args: argparse.Namespace, path: Path, backend):
     from assistant.config import EngineConfig
     from assistant.session import open_session
 
-    root = (args.root or workspace_root(path)).resolve()
+    from repo_index.policy import safe_root
+
+    root = safe_root(args.root or workspace_root(path))  # PolicyError for a root inside .git
     overrides = {"context_tokens": args.context_tokens, "candidates": args.n,
                  "latency_target_s": args.latency_target if args.latency_target is not None else 3600.0,
                  "generation_time_cap_s": 30.0, "prompt_time_cap_s": 300.0}

@@ -93,7 +93,7 @@ def test_file_outside_the_workspace_gets_a_file_level_prompt(engine):
 
 
 def test_path_policy_refusal_gives_an_empty_result_with_the_reason():
-    eng = CompletionEngine(FakeBackend("SECRET"), workspace_root=ROOT, path_policy=lambda p: (False, "secret file"))
+    eng = CompletionEngine(FakeBackend("SECRET"), workspace_root=ROOT, path_policy=lambda p, text=None: (False, "secret file"))
     try:
         result = eng.complete_sync(req("TOKEN=", 0, 6, path=ROOT / ".env"))
         assert result.items == [] and "secret file" in result.warnings[0]

@@ -3,7 +3,8 @@
 Every file from a directory or a repository goes through repo_index's path rules
 (``PathRules(root).walk()``; a git revision is exported and walked the same way, with the
 ignore files of that revision), so ignore files (.gitignore, .aiignore, .qwenpairignore ...) and the secret rules
-apply to training data exactly as they do to prompts. This module only reads and decodes:
+apply to training data exactly as they do to prompts, and every text (JSONL records too) is
+scanned whole for secret content (``repo_index.rules.contains_secret``). This module only reads and decodes:
 it skips (and counts) files that are not UTF-8, binary or too large, tags each document with
 its language, and yields them in a deterministic order (sorted paths), one at a time.
 
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from repo_index.rules import PathRules, may_use_path
+from repo_index.rules import PathRules, contains_secret, may_use_path
 from training.data.languages import language_of
 from training.errors import DataError
 
@@ -145,6 +146,9 @@ def _iter_tree(source: Source, stats: Counter, max_bytes: int, only: Path | None
         except OSError:
             stats["unreadable"] += 1
             continue
+        if contains_secret(data):  # anywhere in the file, not only the sniffed head
+            stats["excluded: secret file"] += 1
+            continue
         text = decode(data, stats)
         if text is not None:
             yield _doc(source, path.relative_to(root).as_posix(), text, repo)
@@ -195,6 +199,9 @@ def _iter_jsonl(source: Source, stats: Counter) -> Iterator[Document]:
                 continue
             if not isinstance(text, str):
                 stats["bad_records"] += 1
+                continue
+            if contains_secret(text):
+                stats["excluded: secret file"] += 1
                 continue
             path = str(record.get("path") or f"{name}/{n}")
             yield Document(
