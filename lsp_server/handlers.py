@@ -1,7 +1,8 @@
 """The LSP handlers: each converts LSP types to the server's calls and back, nothing more.
 
 ``build_server()`` registers them on a fresh ``QwenServer``; ``serve()`` runs it over stdio
-or TCP and returns the process exit code (0 after shutdown + exit, 1 otherwise).
+or TCP (loopback, one client with the token: see ``transport``) and returns the process
+exit code (0 after shutdown + exit, 1 otherwise).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -312,9 +314,15 @@ def _private_stdout() -> BinaryIO:
     return out
 
 
-def serve(tcp: tuple[str, int] | None = None) -> int:
-    """Run the server until the client exits or disappears; returns the exit code."""
+def serve(tcp: tuple[str, int] | None = None, *, allow_remote: bool = False,
+          token_file: Path | None = None, log_file: str | None = None) -> int:
+    """Run the server until the client exits or disappears; returns the exit code.
+    ``tcp`` listens there instead of stdio (loopback only unless ``allow_remote``, with a
+    token: ``transport.start_tcp``); ``log_file`` is the command line's log path, which
+    wins over the config file and which no client can change (docs/security.md)."""
     ls = build_server()
+    if log_file:
+        ls.server_options["log_file"] = log_file
     # The event loop answers in microseconds, but waits for the GIL while the model's thread
     # runs Python between decode steps: a shorter switch interval (default 5 ms) bounds that.
     sys.setswitchinterval(0.0005)
@@ -322,7 +330,7 @@ def serve(tcp: tuple[str, int] | None = None) -> int:
         if tcp is None:
             transport.start_io(ls, sys.stdin.buffer, _private_stdout())
         else:
-            transport.start_tcp(ls, *tcp)
+            transport.start_tcp(ls, *tcp, allow_remote=allow_remote, token_file=token_file)
     except SystemExit:
         pass
     finally:

@@ -57,6 +57,8 @@ class QwenServer(BackgroundWork, LanguageServer):
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=8)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.settings = ServerSettings()
+        #: Settings from the ``qwenpair serve`` command line (``--log-file``): the last layer.
+        self.server_options: dict[str, Any] = {}
         self._file_options: dict[str, Any] = {}
         self._init_options: dict[str, Any] = {}
         self._client_section: dict[str, Any] = {}
@@ -117,12 +119,14 @@ class QwenServer(BackgroundWork, LanguageServer):
         encoding = self.workspace.position_encoding or UTF16
         self.docs.encoding = str(getattr(encoding, "value", encoding))
         self._file_options, notes = settings_mod.read_config_file()
-        self._init_options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+        init, dropped = settings_mod.client_layer(params.initialization_options, "initializationOptions")
+        self._init_options = init if isinstance(init, dict) else {}
         if params.initialization_options is not None and not isinstance(params.initialization_options, dict):
             notes.append("initializationOptions must be an object; ignored")
-        self.settings, more = settings_mod.parse(settings_mod.merge(self._file_options, self._init_options))
+        self.settings, more = settings_mod.parse(settings_mod.merge(self._file_options, self._init_options,
+                                                                    self.server_options))
         self.log_path = logs.configure(self, self.settings.log_file, self.settings.log_level)
-        self._report_settings(notes + more)
+        self._report_settings(notes + dropped + more)
         self.roots = Roots(self._current_backend, self.settings.engine)
         if params.process_id:
             threading.Thread(target=self._watch_parent, args=(params.process_id,), daemon=True,
@@ -183,12 +187,14 @@ class QwenServer(BackgroundWork, LanguageServer):
         self.pending_load = None
         if section is None:
             return
+        section, dropped = settings_mod.client_layer(section, "workspace/didChangeConfiguration")
         if not isinstance(section, dict):
             self._report_settings([f"workspace/didChangeConfiguration settings must be an object, got {type(section).__name__}"])
             return
         self._client_section = dict(section)
-        new, messages = settings_mod.parse(settings_mod.merge(self._file_options, self._init_options, section))
-        self._report_settings(messages)
+        new, messages = settings_mod.parse(settings_mod.merge(self._file_options, self._init_options, section,
+                                                              self.server_options))
+        self._report_settings(dropped + messages)
         old, self.settings = self.settings, new
         if (old.log_file, old.log_level) != (new.log_file, new.log_level):
             self.log_path = logs.configure(self, new.log_file, new.log_level)

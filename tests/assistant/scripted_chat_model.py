@@ -14,18 +14,23 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from model.tokens import IM_END_ID
+from model.tokens import ENDOFTEXT_ID, IM_END_ID
 
 
 #: Bumped when the construction below changes, so that cached models are rebuilt.
 VERSION = 1
 
 
-def scripted_gguf(tiny_model, answer: str) -> Path:
-    """The GGUF answering ``answer``; built once, then cached beside the tiny model."""
+def scripted_gguf(tiny_model, answer: str, *, after: int | None = None) -> Path:
+    """The GGUF answering ``answer``; built once, then cached beside the tiny model.
+
+    ``after``: the token id the answer follows (default: the chat template's assistant
+    turn); given, the answer ends with ``<|endoftext|>``, as a completion does.
+    """
     from model.paths import test_models_dir
 
-    key = hashlib.sha1(f"{VERSION}:{tiny_model.root.name}:{answer}".encode()).hexdigest()[:12]
+    extra = "" if after is None else f":{after}"
+    key = hashlib.sha1(f"{VERSION}:{tiny_model.root.name}:{answer}{extra}".encode()).hexdigest()[:12]
     out = test_models_dir() / "scripted" / key
     gguf = out / "scripted.gguf"
     if gguf.exists():
@@ -37,7 +42,10 @@ def scripted_gguf(tiny_model, answer: str) -> Path:
     from model.tokenizer import load_fast_tokenizer
 
     tok = load_fast_tokenizer()
-    chain = [tok.encode("<|im_start|>assistant\n").ids[-1], *tok.encode(answer).ids, IM_END_ID]
+    if after is None:
+        chain = [tok.encode("<|im_start|>assistant\n").ids[-1], *tok.encode(answer).ids, IM_END_ID]
+    else:
+        chain = [after, *tok.encode(answer).ids, ENDOFTEXT_ID]
     assert len(set(chain)) == len(chain), f"{answer!r}: a bigram chain needs distinct tokens"
     model = Qwen2ForCausalLM.from_pretrained(tiny_model.hf_dir, dtype=torch.float32)
     model.config.tie_word_embeddings = False
