@@ -19,15 +19,25 @@ Formats (DESIGN.md §3):
   after ``<|fim_middle|>`` as the start of the middle, so a keystroke appends a few tokens
   to a cached prefix instead of changing text in front of the whole suffix.
 - ChatML for instruct models, with Qwen's default system prompt.
+
+Trust (docs/security.md, "control tokens"): every builder returns a ``Prompt``, a ``str``
+that also records its pieces in order: the builder's own markers (one control token each)
+and text. Repository text, paths, questions and answers are always text pieces, so a file
+that spells ``<|im_end|>`` or ``<|file_sep|>`` gets the BPE tokens of those characters, never
+the control token. Backends and training tokenize through ``encode_prompt``. A plain ``str``
+is all text: anything that loses the structure (an f-string, ``replace``) fails closed, with
+no control tokens at all. Concatenation (``+``) and slicing keep it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from model.tokens import (
+    CONTROL_TOKENS,
     FILE_SEP,
     FIM_MIDDLE,
     FIM_PREFIX,
@@ -35,6 +45,7 @@ from model.tokens import (
     IM_END,
     IM_START,
     REPO_NAME,
+    TOKEN_IDS,
 )
 
 #: Bumped whenever any format below changes; recorded beside every checkpoint and adapter.
@@ -61,24 +72,165 @@ class ChatMessage:
     content: str
 
 
-def fim(prefix: str, suffix: str, *, mode: FimMode = "psm", middle_start: str = "") -> str:
+#: One piece of a prompt: its text, and the control-token ID when it is a builder's marker
+#: (None: text, tokenized as text whatever it spells).
+Piece = tuple[str, "int | None"]
+
+
+class Prompt(str):
+    """Prompt text that knows its pieces: the builder's markers and text, in order.
+
+    It equals, prints and slices as its text, so ``--show-prompt`` and the callers that treat
+    a prompt as a string keep working. ``+`` with a string appends or prepends that string as
+    text; slicing keeps whole markers (a marker cut in two becomes text). Every other string
+    operation returns a plain ``str``, which ``encode_prompt`` treats as all text.
+    """
+
+    pieces: tuple[Piece, ...]
+
+    def __new__(cls, pieces: Iterable[Piece] = ()) -> Prompt:
+        if isinstance(pieces, str):
+            raise TypeError("Prompt takes pieces; use model.prompt.as_text(s) for text")
+        merged: list[Piece] = []
+        run: list[str] = []  # adjacent text is one piece: it is tokenized as one run, as before
+        for text, token_id in pieces:
+            if token_id is None:
+                run.append(text)
+                continue
+            if TOKEN_IDS.get(text) != token_id:
+                raise ValueError(f"{text!r} is not the control token {token_id}")
+            if any(run):
+                merged.append(("".join(run), None))
+            run = []
+            merged.append((text, token_id))
+        if any(run):
+            merged.append(("".join(run), None))
+        self = super().__new__(cls, "".join(t for t, _ in merged))
+        self.pieces = tuple(merged)
+        return self
+
+    def __getnewargs__(self) -> tuple[tuple[Piece, ...]]:  # pickling
+        return (self.pieces,)
+
+    def __add__(self, other: object) -> Prompt:
+        if isinstance(other, str):
+            return Prompt(self.pieces + pieces_of(other))
+        return NotImplemented
+
+    def __radd__(self, other: object) -> Prompt:
+        if isinstance(other, str):
+            return Prompt(pieces_of(other) + self.pieces)
+        return NotImplemented
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            return str.__getitem__(self, key)
+        start, stop, step = key.indices(len(self))
+        if step != 1:
+            return str.__getitem__(self, key)
+        out: list[Piece] = []
+        at = 0
+        for text, token_id in self.pieces:
+            end = at + len(text)
+            lo, hi = max(start, at), min(stop, end)
+            if lo < hi:
+                out.append((text[lo - at : hi - at], token_id if (lo, hi) == (at, end) else None))
+            at = end
+        return Prompt(out)
+
+    @property
+    def markers(self) -> list[tuple[int, str]]:
+        """(character offset, token text) of every marker, in order."""
+        found, at = [], 0
+        for text, token_id in self.pieces:
+            if token_id is not None:
+                found.append((at, text))
+            at += len(text)
+        return found
+
+
+def pieces_of(text: str) -> tuple[Piece, ...]:
+    """A prompt's pieces; a plain ``str`` is one text piece."""
+    if isinstance(text, Prompt):
+        return text.pieces
+    return ((str(text), None),) if text else ()
+
+
+def marker(token: str) -> Prompt:
+    """One control token as a prompt piece (``marker(ENDOFTEXT)`` after a training sample)."""
+    return Prompt([(token, TOKEN_IDS[token])])
+
+
+def as_text(value: str) -> Prompt:
+    """``value`` as text, even if it is a ``Prompt``: its markers lose their meaning."""
+    return Prompt([(str(value), None)])
+
+
+_CONTROL_TEXT = re.compile("|".join(re.escape(t) for t in sorted(CONTROL_TOKENS, key=len, reverse=True)))
+
+
+def trusted_markup(value: str) -> Prompt:
+    """Text we or the model file wrote (a chat template's own output), where the spelling of
+    a control token *is* that token. Never for repository text, paths or messages."""
+    out: list[Piece] = []
+    at = 0
+    for m in _CONTROL_TEXT.finditer(value):
+        out += [(value[at : m.start()], None), (m.group(), TOKEN_IDS[m.group()])]
+        at = m.end()
+    out.append((value[at:], None))
+    return Prompt(out)
+
+
+def encode_prompt(prompt: str, encode_text: Callable[[str], list[int]]) -> list[int]:
+    """Token IDs of ``prompt``: each marker is its control token, each text piece goes through
+    ``encode_text``, which must tokenize as text (llama.cpp ``special=False``; for
+    ``tokenizers``, ``model.text_tokens``). Text pieces lie between markers, exactly as a
+    whole-string tokenizer splits at control tokens, so ordinary prompts get today's IDs."""
+    ids: list[int] = []
+    for value, token_id in pieces_of(prompt):
+        if token_id is None:
+            ids.extend(encode_text(value))
+        else:
+            ids.append(token_id)
+    return ids
+
+
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def header_line(name: str) -> str:
+    """A path or repository name as one header line: line breaks in it are written escaped
+    (``\\n``), so a crafted file name cannot end its ``<|file_sep|>`` line and pose as file
+    text. Ordinary names are unchanged."""
+    return _LINE_BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(name))
+
+
+_M = {t: (t, TOKEN_IDS[t]) for t in (FILE_SEP, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, IM_END, IM_START, REPO_NAME)}
+
+
+def _t(value: str) -> Piece:
+    return (str(value), None)
+
+
+def fim(prefix: str, suffix: str, *, mode: FimMode = "psm", middle_start: str = "") -> Prompt:
     """File-level FIM prompt.
 
     PSM is what Qwen2.5-Coder documents for inference. SPM (suffix first) exists for the
     training transform; Qwen did not publish its PSM/SPM split, so training makes it a rate.
     """
     if mode == "psm":
-        return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{middle_start}"
+        return Prompt([_M[FIM_PREFIX], _t(prefix), _M[FIM_SUFFIX], _t(suffix), _M[FIM_MIDDLE], _t(middle_start)])
     if mode == "spm":
-        return f"{FIM_SUFFIX}{suffix}{FIM_PREFIX}{prefix}{FIM_MIDDLE}{middle_start}"
+        return Prompt([_M[FIM_SUFFIX], _t(suffix), _M[FIM_PREFIX], _t(prefix), _M[FIM_MIDDLE], _t(middle_start)])
     raise ValueError(f"unknown FIM mode {mode!r}: use 'psm' or 'spm'")
 
 
-def repo_header(repo_name: str, files: Iterable[RepoFile]) -> str:
+def repo_header(repo_name: str, files: Iterable[RepoFile]) -> Prompt:
     """The repository part of a repo-level prompt: name, then each context file in order."""
-    parts = [f"{REPO_NAME}{repo_name}\n"]
-    parts.extend(f"{FILE_SEP}{f.path}\n{f.content}\n" for f in files)
-    return "".join(parts)
+    pieces = [_M[REPO_NAME], _t(header_line(repo_name) + "\n")]
+    for f in files:
+        pieces += [_M[FILE_SEP], _t(f"{header_line(f.path)}\n{f.content}\n")]
+    return Prompt(pieces)
 
 
 def repo_fim(
@@ -90,18 +242,18 @@ def repo_fim(
     *,
     middle_start: str = "",
     mode: FimMode = "psm",
-) -> str:
+) -> Prompt:
     """Repository-level FIM prompt with the current file last (report Figure 4)."""
     return (
         repo_header(repo_name, files)
-        + f"{FILE_SEP}{current_path}\n"
+        + Prompt([_M[FILE_SEP], _t(header_line(current_path) + "\n")])
         + fim(prefix, suffix, mode=mode, middle_start=middle_start)
     )
 
 
-def repo_completion(repo_name: str, files: Sequence[RepoFile], current_path: str, prefix: str) -> str:
+def repo_completion(repo_name: str, files: Sequence[RepoFile], current_path: str, prefix: str) -> Prompt:
     """Repository-level left-to-right prompt (no FIM): the current file's text continues."""
-    return repo_header(repo_name, files) + f"{FILE_SEP}{current_path}\n{prefix}"
+    return repo_header(repo_name, files) + Prompt([_M[FILE_SEP], _t(f"{header_line(current_path)}\n{prefix}")])
 
 
 def split_current_line(prefix: str) -> tuple[str, str]:
@@ -119,8 +271,8 @@ def chatml(
     *,
     system: str | None = DEFAULT_SYSTEM_PROMPT,
     add_generation_prompt: bool = True,
-) -> str:
-    """ChatML text for an instruct model.
+) -> Prompt:
+    """ChatML for an instruct model; every message's content is text.
 
     A system message is prepended with ``system`` (Qwen's default) unless the conversation
     starts with one; ``system=None`` leaves it out.
@@ -128,7 +280,9 @@ def chatml(
     turns = list(messages)
     if system is not None and (not turns or turns[0].role != "system"):
         turns.insert(0, ChatMessage("system", system))
-    text = "".join(f"{IM_START}{m.role}\n{m.content}{IM_END}\n" for m in turns)
+    pieces: list[Piece] = []
+    for m in turns:
+        pieces += [_M[IM_START], _t(f"{m.role}\n{m.content}"), _M[IM_END], _t("\n")]
     if add_generation_prompt:
-        text += f"{IM_START}assistant\n"
-    return text
+        pieces += [_M[IM_START], _t("assistant\n")]
+    return Prompt(pieces)
