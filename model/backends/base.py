@@ -22,7 +22,7 @@ StopReason = Literal["eos", "stop_text", "length", "time", "cancelled"]
 class GenerationRequest:
     """One generation. Times are seconds of wall clock."""
 
-    prompt: str
+    prompt: str  # a model.prompt.Prompt; a plain str is all text (no control tokens)
     max_tokens: int = 64
     stop_ids: frozenset[int] = STOP_TOKEN_IDS  # any of these ends generation
     stop_texts: tuple[str, ...] = ()  # the output is cut before the first of these
@@ -65,7 +65,9 @@ class Backend(Protocol):
     n_ctx: int  # the context window the prompt plus output must fit in
 
     def tokenize(self, text: str) -> list[int]:
-        """Token IDs of ``text`` with special tokens parsed (no BOS)."""
+        """Token IDs of ``text`` (no BOS). Only a ``model.prompt.Prompt``'s own markers become
+        control tokens; all other text, and a plain ``str`` entirely, is tokenized as text,
+        so ``<|im_end|>`` written in a file is a few ordinary tokens (docs/security.md)."""
         ...
 
     def detokenize(self, ids: list[int]) -> str: ...

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
 from model.errors import BadModelFile, ModelError
+from model.text_tokens import prompt_ids
 
 
 class HfBackend:
@@ -59,7 +60,8 @@ class HfBackend:
         self._lock = threading.Lock()
 
     def tokenize(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False)
+        # markers by ID, text as text: added tokens in text never match (model.text_tokens)
+        return prompt_ids(self._tok.backend_tokenizer, text)
 
     def detokenize(self, ids: list[int]) -> str:
         return self._tok.decode(ids, skip_special_tokens=False)

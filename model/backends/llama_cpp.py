@@ -12,6 +12,10 @@ LoRA adapters (GGUF) are applied to the running context and can be swapped or re
 between generations without reloading the model (``set_adapter``): the language server's
 hot-swap. An adapter with a ``meta.json`` beside it is checked first against this model
 (``model.adapter_meta``): one trained for another base is refused, naming both.
+
+Prompts are tokenized piece by piece (``model.prompt.encode_prompt``): text with
+``special=False``, so repository text cannot inject control tokens, and the prompt
+builder's markers by ID.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from model.backends.base import (
 from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
 from model.gguf_check import inspect_gguf
+from model.prompt import encode_prompt
 
 
 def default_threads() -> int:
@@ -142,7 +147,12 @@ class LlamaCppBackend:
 
     # -- tokens -------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        # Text is never parsed for special tokens (docs/security.md, "control tokens"): only
+        # a Prompt's own markers become control tokens, spliced in by ID.
+        return encode_prompt(text, self._text_ids)
+
+    def _text_ids(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     def detokenize(self, ids: list[int]) -> str:
         return self._llm.detokenize(ids).decode("utf-8", errors="replace")

@@ -16,6 +16,7 @@ import urllib.request
 
 from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
 from model.errors import ModelError
+from model.text_tokens import prompt_ids
 from model.tokens import STOP_TOKEN_TEXTS, cut_at_leaked_token
 
 
@@ -47,7 +48,7 @@ class OpenAIBackend:
         return self._tokenizer
 
     def tokenize(self, text: str) -> list[int]:
-        return self._tok().encode(text, add_special_tokens=False).ids
+        return prompt_ids(self._tok(), text)  # markers by ID, text as text (model.text_tokens)
 
     def detokenize(self, ids: list[int]) -> str:
         return self._tok().decode(ids, skip_special_tokens=False)

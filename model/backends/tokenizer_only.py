@@ -10,6 +10,7 @@ import threading
 
 from model.backends.base import GenerationRequest, GenerationResult, OnText
 from model.errors import ModelError
+from model.text_tokens import prompt_ids
 
 
 class TokenizerOnlyBackend:
@@ -21,7 +22,7 @@ class TokenizerOnlyBackend:
         self.n_ctx = n_ctx
 
     def tokenize(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
+        return prompt_ids(self._tok, text)  # markers by ID, text as text (model.text_tokens)
 
     def detokenize(self, ids: list[int]) -> str:
         return self._tok.decode(ids, skip_special_tokens=False)
