@@ -10,6 +10,10 @@ KV-cache discipline (DESIGN.md §4): the prompt is laid out stable-first — oth
 then definitions, then similar windows, then the current file — and the current line up to
 the cursor goes after ``<|fim_middle|>``. The snippet set is frozen while the cursor stays on
 one line (and refreshed after a pause), so typing re-evaluates a handful of tokens.
+
+The prompt is a ``model.prompt.Prompt``: file text, snippets and paths are text pieces, and
+only the format's markers become control tokens (docs/security.md, "control tokens"). Token
+counts here are of text pieces, which backends tokenize as text.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Protocol
 from assistant.document import Cursor, lines_of
 from assistant.request import ExplainEntry
 from model.fit import fit_prefix_suffix, keep_tail
-from model.prompt import RepoFile, fim, repo_fim, split_current_line
+from model.prompt import Prompt, RepoFile, fim, repo_fim, split_current_line
 from repo_index import Snippet
 
 
@@ -37,7 +41,7 @@ KIND_ORDER = {"document": 0, "import": 1, "definition": 2, "similar": 3}
 
 @dataclass
 class PromptParts:
-    prompt: str
+    prompt: Prompt  # slicing keeps its markers: prompt[:stable_len] is the pre-fill prefix
     head: str  # current file before the cursor's line (after budget trimming)
     middle_start: str  # the current line up to the cursor
     suffix: str
