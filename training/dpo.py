@@ -5,6 +5,10 @@ Pairs are JSONL, one per line: ``{"prompt": ..., "chosen": ..., "rejected": ...}
 prompt is a user message (a string) or a list of ChatML turns (``[{"role", "content"}]``);
 ``chosen``/``rejected`` are assistant replies. The prompt text is ``model.prompt.chatml(...,
 add_generation_prompt=True)``, exactly what chat sends; replies end with ``<|im_end|>``.
+The pairs are tokenized here as chat's prompts are (``model.text_tokens``: the format's
+markers by ID, every message and reply as text; docs/security.md, "control tokens") and
+handed to trl as token IDs, so trl's own tokenizer call, which would turn a reply quoting
+``<|im_end|>`` into the control token, never sees them.
 
 trl does the loss, batching and the Hugging Face Trainer loop (so ``accelerate launch`` /
 ``torchrun`` give it several processes). Around it this module adds what every stage has:
@@ -25,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.prompt import DEFAULT_SYSTEM_PROMPT, ChatMessage, chatml
+from model.prompt import DEFAULT_SYSTEM_PROMPT, ChatMessage, as_text, chatml, marker
+from model.text_tokens import prompt_ids
 from model.tokens import ENDOFTEXT_ID, IM_END, IM_END_ID
 from training.atomic import write_json
 from training.checkpoint import META, check_compatible, prepare_out, save_checkpoint
@@ -79,11 +84,32 @@ def read_pairs(paths: tuple[str, ...], system: str | None, stats: Counter) -> li
                     stats["identical_pair"] += 1
                     continue
                 rows.append({"prompt": chatml(turns, system=system, add_generation_prompt=True),
-                             "chosen": chosen + IM_END, "rejected": rejected + IM_END})
+                             "chosen": as_text(chosen) + marker(IM_END), "rejected": as_text(rejected) + marker(IM_END)})
     stats["pairs"] = len(rows)
     if not rows:
         raise DataError(f"no usable preference pairs in {', '.join(paths)} ({dict(stats)})")
     return rows
+
+
+def tokenize_pairs(rows: list[dict[str, str]], tokenizer) -> list[dict[str, list[int]]]:
+    """trl's pre-tokenized rows (``prompt_ids``, ``chosen_ids``, ``rejected_ids``) of
+    ``read_pairs``' rows, with ``tokenizer`` (``tokenizers.Tokenizer``). As in trl, the
+    completion starts where prompt and prompt+reply IDs diverge (BPE may merge across it)."""
+    out = []
+    for row in rows:
+        head = prompt_ids(tokenizer, row["prompt"])
+        chosen = prompt_ids(tokenizer, row["prompt"] + row["chosen"])
+        rejected = prompt_ids(tokenizer, row["prompt"] + row["rejected"])
+        n = min(_common(head, chosen), _common(head, rejected))
+        out.append({"prompt_ids": head[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:]})
+    return out
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def latest_trainer_checkpoint(out: Path) -> Path | None:
@@ -141,8 +167,16 @@ def run_dpo(cfg: DpoConfig, out: Path, *, resume: bool = False, stop_at: int | N
         logging_steps=1, save_strategy="steps", save_steps=t.save_every, save_total_limit=max(1, t.keep),
         report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
     )
-    trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(pairs),
-                         processing_class=tok.hf, callbacks=[_Marker(meta, stop_at)])
+    class Trainer(DPOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            # already tokenized (tokenize_pairs); keep trl's drop of prompts that fill max_length
+            if args.max_length is not None and args.truncation_mode == "keep_start":
+                dataset = dataset.filter(lambda example: len(example["prompt_ids"]) < args.max_length)
+            return dataset
+
+    rows = tokenize_pairs(pairs, tok.hf.backend_tokenizer)
+    trainer = Trainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
+                      processing_class=tok.hf, callbacks=[_Marker(meta, stop_at)])
     trainer.train(resume_from_checkpoint=str(hf_resume) if hf_resume else None)
     step = trainer.state.global_step
     history = list(trainer.state.log_history)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from model.prompt import DEFAULT_SYSTEM_PROMPT, ChatMessage, chatml
+from model.text_tokens import prompt_ids, prompt_ids_and_offsets
 from model.tokens import ENDOFTEXT_ID, FIM_MIDDLE_ID, IM_END, IM_END_ID, IM_START
 from training.checkpoint import check_compatible, prepare_out, read_checkpoint
 from training.data.fim import FimConfig, choose_mode, fim_sample, split_span
@@ -79,15 +80,15 @@ def conversation_sample(messages: list[ChatMessage], tokenizer, system: str | No
         if not text.startswith(before + head) or text[end - len(IM_END):end] != IM_END:
             raise TrainingError("model.prompt.chatml changed shape: update training.sft's span rule")
         spans.append((start, end))
-    enc = tokenizer.encode(text, add_special_tokens=False)
-    targets = [any(s <= a and b <= e for s, e in spans) for a, b in enc.offsets]
-    return Sample(list(enc.ids), targets)
+    ids, offsets = prompt_ids_and_offsets(tokenizer, text)  # as chat sends it: contents are text
+    targets = [any(s <= a and b <= e for s, e in spans) for a, b in offsets]
+    return Sample(ids, targets)
 
 
 def fim_train_sample(text: str, lang: str, rng: random.Random, cfg: FimConfig, tokenizer, stats: Counter) -> Sample:
     """A FIM sample trained on its middle and EOS only."""
     prefix, middle, suffix = split_span(text, lang, rng, cfg, stats)
-    ids = tokenizer.encode(fim_sample(prefix, middle, suffix, choose_mode(rng, cfg)), add_special_tokens=False).ids
+    ids = prompt_ids(tokenizer, fim_sample(prefix, middle, suffix, choose_mode(rng, cfg)))
     cut = ids.index(FIM_MIDDLE_ID) + 1
     return Sample(list(ids), [i >= cut for i in range(len(ids))])
 

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from model.prompt import fim
+from model.prompt import Prompt, as_text, fim, marker
 from model.tokens import ENDOFTEXT
 from training.data.languages import grammar_of
 from training.errors import DataError
@@ -46,21 +46,24 @@ class FimConfig:
                 raise DataError(f"FIM {name} must be between 0 and 1")
 
 
-def plain_sample(text: str) -> str:
-    """A left-to-right sample: the document and ``<|endoftext|>``."""
-    return text + ENDOFTEXT
+def plain_sample(text: str) -> Prompt:
+    """A left-to-right sample: the document (as text) and ``<|endoftext|>``."""
+    return as_text(text) + marker(ENDOFTEXT)
 
 
-def fim_sample(prefix: str, middle: str, suffix: str, mode: str) -> str:
-    """The training text of one FIM sample: inference's prompt, the middle, EOS."""
-    return fim(prefix, suffix, mode=mode) + middle + ENDOFTEXT
+def fim_sample(prefix: str, middle: str, suffix: str, mode: str) -> Prompt:
+    """The training text of one FIM sample: inference's prompt, the middle, EOS.
+
+    A ``Prompt``: tokenize it with ``model.text_tokens.prompt_ids`` (markers by ID, the
+    document's text as text, as the server does)."""
+    return fim(prefix, suffix, mode=mode) + middle + marker(ENDOFTEXT)
 
 
 def choose_mode(rng: random.Random, cfg: FimConfig) -> str:
     return "spm" if rng.random() < cfg.spm_rate else "psm"
 
 
-def file_sample(text: str, lang: str, rng: random.Random, cfg: FimConfig, stats: Counter) -> str:
+def file_sample(text: str, lang: str, rng: random.Random, cfg: FimConfig, stats: Counter) -> Prompt:
     """The file-level sample of one code document: FIM with probability ``cfg.rate``."""
     if rng.random() >= cfg.rate or not text:
         stats["plain"] += 1

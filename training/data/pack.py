@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from model.text_tokens import encode_text
 from model.tokens import FIM_PAD_ID
 from training.data.sources import Document
 from training.errors import DataError
@@ -61,7 +62,7 @@ def split_overlong(docs: Iterator[Document], tokenizer, seq_len: int, rule: str,
         if len(doc.text.encode("utf-8")) <= limit:  # a token covers at least one byte
             yield doc
             continue
-        enc = tokenizer.encode(doc.text)
+        enc = encode_text(tokenizer, doc.text)
         if len(enc.ids) <= limit:
             yield doc
             continue

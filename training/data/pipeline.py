@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.prompt import PROMPT_FORMAT_VERSION
+from model.prompt import PROMPT_FORMAT_VERSION, Prompt
+from model.text_tokens import prompt_ids, text_ids
 from training.atomic import clean_tmp, write_text
 from training.data.classifier import ClassifierStage
 from training.data.decontam import Decontaminator
@@ -149,7 +150,7 @@ def run_data(cfg: DataConfig, out: Path, *, overwrite: bool = False, progress: b
             _hash_unit(digest, unit)
             rng = random.Random((cfg.seed << 40) + unit_index)
             text = run.sample_text(unit, rng, shard_stats)
-            ids = tokenizer.encode(text, add_special_tokens=False).ids
+            ids = prompt_ids(tokenizer, text)  # as the server: markers by ID, documents as text
             for piece in fit_sample(ids, cfg.pack.seq_len, cfg.pack.overlong, shard_stats):
                 for row in packer.add(piece):
                     writer.write(row)
@@ -231,10 +232,10 @@ class _Run:
                               self.overlong, repo_level)
         if not repo_level:
             return ((d,) for d in docs)
-        count = lambda text: len(self.tokenizer.encode(text, add_special_tokens=False).ids)  # noqa: E731
+        count = lambda text: len(text_ids(self.tokenizer, text))  # noqa: E731
         return RepoGrouper(self.cfg.pack.seq_len, count, self.cfg.seed).units(docs)
 
-    def sample_text(self, unit: tuple[Document, ...], rng: random.Random, stats: Counter) -> str:
+    def sample_text(self, unit: tuple[Document, ...], rng: random.Random, stats: Counter) -> Prompt:
         *context, current = unit
         if self.cfg.level == "repo" and current.kind == "code":
             stats["repo_files"] += len(unit)

@@ -22,7 +22,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from model.prompt import RepoFile, repo_completion, repo_fim
+from model.prompt import Prompt, RepoFile, marker, repo_completion, repo_fim
 from model.tokens import ENDOFTEXT
 from training.data.fim import FimConfig, choose_mode, split_span
 from training.data.sources import Document
@@ -33,16 +33,16 @@ _OVERHEAD = 16
 
 
 def repo_sample(repo: str, context: list[Document], current: Document, rng: random.Random, cfg: FimConfig,
-                stats: Counter) -> str:
+                stats: Counter) -> Prompt:
     """The training text of a repo-level sample (FIM in the current file with ``cfg.rate``)."""
     files = [RepoFile(d.path, d.text) for d in context]
     if rng.random() < cfg.rate and current.text:
         prefix, middle, suffix = split_span(current.text, current.lang, rng, cfg, stats)
         mode = choose_mode(rng, cfg)
         stats[f"repo_{mode}"] += 1
-        return repo_fim(repo, files, current.path, prefix, suffix, mode=mode) + middle + ENDOFTEXT
+        return repo_fim(repo, files, current.path, prefix, suffix, mode=mode) + middle + marker(ENDOFTEXT)
     stats["repo_plain"] += 1
-    return repo_completion(repo, files, current.path, current.text) + ENDOFTEXT
+    return repo_completion(repo, files, current.path, current.text) + marker(ENDOFTEXT)
 
 
 class RepoGrouper:
