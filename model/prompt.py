@@ -181,6 +181,12 @@ def trusted_markup(value: str) -> Prompt:
     return Prompt(out)
 
 
+def spells_control_tokens(prompt: str) -> bool:
+    """Whether a text piece of ``prompt`` spells a control token: a tokenizer that parses
+    special tokens (a remote server given the prompt as a string) would make it one."""
+    return any(token_id is None and _CONTROL_TEXT.search(value) for value, token_id in pieces_of(prompt))
+
+
 def encode_prompt(prompt: str, encode_text: Callable[[str], list[int]]) -> list[int]:
     """Token IDs of ``prompt``: each marker is its control token, each text piece goes through
     ``encode_text``, which must tokenize as text (llama.cpp ``special=False``; for

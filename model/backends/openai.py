@@ -4,6 +4,11 @@ How a team outgrows one machine: one GPU server, many editors. Uses only the sta
 library (urllib) with streaming (server-sent events), so cancellation and the time cap take
 effect between chunks. Token counts for budgets come from the local Qwen tokenizer, which
 is exact for every Qwen2.5-Coder size.
+
+Servers parse control tokens in a string prompt. So a prompt whose text spells one (a file
+quoting ``<|im_end|>``) is sent as token IDs, which llama-server and vLLM take; a server that
+only takes strings gets a clear refusal, never the string (docs/security.md, "control
+tokens"). Ordinary prompts are sent as strings, as before.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import urllib.request
 
 from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
 from model.errors import ModelError
+from model.prompt import spells_control_tokens
 from model.text_tokens import prompt_ids
 from model.tokens import STOP_TOKEN_TEXTS, cut_at_leaked_token
 
@@ -63,9 +69,10 @@ class OpenAIBackend:
         on_text: OnText | None = None,
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
+        as_ids = spells_control_tokens(request.prompt)
         body = {
             "model": self.model,
-            "prompt": request.prompt,
+            "prompt": self.tokenize(request.prompt) if as_ids else str(request.prompt),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "seed": request.seed,
@@ -116,6 +123,13 @@ class OpenAIBackend:
                     elif choice.get("finish_reason") == "length":
                         result.stop_reason = "length"
         except urllib.error.HTTPError as exc:
+            if as_ids and 400 <= exc.code < 500:
+                raise ModelError(
+                    f"{self.base_url} refused a prompt given as token IDs (HTTP {exc.code}). This prompt's text "
+                    "spells control tokens (e.g. <|im_end|> in a file), which a string prompt would turn into real "
+                    "ones, so it is not sent as a string. Use a server that takes token-ID prompts (llama-server, "
+                    "vLLM) or the in-process backend."
+                ) from exc
             raise ModelError(f"{self.base_url} answered HTTP {exc.code}: {exc.read()[:200]!r}") from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ModelError(
