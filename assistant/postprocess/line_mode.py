@@ -7,8 +7,8 @@ request's output to its first line (a backend may ignore or overshoot the ``"\\n
 The rule (what Copilot and Tabby do):
 
 - real text after the cursor on the line -> single-line (mid-line edits stay on the line).
-  Closers and quotes alone (``)``, ``}``, ``");``: what the editor auto-closed) are not
-  real text: ``foo(‸)`` counts as the end of the line;
+  Closers and quotes alone (``)``, ``}``, ``");``, ``}()``: what the editor auto-closed)
+  are not real text: ``foo(‸)`` counts as the end of the line;
 - the end of a line that opens a block (``def f():‸``, ``if (x) {‸}``, ``def fib(‸)``) ->
   multi-line, even when the block already has a body below (the model may add a first
   statement; repeating the body is cut by the suffix-repetition filter);
@@ -58,8 +58,9 @@ DEFAULT_LIMITS = ModeLimits()
 
 
 def only_closers(text: str) -> bool:
-    """``text`` holds nothing but closers, quotes, ``;``/``,`` and blanks (or nothing)."""
-    return all(c in CLOSER_ONLY for c in text)
+    """``text`` holds nothing but closers, quotes, ``;``/``,``, empty calls and blanks
+    (``}()`` after ``go func() {‸``), or nothing."""
+    return all(c in CLOSER_ONLY for c in text.replace("()", ""))
 
 
 def decide_line_mode(ctx: CompletionContext, limits: ModeLimits = DEFAULT_LIMITS) -> LineMode:

@@ -86,3 +86,30 @@ def test_ruby_end_closes_the_block():
 def test_single_line_requests_are_untouched():
     ctx = at("x = ‸")
     assert trim_to_block("1\ny = 2", ctx) == "1\ny = 2"
+
+
+def test_a_first_line_that_closes_the_call_and_opens_a_block_goes_on_into_its_body():
+    ctx = at("def fib(‸)\n")
+    raw = "n):\n    return n\n\ndef main():\n    pass"
+    assert trim_to_block(raw, ctx) == "n):\n    return n\n"
+    ctx = at("int f(int x) {\n    if (‸)\n    return 0;\n}\n", "c")
+    raw = "x < 0) {\n        return -1;\n    }\n    return 0;\n}"
+    assert trim_to_block(raw, ctx) == "x < 0) {\n        return -1;\n    }"
+
+
+def test_a_signature_gets_one_declaration_not_its_siblings():
+    ctx = at("fn main()‸\n", "rust")
+    raw = " {\n    run();\n}\n\nfn run() {\n}\n"
+    assert trim_to_block(raw, ctx) == " {\n    run();\n}\n"
+
+
+def test_a_blank_line_among_members_gets_one_member():
+    ctx = at("class A {\n  x = 1;\n  ‸\n}\n", "typescript")
+    raw = "get x2(): number {\n    return this.x * 2;\n  }\n\n  set x2(v: number) {\n    this.x = v / 2;\n  }"
+    assert trim_to_block(raw, ctx) == "get x2(): number {\n    return this.x * 2;\n  }\n"
+
+
+def test_a_blank_line_among_statements_keeps_further_statements():
+    ctx = at("function f(xs) {\n  const n = 1;\n  ‸\n}\n", "javascript")
+    raw = "if (n) {\n    g();\n  }\n  return xs;"
+    assert trim_to_block(raw, ctx) == raw

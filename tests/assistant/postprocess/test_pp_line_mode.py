@@ -26,6 +26,7 @@ MULTI = [
     ("python", "foo(‸)", "opens a block"),
     ("javascript", "const f = () => {‸};\n", "opens a block"),
     ("rust", "let v = vec![‸];\n", "opens a block"),
+    ("go", "go func() {‸}()\n", "opens a block"),
     # a blank or whitespace-only line inside a block
     ("python", "def f():\n    ‸\n\ndef g():\n    pass\n", "under a block opener"),  # the editor indented it
     ("javascript", "function f(a) {\n  ‸\n}\n", "under a block opener"),

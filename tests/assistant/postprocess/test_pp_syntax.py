@@ -48,3 +48,15 @@ def test_tree_sitter_is_not_used_when_the_lexer_is_sure(monkeypatch):
     monkeypatch.setattr("assistant.postprocess.block_scope.snippet_structure", fail)
     ctx = at("function f() {‸\n}\n", "javascript")
     assert trim_to_block("\n  return 'a(';\n}\nfunction g() {}", ctx) == "\n  return 'a(';\n}"
+
+
+def test_cursor_scope_tells_members_from_statements():
+    from assistant.postprocess.syntax import cursor_scope
+
+    assert cursor_scope("class A:\n    def f(self):\n        pass\n\n    ", "\n", "python") == "members"
+    assert cursor_scope("def f():\n    x = 1\n    ", "\n    return x\n", "python") == "statements"
+    assert cursor_scope("public class P {\n    int x;\n    ", "\n}\n", "java") == "members"
+    assert cursor_scope("class G {\n  void g() {\n    ", "\n  }\n}\n", "java") == "statements"
+    assert cursor_scope("impl C {\n    ", "\n}\n", "rust") == "members"
+    assert cursor_scope("class Cart\n  def add\n    ", "\n  end\nend\n", "ruby") == "statements"
+    assert cursor_scope("x = 1\n", "", "no-such-language") is None
