@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Union
 
+from repo_index import orphans
 from repo_index.config import IndexConfig
 from repo_index.extract import digest, read_and_extract, read_and_extract_many, read_limited
 from repo_index.facts import BuildStats, FileFacts, FileSkip
@@ -75,9 +76,10 @@ _worker_root = ""
 _worker_config = IndexConfig()
 
 
-def _init_worker(root: str, config: IndexConfig) -> None:
+def _init_worker(root: str, config: IndexConfig, owner_pid: int) -> None:
     global _worker_root, _worker_config
     _worker_root, _worker_config = root, config
+    orphans.guard(owner_pid)  # end with the indexing process, even when it is SIGKILLed
     if config.worker_nice:
         try:
             os.nice(config.worker_nice)  # background work: the user's programs keep priority
@@ -130,7 +132,7 @@ class ExtractorPool:
                     context.set_forkserver_preload(["repo_index.extract", "repo_index.worker_preload"])
                 self._executor = ProcessPoolExecutor(
                     max_workers=self._config.worker_count(), mp_context=context,
-                    initializer=_init_worker, initargs=(self._root, self._config),
+                    initializer=_init_worker, initargs=(self._root, self._config, os.getpid()),
                 )
             return self._executor
 
@@ -227,7 +229,8 @@ class ExtractorPool:
         finally:
             for future, _ in pending:
                 future.cancel()
-            self._schedule_idle_close()
+            if not sys.is_finalizing():  # a thread started now never runs: start() would wait forever
+                self._schedule_idle_close()
 
     def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
         self.close()
@@ -430,7 +433,7 @@ def sync(
     except BaseException:
         if bulk_load:
             with state.lock:
-                state.store.ensure_name_index()
+                _ensure_name_index(state)  # may fail as the build did (a full disk): the next open retries
         raise
     finally:
         if collecting:
@@ -475,8 +478,8 @@ def _save(state: IndexState, *, name_index: bool, snapshot: bool) -> None:
 def _ensure_name_index(state: IndexState) -> None:
     try:
         state.store.ensure_name_index()
-    except Exception:  # lookups by name go slow; the store's next open builds it again
-        log.exception("could not build the symbol name index")
+    except Exception as exc:  # lookups by name go slow; the store's next open builds it again
+        log.warning("could not build the symbol name index: %s", exc)
 
 
 def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally, open_facts=None) -> bool:
@@ -492,22 +495,27 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
     step = max(1, len(todo) // 100)  # progress every 1%: cheap for a bar, fine-grained enough
     cancelled = False
     entries = {e.rel: e for e in todo}
-    for result in results:
-        batch.append(result)
-        done += 1
-        now = time.perf_counter()
-        if len(batch) >= _COMMIT_EVERY_FILES or now - last_commit > _COMMIT_EVERY_S:
-            _apply(state, batch, skips, tally, bulk, entries)
-            batch, last_commit = [], now
-        if done % step == 0:
-            report(Progress("indexing", done, len(todo)))
-        if is_cancelled(cancel):
-            cancelled = True
-            break
-    _apply(state, batch, skips, tally, bulk, entries)
+    try:
+        for result in results:
+            batch.append(result)
+            done += 1
+            now = time.perf_counter()
+            if len(batch) >= _COMMIT_EVERY_FILES or now - last_commit > _COMMIT_EVERY_S:
+                _apply(state, batch, skips, tally, bulk, entries)
+                batch, last_commit = [], now
+            if done % step == 0:
+                report(Progress("indexing", done, len(todo)))
+            if is_cancelled(cancel):
+                cancelled = True
+                break
+        _apply(state, batch, skips, tally, bulk, entries)
+    finally:
+        # Now, also when a commit failed (a full disk): a pool run left suspended was
+        # finalised at interpreter exit, where its clean-up started a timer thread that
+        # could never run, and the process hung (issue 18, finding 1).
+        if hasattr(results, "close"):
+            results.close()
     report(Progress("indexing", done, len(todo)))
-    if hasattr(results, "close"):
-        results.close()
     return cancelled or done < len(todo)
 
 

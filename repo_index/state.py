@@ -43,6 +43,8 @@ class IndexState:
         self.snapshot_generation = -1
         self.load_seconds = 0.0
         self.loaded_from = ""
+        #: Why the last snapshot could not be written (and its size), None after one was.
+        self.snapshot_problem: tuple[OSError, int] | None = None
         self.overlay_ids: dict[str, int] = {}
         self._next_overlay = OVERLAY_ID_BASE
         self._fileset_version = 0
@@ -86,6 +88,18 @@ class IndexState:
             self.loaded_from = "window blobs" if rows else "empty"
         self._fileset_version += 1
         self.load_seconds = time.perf_counter() - started
+
+    def reload(self) -> None:
+        """Take the store's committed state, written by another process since ``load``
+        (see ``writer_lock``). Open buffers' windows are dropped: the workspace lays them
+        over again."""
+        self.overlay_ids.clear()
+        self.snapshot_generation = -1
+        self.load()
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another process committed to the store since this state was loaded."""
+        return self.store.generation() != self.generation
 
     def _forget_row(self, file_id: int) -> None:
         path = self.paths_by_id.pop(file_id, None)
@@ -168,7 +182,12 @@ class IndexState:
 
     def write_snapshot(self, blob: bytes) -> bool:
         """Write a blob from ``snapshot_blob`` (the index must not have changed since)."""
-        self.store.save_lexical(self.generation, blob)
+        try:
+            self.store.save_lexical(self.generation, blob)
+        except OSError as exc:
+            self.snapshot_problem = (exc, len(blob))
+            raise
+        self.snapshot_problem = None
         self.snapshot_generation = self.generation
         return True
 

@@ -18,8 +18,9 @@ the last file of a cold build; a file written whole and renamed into place takes
 of that, and a torn or foreign one is simply not trusted.
 
 A store with another schema version, another root, or that SQLite cannot read is deleted
-and recreated empty, its snapshot with it; the caller then re-indexes. Not thread-safe:
-the owner serialises calls.
+and recreated empty, its snapshot with it; the caller then re-indexes. Several processes
+may use one store: one writes at a time, holding ``writer`` (see ``writer_lock``), and
+the others read the last committed state. Not thread-safe: the owner serialises calls.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ import struct
 import time
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from repo_index.facts import Definition, FileFacts, ImportStmt
+from repo_index.writer_lock import WRITER_LOCK_NAME, WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -166,39 +168,72 @@ class IndexStore:
         self.path = path
         self.root = root
         self.rebuilt_reason = ""
+        self.writer = WriterLock(path.parent / WRITER_LOCK_NAME)
         self.db: sqlite3.Connection = self._connect()
 
     @classmethod
-    def open(cls, cache_dir: Path, root: Path) -> "IndexStore":
+    def open(cls, cache_dir: Path, root: Path, *, on_wait: Callable[[], None] | None = None) -> "IndexStore":
+        """Open the store of ``root``, rebuilding it when it cannot be used. A rebuild deletes
+        files another process may have open, so it happens only under the writer lock, and
+        only if the store still needs it once the lock is held (the process that held it
+        may have just rebuilt it); ``on_wait`` is called if that means waiting."""
         directory = store_dir(cache_dir, root)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "index.sqlite3"
+        writer = WriterLock(directory / WRITER_LOCK_NAME)
+        store, reason = cls._open_checked(path, root)
+        if reason:
+            with writer.held(on_wait=on_wait):
+                if store is not None:
+                    store.db.close()
+                store, reason = cls._open_checked(path, root)
+                if reason:
+                    store = cls._rebuild(store, path, root, reason)
+                store.writer = writer
+                store.ensure_name_index()  # a bulk load that was killed midway left it dropped
+        else:
+            store.writer = writer
+            store.ensure_name_index_if_free()
+        store._forget_stale_snapshot_temps()
+        return store
+
+    @classmethod
+    def _open_checked(cls, path: Path, root: Path) -> tuple["IndexStore | None", str]:
+        """The store at ``path`` and why it cannot be used ("" when it can)."""
+        store = None
         try:
             store = cls(path, root)
-            reason = store._check()
+            return store, store._check()
         except sqlite3.DatabaseError as exc:
-            reason = f"unreadable store ({exc})"
-            store = None
-        if reason:
-            log.info("rebuilding index store %s: %s", path, reason)
             if store is not None:
-                store.db.close()
-            for name in (path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")):
-                try:
-                    os.unlink(directory / name)
-                except FileNotFoundError:
-                    pass
+                store.close()
+            return None, f"unreadable store ({exc})"
+
+    @classmethod
+    def _rebuild(cls, store: "IndexStore | None", path: Path, root: Path, reason: str) -> "IndexStore":
+        """Delete the store and its snapshot and create it empty (the writer lock is held)."""
+        directory = path.parent
+        log.info("rebuilding index store %s: %s", path, reason)
+        if store is not None:
+            store.db.close()
+        for name in (path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")):
             try:
-                os.unlink(directory / SNAPSHOT_NAME)
+                os.unlink(directory / name)
             except FileNotFoundError:
                 pass
-            except OSError as exc:  # the new store id keeps it from being trusted anyway
-                log.warning("could not remove the old lexical snapshot: %s", exc)
-            store = cls(path, root)
+        try:
+            os.unlink(directory / SNAPSHOT_NAME)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # the new store id keeps it from being trusted anyway
+            log.warning("could not remove the old lexical snapshot: %s", exc)
+        store = cls(path, root)
+        try:
             store._create()
-            store.rebuilt_reason = reason
-        store._forget_stale_snapshot_temps()
-        store.ensure_name_index()  # a bulk load that was killed midway left it dropped
+        except BaseException:
+            store.close()  # a full disk: the empty file left is rebuilt on the next open
+            raise
+        store.rebuilt_reason = reason
         return store
 
     @property
@@ -245,6 +280,21 @@ class IndexStore:
     def ensure_name_index(self) -> None:
         self.db.execute("CREATE INDEX IF NOT EXISTS symbols_by_name ON symbols (name)")
 
+    def ensure_name_index_if_free(self) -> None:
+        """``ensure_name_index`` unless another process is writing: its bulk load dropped
+        the index on purpose and builds it at its end."""
+        try:
+            got = self.writer.acquire(wait=False)
+        except OSError:  # a read-only cache directory: nothing can be written anyway
+            return
+        if got:
+            try:
+                self.ensure_name_index()
+            except sqlite3.OperationalError as exc:  # read-only or full: lookups by name go slow
+                log.warning("could not build the symbol name index of %s: %s", self.path, exc)
+            finally:
+                self.writer.release()
+
     def close(self) -> None:
         try:
             self.db.close()
@@ -263,10 +313,22 @@ class IndexStore:
 
         def __exit__(self, kind, value, tb):
             if kind is None:
-                self.db.execute("COMMIT")
+                try:
+                    self.db.execute("COMMIT")
+                except sqlite3.Error:  # a full disk: nothing of this transaction is kept
+                    self._rollback()
+                    raise
             else:
-                self.db.execute("ROLLBACK")
+                self._rollback()
             return False
+
+        def _rollback(self) -> None:
+            if not self.db.in_transaction:  # SQLite rolls back by itself after some errors
+                return
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error as exc:  # the error that got here is the one to report
+                log.warning("rollback failed: %s", exc)
 
     def transaction(self) -> "_Transaction":
         return IndexStore._Transaction(self.db)

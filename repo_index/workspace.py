@@ -24,30 +24,25 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from repo_index import chunking, indexer, resolve
+from repo_index import chunking, disk_space, indexer, resolve, sharing
 from repo_index import retrieve as _retrieve
 from repo_index.config import IndexConfig
 from repo_index.documents import OpenDocuments
 from repo_index.extract import extract, read_limited
+from repo_index.errors import WorkspaceError
 from repo_index.facts import BuildStats, Definition, FileFacts, ImportStmt, ResolvedImport, Snippet
 from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
 from repo_index.rules import PathRules, contains_secret
 from repo_index.state import IndexState
-from repo_index.store import IndexStore
+from repo_index.store import IndexStore, store_dir
 from repo_index.tokens import term_of
 from repo_index.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
 _LINE_CACHE_FILES = 64
-
-
-class WorkspaceError(Exception):
-    """A problem the user can fix (a root that is not a directory...)."""
-
-    user_facing = True
 
 
 @dataclass(frozen=True)
@@ -87,17 +82,29 @@ class Workspace:
         self._overlay_applied: dict[str, int] = {}  # open document -> version in the lexical index
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str] | None]] = OrderedDict()
         self._lines_lock = threading.Lock()
+        self.notify: Callable[[str], None] = log.warning  # see open
 
     @classmethod
-    def open(cls, root: Path | str, config: IndexConfig | None = None) -> "Workspace":
+    def open(cls, root: Path | str, config: IndexConfig | None = None, *,
+             notify: Callable[[str], None] | None = None) -> "Workspace":
         """Open (or create) the index of ``root`` and load what is persisted. Does not scan:
-        call ``build`` to bring it up to date with the disk."""
+        call ``build`` to bring it up to date with the disk. ``notify`` gets messages for
+        the user, such as waiting for another process that writes this index (default:
+        the log); ``rebuild_notice`` tells whether the store had to be rebuilt."""
         config = config or IndexConfig()
+        notify = notify or log.warning
         path = Path(os.path.abspath(os.path.expanduser(str(root))))
         if not path.is_dir():
             raise WorkspaceError(f"{root} is not a directory")
-        store = IndexStore.open(config.resolved_cache_dir(), path)
+        cache = config.resolved_cache_dir()
+        try:
+            store = IndexStore.open(cache, path, on_wait=lambda: notify(sharing.waiting_notice(path)))
+        except Exception as exc:
+            if disk_space.is_out_of_space(exc):
+                raise WorkspaceError(disk_space.explain(exc, store_dir(cache, path))) from exc
+            raise
         workspace = cls(path, config, store)
+        workspace.notify = notify
         with workspace.state.lock:
             workspace.state.load()
         return workspace
@@ -117,7 +124,9 @@ class Workspace:
         return self._sync(progress, cancel, snapshot=True)
 
     def _sync(self, progress: ProgressCallback | None, cancel: CancelToken, *, snapshot: bool) -> BuildStats:
-        with self._sync_lock:
+        with self._sync_lock, self._writing(cancel) as writing:
+            if not writing:
+                return BuildStats(cancelled=True)
             self.rules.reload()
             with self._lines_lock:
                 self._lines.clear()  # the rules may have changed: re-check on next read
@@ -129,9 +138,30 @@ class Workspace:
     def refresh(self, paths: Iterable[Path | str]) -> BuildStats:
         """Re-check specific files (saved, created, deleted) without scanning the tree."""
         rels = [rel for rel in (self._rel(p) for p in paths) if rel]
-        with self._sync_lock:
+        with self._sync_lock, self._writing(None):
             return indexer.update_paths(self.state, self.rules, self.config, self._pool, rels, self.skipped,
                                         self._open_facts)
+
+    def _writing(self, cancel: CancelToken):
+        """The store's writer lock, other processes' commits taken, failures explained (``sharing``)."""
+        return sharing.writing(self.state, self.root, notify=self.notify, cancel=lambda: indexer.is_cancelled(cancel),
+                               reload=self._take_committed_state,
+                               source_bytes=lambda: sum(e.size for e in self.rules.scan()))
+
+    def _take_committed_state(self) -> None:
+        self.state.reload()
+        self._overlay_applied.clear()  # the open buffers' windows are laid over again
+
+    @property
+    def rebuild_notice(self) -> str:
+        """Why the store was rebuilt when opened, for the user ("" when it was not)."""
+        return sharing.rebuild_notice(self.state, self.root)
+
+    @property
+    def save_problem(self) -> str:
+        """Why the last build could not save the lexical snapshot ("" when it could): the
+        index is whole, but the next start rebuilds that part (slower)."""
+        return sharing.save_problem(self.state)
 
     def _open_facts(self, rel: str, data: bytes):
         """What an open document with exactly this content already knows (see refresh)."""
@@ -392,9 +422,12 @@ class Workspace:
                 self.documents.close(rel)
                 self.state.drop_overlay(rel)
             try:
-                self.state.save_snapshot()
-            except Exception:  # closing must not fail because the cache disk is full
-                log.exception("could not save the lexical index snapshot")
+                # Not while another process writes, nor once it has: this state is older.
+                with self.state.store.writer.held(wait=False) as got:
+                    if got and not self.state.changed_elsewhere():
+                        self.state.save_snapshot()
+            except Exception as exc:  # closing must not fail because the cache disk is full
+                log.warning("could not save the lexical index snapshot: %s", exc)
             self.state.store.close()
         self._pool.close()
 

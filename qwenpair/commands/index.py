@@ -5,6 +5,11 @@ Builds (or brings up to date) the persisted index of PATH (default: the current 
 with a progress bar on stderr, then prints what is indexed: files by language, skipped files
 by reason, symbols, windows and time. ``--query`` prints the snippets retrieval would offer
 at a cursor (LINE and COL 1-based, COL in Unicode characters) with the reason for each.
+
+Exit status: 0; 2 for an error the user can fix (a full cache disk among them: nothing is
+lost, the next run goes on); 1 when the index is built but its lexical snapshot could not
+be saved (the next start is slower). While another process writes the same index this one
+waits, and says so on stderr; a store that had to be rebuilt is reported there too.
 """
 
 from __future__ import annotations
@@ -43,8 +48,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{root} is not a directory")
     query = _parse_query(args.query, root) if args.query else None
     started = time.perf_counter()
-    with Workspace.open(root, config) as ws:
+    with Workspace.open(root, config, notify=_tell) as ws:
+        if ws.rebuild_notice:
+            _tell(ws.rebuild_notice)
         build = ws.build(progress=None if args.no_progress else _progress_bar())
+        saved = not ws.save_problem
+        if not saved:  # the index is whole and usable; the user should still know
+            _tell(f"warning: {ws.save_problem}")
         stats = ws.stats()
         out: dict = {}
         if args.stats or query is None:
@@ -67,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
             _print_stats(out["stats"])
         if "query" in out:
             _print_query(out["query"])
-    return 0
+    return 0 if saved else 1
+
+
+def _tell(message: str) -> None:
+    print(f"qwenpair index: {message}", file=sys.stderr, flush=True)
 
 
 def _parse_query(value: str, root: Path) -> tuple[Path, int, int]:
