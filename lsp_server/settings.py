@@ -2,7 +2,10 @@
 
 Sources, later ones winning key by key: the defaults below, ``~/.config/qwenpair/config.toml``
 (``$QWENPAIR_CONFIG`` names another file; ``$QWENPAIR_CONFIG_DIR`` moves the directory), the
-editor's ``initializationOptions``, then each ``workspace/didChangeConfiguration``. Engine
+editor's ``initializationOptions``, then each ``workspace/didChangeConfiguration``, then
+the ``qwenpair serve`` command line. ``SERVER_ONLY`` keys (the log file) come from the
+config file and the command line only: ``client_layer`` drops them from what a client
+sends, with a message (docs/security.md). Engine
 settings live in an ``[engine]`` table (``assistant.config.EngineConfig`` fields), chat and
 edit settings in ``[chat]`` (``assistant.chat_prompt.ChatConfig``). Every key
 that is unknown or invalid yields a message naming it, and its default is used.
@@ -42,7 +45,8 @@ class ServerSettings:
     watch: bool = True
     """Watch the workspace for file changes after the first index build."""
     log_file: str = ""
-    """Server log file; "" = ``$QWENPAIR_CACHE_DIR``/logs/server.log (~/.cache/qwenpair)."""
+    """Server log file; "" = ``$QWENPAIR_CACHE_DIR``/logs/server.log (~/.cache/qwenpair).
+    Server-side only: the config file or ``serve --log-file``, never the client."""
     log_level: str = "info"
     """debug, info, warning or error (the file and window/logMessage)."""
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -52,6 +56,9 @@ class ServerSettings:
 
 
 _LEVELS = ("debug", "info", "warning", "error")
+#: Settings a client may not choose: with ``log_file`` a client (a TCP peer, say) could make
+#: the server create directories and append to any file it can write.
+SERVER_ONLY = ("log_file",)
 _TABLES = {"engine": EngineConfig, "chat": ChatConfig}
 
 
@@ -84,6 +91,17 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
             else:
                 out[key] = value
     return out
+
+
+def client_layer(values: Any, source: str) -> tuple[Any, list[str]]:
+    """``values`` from a client (``source`` names the message) less the ``SERVER_ONLY``
+    keys, and a message for each one dropped."""
+    if not isinstance(values, dict):
+        return values, []
+    dropped = [key for key in values if str(key).replace("-", "_") in SERVER_ONLY]
+    kept = {key: value for key, value in values.items() if key not in dropped}
+    return kept, [f"setting {key!r} from {source} ignored: the log file is a server-side setting "
+                  "(log_file in the config file, or `qwenpair serve --log-file`)" for key in dropped]
 
 
 def parse(values: Any) -> tuple[ServerSettings, list[str]]:
