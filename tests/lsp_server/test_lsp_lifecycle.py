@@ -75,11 +75,12 @@ def test_tcp_transport(workspace, tiny_model, tmp_path):
     with socket.socket() as probe:  # a free port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([*SERVE, "--tcp", f"127.0.0.1:{port}"], env=server_env(tmp_path),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    token_file = tmp_path / "tcp.token"  # a TCP client must present it (docs/lsp.md, TCP)
+    process = subprocess.Popen([*SERVE, "--tcp", f"127.0.0.1:{port}", "--token-file", str(token_file)],
+                               env=server_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wire = connect_tcp("127.0.0.1", port, process)
-        wire.initialize(workspace, fast_options(tiny_model.gguf))
+        wire.initialize(workspace, fast_options(tiny_model.gguf, token=token_file.read_text().strip()))
         assert wire.status()["position_encoding"] == "utf-16"
         assert wire.shutdown_and_exit() == 0
     finally:
