@@ -94,8 +94,8 @@ def dump(case: Golden) -> str:
     head = [f"{k}: {v}" for k, v in case.meta.items()]
 
     def section(name: str, value: str) -> list[str]:
-        spaces = "\t" in value or any(line != line.rstrip(" ") for line in value.split("\n"))
-        if name in case.json_sections or (name != "document" and spaces):
+        trailing = any(line != line.rstrip(" \t") for line in value.split("\n"))
+        if name in case.json_sections or (name != "document" and trailing):
             return [f"--- {name} (json) ---", json.dumps(value)]
         return [f"--- {name} ---", value]
 
