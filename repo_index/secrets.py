@@ -11,12 +11,15 @@ What counts (chosen for few false positives; each shape is specific to one issue
 - a PEM private key block (``-----BEGIN ... PRIVATE KEY-----``);
 - an AWS access key id (``AKIA``/``ASIA`` + 16 upper-case letters or digits) or an
   ``aws_secret_access_key = <40 characters>`` assignment;
-- credential JSON: ``"type": "service_account"``, or ``"client_secret"`` /
-  ``"refresh_token"`` / ``"private_key"`` with a literal string value;
+- credential JSON: a service-account or authorized-user ``type``, or a ``client_secret``,
+  ``refresh_token`` or ``private_key`` key with a literal value of 12 or more characters,
+  digits among them (``"refresh_token": "my_refresh_token"`` is a placeholder, not a token);
 - GitHub (``ghp_`` ``gho_`` ``ghu_`` ``ghs_`` ``ghr_``, ``github_pat_``), GitLab
   (``glpat-``), Slack (``xoxb-`` ``xoxp-`` ...), Stripe live (``sk_live_``) and Google API
   (``AIza``) tokens;
-- a URL with a password in it (``https://user:token@host``), as git remotes carry them.
+- a URL with a password in it (``https://user:token@host``), as git remotes carry them;
+  placeholders (``user:password@``, ``postgres:postgres@``: lower-case letters only, or a
+  ``{template}``) are not passwords.
 
 Not here: entropy guessing (too many false positives on hashes and test vectors), or any
 decision about what to do with a finding: ``repo_index.policy`` refuses the whole file.
@@ -62,15 +65,16 @@ _RULES = (
           re.IGNORECASE),
     _Rule("credential JSON", ('"type"',), r'"type"\s*:\s*"(?:service_account|authorized_user)"'),
     _Rule("credential JSON", ('"client_secret"', '"refresh_token"', '"private_key"'),
-          r'"(?:client_secret|refresh_token|private_key)"\s*:\s*"[^"\s]{12,}"'),
+          r'"(?:client_secret|refresh_token|private_key)"\s*:\s*"(?=[^"\s]{12,}")[^"\s]*[0-9][^"\s]*"'),
     _Rule("a GitHub token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
           r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})(?![A-Za-z0-9_])"),
     _Rule("a GitLab token", ("glpat-",), r"glpat-[A-Za-z0-9_\-]{20,}"),
     _Rule("a Slack token", ("xox",), r"(?<![A-Za-z0-9])xox[abposr]-[0-9A-Za-z\-]{10,}"),
     _Rule("a Stripe key", ("_live_",), r"(?<![A-Za-z0-9])[rs]k_live_[0-9A-Za-z]{20,}"),
     _Rule("a Google API key", ("AIza",), r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])"),
-    # user:password@ after a scheme; placeholders ({pw}, $PW, <pw>, %s) are not passwords.
-    _Rule("a password in a URL", ("://",), r"\b[a-z][a-z0-9+.\-]*://[^\s/@:\"'{}$<>%]+:[^\s/@\"'{}$<>%]{8,}@[A-Za-z0-9.\-]"),
+    # user:password@ after a scheme; placeholders ({pw}, $PW, <pw>, %s, lower-case words) are not.
+    _Rule("a password in a URL", ("://",),
+          r"\b[a-z][a-z0-9+.\-]*://[^\s/@:\"'{}$<>%,;]+:(?![a-z]+@)[^\s/@:\"'{}$<>%,;]{8,}@[A-Za-z0-9.\-]"),
 )
 _STR = tuple((r, re.compile(r.pattern, r.flags)) for r in _RULES)
 _BYTES = tuple(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -63,7 +64,9 @@ def parse_file_range(value: str) -> tuple[Path, tuple[int, int] | None]:
     path = Path(file).expanduser()
     if not path.is_file():
         raise UserError(f"{path} is not a file")
-    return path.resolve(), selection
+    # absolute, but not resolved: a symlink is judged by the policy as the link it is
+    # (its name and its real target), not as whatever it points to
+    return Path(os.path.abspath(path)), selection
 
 
 def resolve_chat_model(name: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from assistant.request import CompletionRequest
 
     path, line, col = parse_location(args.location)
-    path = path.resolve()
+    path = Path(os.path.abspath(path))  # not resolved: the policy judges a link and its target
     text = read_text(path)
     request = CompletionRequest(path, text, line, col, candidates=args.n, explain=args.explain)
     if args.show_prompt:
