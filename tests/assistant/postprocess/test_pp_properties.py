@@ -5,7 +5,8 @@
 - it invents nothing: the result's non-space characters are a subsequence of the raw
   output's, and without indentation conversion the result is a subsequence of the raw text;
 - a single-line request gets one line; a non-empty result is never whitespace-only;
-- it is idempotent.
+- it is idempotent, and the range it ends with covers only closers after the cursor and
+  comes out the same when recomputed from the shown text (as a cache hit does).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.postprocess import CompletionContext, run_chain
+from assistant.postprocess import CompletionContext, cover_closers, run_chain, shape_completion
 from assistant.postprocess.languages import LANGUAGES
 from model.tokens import LEGACY_FIM_TOKENS, STOP_TOKEN_TEXTS
 
@@ -90,3 +91,14 @@ def test_filtering_twice_changes_nothing(raw, ctx):
     # The cache re-serves filtered text; running it through the chain again must be harmless.
     once = run_chain(raw, ctx)
     assert run_chain(once, ctx) == once
+
+
+@PROPERTY
+@given(RAW, CONTEXT)
+def test_the_range_covers_only_closers_and_is_stable_for_the_cache(raw, ctx):
+    shown = shape_completion(raw, ctx)
+    replaced = ctx.line_suffix[: shown.replace]
+    assert len(replaced) == shown.replace and all(c in ")]}\"'`;," for c in replaced)
+    assert shown.text or not shown.replace
+    # a cache hit recomputes the range from the shown text alone: it must come out the same
+    assert cover_closers(shown.text, ctx) == shown
