@@ -209,7 +209,7 @@ def build_server() -> QwenServer:
         if a.uri is not None:
             found = ls.document_text(a.uri)
             if found is None:
-                raise RequestFailed(f"{a.uri} is neither open nor readable on disk")
+                raise RequestFailed(f"{a.uri} was not used: {ls.unreadable_reason(a.uri)}")
             text = found[0]
             if a.range is not None:
                 selection = _lines(ls, text, a.range)
@@ -226,7 +226,7 @@ def build_server() -> QwenServer:
         doc = ls.docs.get(a.uri)
         found = ls.document_text(a.uri)
         if path is None or found is None:
-            raise RequestFailed(f"{a.uri} is neither open nor readable on disk")
+            raise RequestFailed(f"{a.uri} was not used: {ls.unreadable_reason(a.uri)}")
         text, version = found
         if a.version is not None and doc is not None and doc.version != a.version:
             raise ContentModified(f"the document changed (version {doc.version}, the edit was asked for {a.version}); ask again")

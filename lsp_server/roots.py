@@ -19,6 +19,7 @@ from assistant.engine import CompletionEngine
 from assistant.retrieval import PromptPolicy
 from assistant.session import Session, open_session
 from model.backends.base import Backend
+from repo_index import SourcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ class Roots:
         self._backend = backend  # the current (shared) backend for a new engine
         self.config = config
         self.sessions: dict[Path, Session] = {}
+        #: Every workspace folder: what may be read from disk (an unopened file outside all of
+        #: them never is). A folder joins before its index opens, so requests can use it at once.
+        self.policy = SourcePolicy()
         self._loose: CompletionEngine | None = None
         self._lock = threading.RLock()
         self._pending: dict[Path, tuple[str | None, float, float]] = {}  # path -> (text|None=clear, first, last)
@@ -46,7 +50,12 @@ class Roots:
             root = root.resolve()
             if root in self.sessions:
                 return self.sessions[root]
-        session = open_session(root, self._backend(), config=self.config, build=False)
+        self.policy.add_root(root)  # PolicyError for a folder inside .git: never a workspace
+        try:
+            session = open_session(root, self._backend(), config=self.config, build=False)
+        except BaseException:
+            self.policy.remove_root(root)
+            raise
         with self._lock:
             self.sessions[root] = session
         return session
@@ -54,6 +63,7 @@ class Roots:
     def remove(self, root: Path) -> None:
         with self._lock:
             session = self.sessions.pop(root.resolve(), None)
+        self.policy.remove_root(root)
         if session is not None:
             session.close()
 

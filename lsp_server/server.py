@@ -40,9 +40,6 @@ from lsp_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
-#: Largest unopened file read from disk for a request about it.
-MAX_DISK_BYTES = 2_000_000
-
 
 def _version() -> str:
     try:
@@ -219,22 +216,24 @@ class QwenServer(BackgroundWork, LanguageServer):
         return Path(os.path.abspath(fs)).resolve() if fs else None
 
     def document_text(self, uri: str) -> tuple[str, int | None] | None:
-        """The editor's text of ``uri``, else the saved file's (None when neither exists)."""
+        """The editor's text of ``uri``, else the saved file's (None when neither may be
+        used: ``unreadable_reason`` says why). The workspace policy decides what is read
+        from disk: only files inside a workspace folder, under every rule (docs/security.md)."""
         doc = self.docs.get(uri)
         if doc is not None:
             return doc.text, doc.version
         path = self.path_of(uri)
-        if path is None:
+        if path is None or self.roots is None:
             return None
-        try:
-            if path.stat().st_size > MAX_DISK_BYTES:
-                return None
-            data = path.read_bytes()
-        except OSError:  # deleted, unreadable, a directory
-            return None
-        if b"\0" in data[:8192]:
-            return None
-        return data.decode("utf-8", errors="replace"), None
+        text, _ = self.roots.policy.read(path)
+        return (text, None) if text is not None else None
+
+    def unreadable_reason(self, uri: str) -> str:
+        """Why ``document_text(uri)`` gave nothing, for the client's error message."""
+        path = self.path_of(uri)
+        if path is None or self.roots is None:
+            return "not a file: URI the server can read"
+        return self.roots.policy.read(path)[1].message() or "it changed while it was read; try again"
 
     def sync_engine(self, path: Path | None) -> CompletionEngine | None:
         """The engine a document change goes to, never made on the event loop before a
