@@ -68,6 +68,7 @@ _C = dict(_C_COMMENTS, unindented_lines=r"\s*#", signature=_C_SIGNATURE)
 _JAVA_SIGNATURE = (
     r"^\s*((public|private|protected|static|final|abstract|synchronized|override|virtual|async|internal)\s+)+"
     r"[\w<>\[\],.? ]*[\w>\]]\s+\w+\s*\([^;]*\)(\s*throws\s+[\w., ]+)?$"
+    r"|^\s*@\w+(\(.*\))?$"  # an annotation: the declaration it annotates follows
 )
 
 LANGUAGES: Final[dict[str, LanguageSpec]] = {
@@ -80,7 +81,8 @@ LANGUAGES: Final[dict[str, LanguageSpec]] = {
             multiline_quotes=('"""', "'''"),
             indent_blocks=True,
             block_opener=r"[:\[({]$",
-            signature=r"^\s*((async\s+)?def\s+\w+\s*\(.*\)(\s*->\s*[^:]+)?|class\s+\w+(\s*\(.*\))?)$",
+            # a decorator line too: the definition it decorates follows
+            signature=r"^\s*((async\s+)?def\s+\w+\s*\(.*\)(\s*->\s*[^:]+)?|class\s+\w+(\s*\(.*\))?|@[\w.]+(\(.*\))?)$",
         ),
         LanguageSpec("javascript", block_opener=r"([\[({]|=>)$", **_JS),
         LanguageSpec("typescript", block_opener=r"([\[({]|=>)$", **_JS),
@@ -104,8 +106,20 @@ LANGUAGES: Final[dict[str, LanguageSpec]] = {
         LanguageSpec("cpp", **_C),
         LanguageSpec("java", signature=_JAVA_SIGNATURE, **_C_COMMENTS),
         LanguageSpec("csharp", signature=_JAVA_SIGNATURE, **_C_COMMENTS),
-        LanguageSpec("kotlin", quotes=('"""', '"', "'"), multiline_quotes=('"""',), **_C_COMMENTS),
-        LanguageSpec("swift", quotes=('"""', '"'), multiline_quotes=('"""',), **_C_COMMENTS),
+        LanguageSpec(
+            "kotlin",
+            quotes=('"""', '"', "'"),
+            multiline_quotes=('"""',),
+            signature=r"^\s*((public|private|protected|internal|override|open|abstract|suspend|inline|operator)\s+)*fun\b[^{=]*\)[^{=]*$",
+            **_C_COMMENTS,
+        ),
+        LanguageSpec(
+            "swift",
+            quotes=('"""', '"'),
+            multiline_quotes=('"""',),
+            signature=r"^\s*((public|private|internal|fileprivate|open|static|override|mutating|@\w+)\s+)*func\b[^{]*\)[^{]*$",
+            **_C_COMMENTS,
+        ),
         LanguageSpec("scala", quotes=('"""', '"', "'"), multiline_quotes=('"""',), **_C_COMMENTS),
         LanguageSpec("zig", **_C_COMMENTS),
         LanguageSpec("php", line_comments=("//", "#"), block_comments=(("/*", "*/"),)),

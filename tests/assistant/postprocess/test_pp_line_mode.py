@@ -89,3 +89,17 @@ def test_keep_single_line_truncates_only_single_line_requests():
     assert keep_single_line("a + b\nc = 1\n", at("x = ‸")) == "a + b"
     assert keep_single_line("a + b\r\nc", at("x = ‸")) == "a + b"
     assert keep_single_line("\n    return 1\n", at("def f():‸")) == "\n    return 1\n"
+
+
+@pytest.mark.parametrize(
+    "language,doc",
+    [
+        ("python", '@app.route("/health")‸\n'),
+        ("java", "class A {\n    @Override‸\n}\n"),
+        ("kotlin", "class R {\n    fun find(id: Long): User?‸\n}\n"),
+        ("swift", "struct S {\n    func area() -> Double‸\n}\n"),
+    ],
+)
+def test_decorators_annotations_and_other_signatures_are_multi_line(language, doc):
+    mode = decide_line_mode(at(doc, language))
+    assert mode.multiline and "signature" in mode.reason
