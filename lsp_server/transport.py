@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -250,6 +251,10 @@ def start_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False,
             raise ListenError(f"cannot write the token file {path}: {exc.strerror or exc}; "
                               "pass --token-file PATH in a directory you own") from None
         written.append(path)
+        try:  # SIGTERM ends the server like a disconnect, so that the token file goes too
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: done.done() or done.set_result(None))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
         await listener.start_serving()
         for line in warnings:
             say(line)

@@ -227,7 +227,8 @@ def test_second_connection_is_refused_and_never_sees_the_first_clients_answers(s
 
 def test_token_file_is_0600_fresh_per_start_and_removed_at_exit(servers, tmp_path):
     """Finding 6: the token is written to a 0600 file (in a 0700 directory by default), is
-    new at each start, goes where --token-file says, and is removed when the server exits."""
+    new at each start, goes where --token-file says (replacing, not following, a link
+    there), and is removed when the server exits, after a client or on SIGTERM."""
     server = servers()
     path = server.token_file
     assert path.parent == tmp_path / "cache" / "run"
@@ -248,6 +249,9 @@ def test_token_file_is_0600_fresh_per_start_and_removed_at_exit(servers, tmp_pat
     assert stat.S_IMODE(chosen.lstat().st_mode) == 0o600 and not chosen.is_symlink()
     assert not (tmp_path / "planted-target").exists()
     assert other.token != first_token
+    other.process.terminate()  # SIGTERM, as a service manager stops it
+    assert other.process.wait(30) == 1
+    assert not chosen.exists() and not chosen.is_symlink()
 
 
 def test_ipv6_loopback_literal_works_or_says_why(servers, tmp_path):
