@@ -21,6 +21,10 @@ the cursor is in, and brackets that close one opened before the cursor (``foo(�
 - none of them matches: no range, the text stays as it is. A completion is never dropped
   for its closers.
 
+In a string, the run starts with the string's rest when the completion reproduces it right
+before its closing quote (``printf("a=%d ‸\\n", a);`` + ``b=%d\\n", a, b);`` replaces
+``\\n"`` and stops there).
+
 A completion that only reproduces the closers (``foo(x‸)`` + ``)``) changes nothing: "".
 What it is not: repetition of the rest of the line (``suffix_repeat``), which runs before.
 """
@@ -76,10 +80,12 @@ def unpaired_closers(text: str, ctx: CompletionContext) -> list[tuple[int, int]]
 
 def cover_closers(text: str, ctx: CompletionContext) -> Shown:
     """``text``, possibly trimmed, and how many characters after the cursor it replaces."""
-    run = closer_run(ctx.line_suffix)
-    if not text or not run:
+    if not text:
         return Shown(text)
     spans = unpaired_closers(text, ctx)
+    run = _string_rest(text, spans, ctx) or closer_run(ctx.line_suffix)
+    if not run:
+        return Shown(text)
     covered, matched = 0, 0
     for start, end in spans:
         if not run.startswith(text[start:end], covered):
@@ -101,6 +107,25 @@ def cover_closers(text: str, ctx: CompletionContext) -> Shown:
         covered += 1
         cut += 1
     return _nothing_new(text, covered, ctx)
+
+
+def _string_rest(text: str, spans: list[tuple[int, int]], ctx: CompletionContext) -> str:
+    """When the cursor is in a string whose rest on the line (``\\n"`` in
+    ``printf("a=%d ‸\\n", a)``) the completion reproduces right before its own closing
+    quote: that rest, then the closers after it. The completion's quote span is widened to
+    cover it (``spans[0]`` is replaced). Otherwise ""."""
+    quote = string_at_end(ctx.line_prefix, ctx.spec)
+    if quote is None or not spans:
+        return ""
+    end = string_end(ctx.line_suffix, quote, ctx.spec)
+    if end <= len(quote) or ctx.line_suffix[end - 1] == "\n":
+        return ""  # the quote comes first (closer_run covers it), or the string does not end
+    rest = ctx.line_suffix[:end]
+    start, stop = spans[0]
+    if stop < len(rest) or not text.endswith(rest, 0, stop):
+        return ""
+    spans[0] = (stop - len(rest), stop)
+    return rest + closer_run(ctx.line_suffix[end:])
 
 
 def _nothing_new(text: str, replace: int, ctx: CompletionContext) -> Shown:

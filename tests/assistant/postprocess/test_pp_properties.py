@@ -5,7 +5,8 @@
 - it invents nothing: the result's non-space characters are a subsequence of the raw
   output's, and without indentation conversion the result is a subsequence of the raw text;
 - a single-line request gets one line; a non-empty result is never whitespace-only;
-- it is idempotent, and the range it ends with covers only closers after the cursor and
+- it is idempotent, and the range it ends with covers only closers after the cursor (after the rest of
+  the string the cursor is in, when it covers that) and
   comes out the same when recomputed from the shown text (as a cache hit does).
 """
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from assistant.postprocess import CompletionContext, cover_closers, run_chain, shape_completion
 from assistant.postprocess.languages import LANGUAGES
+from assistant.postprocess.lexer import string_at_end, string_end
 from model.tokens import LEGACY_FIM_TOKENS, STOP_TOKEN_TEXTS
 
 LEAKS = STOP_TOKEN_TEXTS + LEGACY_FIM_TOKENS
@@ -98,7 +100,10 @@ def test_filtering_twice_changes_nothing(raw, ctx):
 def test_the_range_covers_only_closers_and_is_stable_for_the_cache(raw, ctx):
     shown = shape_completion(raw, ctx)
     replaced = ctx.line_suffix[: shown.replace]
-    assert len(replaced) == shown.replace and all(c in ")]}\"'`;," for c in replaced)
+    quote = string_at_end(ctx.line_prefix, ctx.spec)
+    if quote is not None and string_end(replaced, quote, ctx.spec) > 0:  # the string's rest, then closers
+        replaced = replaced[string_end(replaced, quote, ctx.spec) :]
+    assert len(ctx.line_suffix) >= shown.replace and all(c in ")]}\"'`;," for c in replaced)
     assert shown.text or not shown.replace
     # a cache hit recomputes the range from the shown text alone: it must come out the same
     assert cover_closers(shown.text, ctx) == shown

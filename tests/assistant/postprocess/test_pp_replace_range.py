@@ -38,6 +38,9 @@ CASES = [
     # a multi-line block closes the brace the editor inserted
     ("javascript", "function f() {‸}", "\n  return 1;\n}", Shown("\n  return 1;\n}", 1)),
     ("javascript", "const o = {‸};", "\n  a: 1,\n};", Shown("\n  a: 1,\n};", 2)),
+    # the rest of the cursor's string, reproduced before the completion's closing quote
+    ("c", 'printf("a=%d ‸\\n", a);', 'b=%d\\n", a, b);', Shown('b=%d\\n"', 3)),
+    ("javascript", "const m = `Hi ${‸}`;", "name}`;", Shown("name}`;", 3)),
     # an empty call after the brace is the line's own text: the item stops at its `}`
     ("go", "go func() {‸}()", "\n\twork()\n}()", Shown("\n\twork()\n}", 1)),
     # only the closers again: nothing new to show
