@@ -11,6 +11,8 @@ write the next function, or repeat the code that follows the cursor. The complet
   whether it is already there, and the suffix-repetition filter, next in the chain, drops it
   when it is. A closing line that opens a new block (``} else {``) keeps only its closers.
 
+- after an arrow (``(x) =>‸``), at the end of a first line that is a whole statement
+  (`` x * 2;``): the body was an expression, not a block;
 - when the first line closes the cursor's bracket and opens a block (``def fib(‸)`` +
   ``n):``, ``if (‸)`` + ``x) {``), the completion goes on into that block's body, which
   ends where that block closes (brace languages) or dedents (indentation languages);
@@ -53,6 +55,8 @@ def trim_to_block(text: str, ctx: CompletionContext) -> str:
     unindented = re.compile(spec.unindented_lines) if spec.unindented_lines else None
     lines = text.split("\n")
     shape = _shape(lines, spec, string_at_end(ctx.line_prefix, spec))
+    if _expression_body_ends(lines[0], ctx, spec, owner.opens):
+        return lines[0]  # `(x) =>` + ` x * 2;`: the arrow's body was one expression
     start = indent_width(ctx.line_prefix)
     one_member: bool | None = None  # decided when first needed: it may parse the window
     reopened = deeper = False
@@ -80,6 +84,15 @@ def trim_to_block(text: str, ctx: CompletionContext) -> str:
         if reopened and i > 0 and shape.depth[i] == 0 and not spec.indent_blocks:
             return "\n".join(lines[: i + 1])  # the block the first line opened is closed
     return text
+
+
+def _expression_body_ends(first: str, ctx: CompletionContext, spec: LanguageSpec, owner_opens: bool) -> bool:
+    """After an arrow (``=>``) the body may be an expression; its statement ends the block."""
+    if not owner_opens or spec.indent_blocks or not code_of(ctx.line_prefix, spec).endswith("=>"):
+        return False
+    result = scan(first, spec)
+    code = first if result.comment_at < 0 else first[: result.comment_at]
+    return not result.state.stack and result.state.quote is None and code.rstrip().endswith(";")
 
 
 def _writes_one_member(ctx: CompletionContext, owner_opens: bool) -> bool:

@@ -113,3 +113,11 @@ def test_a_blank_line_among_statements_keeps_further_statements():
     ctx = at("function f(xs) {\n  const n = 1;\n  ‸\n}\n", "javascript")
     raw = "if (n) {\n    g();\n  }\n  return xs;"
     assert trim_to_block(raw, ctx) == raw
+
+
+def test_an_arrow_with_an_expression_body_ends_with_its_statement():
+    ctx = at("const double = (x) =>‸\n", "javascript")
+    assert trim_to_block(" x * 2;\n\nconst triple = (x) => x * 3;", ctx) == " x * 2;"
+    # an expression that goes on over lines is not cut at its first line
+    raw = " compute(\n  x,\n);\nconst y = 1;"
+    assert trim_to_block(raw, ctx).startswith(" compute(\n  x,\n);")
