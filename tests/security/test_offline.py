@@ -258,3 +258,27 @@ def test_user_kill_switch_stops_even_model_pull(tmp_path):
     res = off.run("model", "pull", "qwen2.5-coder-0.5b")
     off.assert_offline_failure(res, names="QWENPAIR_OFFLINE")
     assert not (off.cache / "models").exists()
+
+
+def test_offline_switches_every_download_path_off_and_restores_the_environment(monkeypatch):
+    """finding 8: inside `offline()` (every command but `model pull` / `model vocab`) the hub
+    libraries are offline and our downloads refuse; afterwards the environment is as before."""
+    import huggingface_hub.constants as hub
+
+    from model.errors import ModelError
+    from model.offline import HF_OFFLINE_ENVS, OFFLINE_ENV, offline, refuse_network
+    from model.vocab import download_sdist
+
+    for name in (OFFLINE_ENV, *HF_OFFLINE_ENVS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+    with offline():
+        assert all(os.environ[name] == "1" for name in (OFFLINE_ENV, *HF_OFFLINE_ENVS))
+        assert hub.HF_HUB_OFFLINE is True  # read once at import: set on the imported module too
+        with pytest.raises(ModelError, match="qwenpair model vocab"):
+            refuse_network("downloading something")
+        with pytest.raises(ModelError, match="llama-cpp-python"):
+            download_sdist(Path("/nonexistent"))  # refuses before pip starts
+    assert not any(name in os.environ for name in (OFFLINE_ENV, *HF_OFFLINE_ENVS))
+    assert hub.HF_HUB_OFFLINE is False
+    refuse_network("downloading something")  # outside: allowed
