@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "index, keep its Qwen2 vocabulary file and build the Qwen2.5 tokenizer from it. With `model pull`, "
         "the only command that uses the network; every other command needs this done first and never downloads.",
     )
-    p.add_argument("--quiet", action="store_true", help="print nothing when all is well (a download is still announced)")
+    p.add_argument("--quiet", action="store_true", help="print nothing when all is well (a download is announced)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run_vocab, uses_network=True)
 
