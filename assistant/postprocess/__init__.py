@@ -11,8 +11,14 @@ its own tests; ``chain.FILTERS`` lists them in order and says why that order. Go
 (document with a cursor marker, raw output, expected result) live in
 ``tests/assistant/postprocess/golden/``.
 
+The result is a ``Shown``: the text and how many characters after the cursor it replaces
+(the closers the editor auto-closed; ``replace_range``), which the engine turns into the
+item's range.
+
 What it is not: candidate ranking, caching or the prompt. It imports nothing heavy and never
-parses the whole file: brackets and strings are counted by a small lexer (``lexer``).
+parses the whole file: brackets and strings are counted by a small lexer (``lexer``);
+tree-sitter parses only a completion the lexer misread, or the window of lines around the
+cursor when a completion has written a whole declaration and goes on (``syntax``).
 """
 
 from assistant.postprocess.chain import FILTERS, Step, format_steps, run_chain, shape_completion
