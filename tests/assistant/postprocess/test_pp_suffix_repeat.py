@@ -39,5 +39,26 @@ def test_an_ending_the_completion_needs_stays():
     assert drop_suffix_repetition('"x", b', at("f(‸b")) == '"x", '
 
 
-def test_closer_only_suffixes_are_left_to_closing_brackets():
+def test_closer_only_suffixes_are_left_to_replace_range():
     assert drop_suffix_repetition("bar()", at("foo(‸)")) == "bar()"
+
+
+def test_a_closing_line_repeats_only_a_closing_line_at_its_width():
+    doc = "for (;;) {\n    if (x) {‸\n}\nreturn 0;\n"
+    ctx = at(doc, "c", multiline=True)
+    assert drop_suffix_repetition("\n        a();\n    }", ctx) == "\n        a();\n    }"  # the `if`'s
+    ctx = at("if (x) {‸\n}\n", "c")
+    assert drop_suffix_repetition("\n    a();\n}", ctx) == "\n    a();"  # the one below
+
+
+def test_the_line_closing_the_cursors_own_closer_is_no_repetition():
+    ctx = at("func f() Config {\n\treturn Config{‸}\n}\n", "go")
+    assert drop_suffix_repetition("\n\t\tA: 1,\n\t}", ctx) == "\n\t\tA: 1,\n\t}"
+
+
+def test_the_rest_of_the_line_goes_with_the_space_before_it():
+    ctx = at("if (‸ && ok) {", "javascript")
+    assert drop_suffix_repetition('x === "a" && ok) {', ctx) == 'x === "a"'
+    # the cursor's own string: the ending that closes it is the line's, not the completion's
+    ctx = at('printf("a=%d ‸\\n", a, b);', "c")
+    assert drop_suffix_repetition('b=%d\\n", a, b);', ctx) == "b=%d"
