@@ -282,3 +282,26 @@ def test_offline_switches_every_download_path_off_and_restores_the_environment(m
     assert not any(name in os.environ for name in (OFFLINE_ENV, *HF_OFFLINE_ENVS))
     assert hub.HF_HUB_OFFLINE is False
     refuse_network("downloading something")  # outside: allowed
+
+
+def test_serve_with_an_empty_cache_never_connects(tmp_path, workspace):
+    """finding 8: the language server with an empty cache and no model answers a completion
+    request and reports the missing model without any network attempt (guard only: the test
+    client speaks to the server over its stdio)."""
+    sys.path.insert(0, str(REPO / "tests" / "lsp_server"))  # the shared test client
+    from lsp_wire import Wire
+
+    off = Offline(tmp_path, "guard")
+    wire = Wire({**off.env, "QWENPAIR_CONFIG": str(tmp_path / "config.toml")})
+    try:
+        wire.initialize(workspace)
+        uri = wire.open(workspace / "app" / "main.py")
+        answer = wire.response(wire.inline(uri, 1, 4), timeout=PROMPT_S)
+        assert "result" in answer or "error" in answer, answer
+        status = wire.wait_ready(timeout=PROMPT_S)
+        assert status["model_state"] != "ready", status  # nothing to load: nothing was fetched
+        assert wire.shutdown_and_exit() == 0
+    finally:
+        wire.kill()
+    assert off.attempts() == [], wire.stderr.decode()[-3000:]
+    assert not (off.cache / "vocab").exists() and not (off.cache / "models").exists()
