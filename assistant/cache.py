@@ -5,6 +5,10 @@ a result is reused exactly when the model would see the same context. Typed-ahea
 suggestion is shown the user may type its first characters; the text before the cursor then
 equals an earlier key's text plus what was typed, and the rest of that suggestion is served
 with no model call (llama.vim and Copilot do the same).
+
+A multi-line suggestion is stored twice: its first line as soon as the model has written it
+(``partial``), then the whole block, under the same key. Typed-ahead rests of a partial
+entry are served but not stored, so that once the block lands they are derived from it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def _key(path: str, before: str, after: str) -> str:
 class CachedCompletion:
     text: str  # the completion as shown
     extra: tuple[str, ...] = ()  # further candidates
+    partial: bool = False  # the first line of a block still being generated
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,21 @@ class CompletionCache:
                 rest = CachedCompletion(
                     entry.text[len(typed) :],
                     tuple(c[len(typed) :] for c in entry.extra if c.startswith(typed) and len(c) > len(typed)),
+                    entry.partial,
                 )
-                self.put(path, before, after, rest)
+                if not entry.partial:  # a partial one's block may still land under the earlier key
+                    self.put(path, before, after, rest)
                 self.typed_hits += 1
                 return CacheHit(rest, typed)
         self.misses += 1
         return None
+
+    def discard(self, path: str, before: str, after: str, completion: CachedCompletion) -> None:
+        """Forget ``completion`` if it is still the entry for this key (a partial one whose
+        block was cancelled: asked again, the model writes the whole block)."""
+        key = _key(path, before, after)
+        if self._entries.get(key) is completion:
+            del self._entries[key]
 
     def clear(self) -> None:
         self._entries.clear()

@@ -4,6 +4,11 @@ request -> cache (exact or typed-ahead: no model call) -> scheduler (one generat
 time; the newest request per document wins) -> context builder (repo-level prompt under a
 token budget sized by measured speed) -> backend (stop set, time caps) -> post-processing
 -> cache. Knows nothing of LSP; the server and the CLI both drive it.
+
+Multi-line suggestions stream (``complete_streamed``): the first line is delivered, and
+cached, as soon as the model has written it; generation goes on within the time cap and
+the whole block then replaces it in the cache and completes the second future. A newer
+request that the cache cannot answer supersedes the block in the scheduler as usual.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,17 +120,26 @@ class CompletionEngine:
     # -- requests -----------------------------------------------------------------------
     def complete(self, request: CompletionRequest) -> Future:
         """A future of the ``CompletionResult``; it fails with ``Superseded`` when replaced."""
+        return self.complete_streamed(request)[1]
+
+    def complete_streamed(self, request: CompletionRequest) -> tuple[Future, Future]:
+        """(first, final) futures of ``CompletionResult``s. For a multi-line suggestion
+        ``first`` holds its first line as soon as the model has written it (``stop_reason``
+        ``"first_line"``), while ``final`` waits for the whole block; otherwise both hold the
+        same result. Either fails with ``Superseded`` when replaced before it is set."""
         self.counters["requests"] += 1
         self.document_changed(request.path, request.text, request.line)
         hit = self._cached(request)
         if hit is not None:
             done: Future = Future()
             done.set_result(hit)
-            return done
-        future = self.scheduler.submit(str(request.path), lambda cancel: self._run(request, cancel))
+            return done, done
+        first: Future = Future()
+        final = self.scheduler.submit(str(request.path), lambda cancel: self._run(request, cancel, first))
+        final.add_done_callback(lambda f: _settle(first, f))
         if self.config.speculative:
-            future.add_done_callback(lambda f: self._speculate(request, f))
-        return future
+            final.add_done_callback(lambda f: self._speculate(request, f))
+        return first, final
 
     def _speculate(self, request: CompletionRequest, done: Future) -> None:
         """llama.vim's speculative step: while the user looks at a suggestion, compute the
@@ -234,7 +248,8 @@ class CompletionEngine:
         shown = [cover_closers(t, pp_context) for t in texts if t]
         items = [_item(s, cursor.line, cursor.col) for s in shown if s.text]
         warnings = [cursor.warning] if cursor.warning else []
-        return CompletionResult(items, "typed" if hit.typed else "hit", warnings=warnings, version=request.version)
+        return CompletionResult(items, "typed" if hit.typed else "hit", warnings=warnings, version=request.version,
+                                stop_reason="first_line" if hit.completion.partial else "")
 
     def _other_documents(self, current: Path) -> list[Snippet]:
         out: list[Snippet] = []
@@ -291,7 +306,36 @@ class CompletionEngine:
         self._last_prompt = stable
         return n
 
-    def _run(self, request: CompletionRequest, cancel: threading.Event) -> CompletionResult:
+    def _first_line(self, request: CompletionRequest, pp_context: CompletionContext, first: Future,
+                    cancel: threading.Event, t0: float):
+        """The ``on_text`` callback of a multi-line generation: at each new line, until one
+        is shown, shape the text up to it (as when the time cap cuts there) and, if that
+        leaves something to show, cache it as partial and set ``first``. Returns the
+        callback and a list that receives the partial cache entry."""
+        streamed: list[str] = []
+        published: list[CachedCompletion] = []
+
+        def on_text(piece: str) -> None:
+            streamed.append(piece)
+            if published or first.done() or cancel.is_set() or "\n" not in piece:
+                return
+            text = "".join(streamed)
+            shown = shape_completion(text[: text.rfind("\n")], pp_context)
+            if not shown.text.strip():
+                return  # a blank first line: wait for one with code
+            cursor, before, after = self._windows(request)
+            entry = CachedCompletion(shown.text, partial=True)
+            self.cache.put(str(request.path), before, after, entry)
+            published.append(entry)
+            _settle_value(first, CompletionResult(
+                items=[_item(shown, cursor.line, cursor.col)], stop_reason="first_line",
+                timings={"total_s": time.perf_counter() - t0},
+                warnings=[cursor.warning] if cursor.warning else [], version=request.version,
+            ))
+
+        return on_text, published
+
+    def _run(self, request: CompletionRequest, cancel: threading.Event, first_line: Future | None = None) -> CompletionResult:
         cfg = self.config
         allowed, why = self._allowed(request.path, request.text)
         if not allowed:
@@ -309,6 +353,9 @@ class CompletionEngine:
         n = max(1, request.candidates or cfg.candidates)
         candidates: list[tuple[Shown, float]] = []
         first = None
+        stream, partial = None, []
+        if multiline and first_line is not None:
+            stream, partial = self._first_line(request, pp_context, first_line, cancel, t0)
         for i in range(n):
             if cancel.is_set():
                 break
@@ -322,6 +369,7 @@ class CompletionEngine:
                     temperature=0.0 if i == 0 else 0.7,
                     seed=i,
                 ),
+                on_text=stream if i == 0 else None,
                 cancel=cancel,
             )
             self.counters["model_calls"] += 1
@@ -357,11 +405,13 @@ class CompletionEngine:
             version=request.version,
         )
         finished = first is not None and first.stop_reason in ("eos", "stop_text", "length")
+        _, before, after = self._windows(request)
         if (items or finished) and not cancel.is_set():
             # "nothing to suggest here" is cached too: greedy decoding would say it again
-            _, before, after = self._windows(request)
             texts = [i.text for i in items] or [""]
             self.cache.put(str(request.path), before, after, CachedCompletion(texts[0], tuple(texts[1:])))
+        elif partial:  # the block was cut short: asked again, the model writes it whole
+            self.cache.discard(str(request.path), before, after, partial[0])
         return out
 
     def status(self) -> dict:
@@ -374,6 +424,28 @@ class CompletionEngine:
             "cache_entries": len(self.cache),
             **self.counters,
         }
+
+
+def _settle_value(future: Future, value: CompletionResult) -> None:
+    try:
+        future.set_result(value)
+    except InvalidStateError:
+        pass  # already set: the first line came before the whole block
+
+
+def _settle(first: Future, final: Future) -> None:
+    """``first`` takes ``final``'s outcome unless the first line already set it."""
+    if first.done():
+        return
+    try:
+        if final.cancelled():
+            first.cancel()
+        elif final.exception() is not None:
+            first.set_exception(final.exception())
+        else:
+            first.set_result(final.result())
+    except InvalidStateError:
+        pass
 
 
 def _item(shown: Shown, line: int, col: int, logprob: float = 0.0) -> CompletionItem:
