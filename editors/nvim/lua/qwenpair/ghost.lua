@@ -5,6 +5,10 @@
 --- buffer; a newer keystroke cancels the older request), shows the first candidate as inline
 --- virtual text plus virtual lines, and keeps showing the rest while the user types along
 --- with it. It is not a completion menu: candidates are cycled with next/prev.
+---
+--- An item's range may also cover characters after the cursor (closers the editor
+--- auto-inserted, that the suggestion writes itself): accepting replaces them, and the ghost
+--- is drawn so that they are not shown twice (text.ghost_line).
 local lsp = require('qwenpair.lsp')
 local text = require('qwenpair.text')
 local config = require('qwenpair.config')
@@ -19,16 +23,21 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 ---@class qwenpair.GhostState
 ---@field generation integer bumps on every keystroke; stale timers and replies compare it
 ---@field request {client: vim.lsp.Client, id: integer}|nil
----@field candidates string[]|nil what each candidate would insert at the anchor
+---@field candidates qwenpair.Candidate[]|nil
 ---@field index integer
 ---@field anchor {[1]: integer, [2]: integer}|nil 0-based row, byte col where the ghost starts
 ---@field text string|nil the text still shown at the anchor
+---@field replaced string the characters right after the anchor that accepting replaces
+
+---@class qwenpair.Candidate
+---@field text string what it inserts at the cursor
+---@field replaced string what it replaces right after the cursor ('' for a plain insertion)
 
 ---@type table<integer, qwenpair.GhostState>
 local states = {}
 
 local function state(bufnr)
-  states[bufnr] = states[bufnr] or { generation = 0, index = 1 }
+  states[bufnr] = states[bufnr] or { generation = 0, index = 1, replaced = '' }
   return states[bufnr]
 end
 
@@ -58,12 +67,16 @@ local function draw(bufnr, st, hint)
   for _, line in ipairs(text.lines(st.text)) do
     table.insert(virt, { { line, 'QwenpairGhost' } })
   end
+  local row, col = st.anchor[1], st.anchor[2]
+  local rest = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]:sub(col + 1)
+  local first, pos = text.ghost_line(virt[1][1][1], st.replaced or '', rest)
+  virt[1][1][1] = first
   if hint then
     table.insert(virt[#virt], { hint, 'QwenpairGhost' })
   end
-  vim.api.nvim_buf_set_extmark(bufnr, M.ns, st.anchor[1], st.anchor[2], {
+  vim.api.nvim_buf_set_extmark(bufnr, M.ns, row, col, {
     virt_text = virt[1],
-    virt_text_pos = 'inline',
+    virt_text_pos = pos,
     virt_lines = { unpack(virt, 2) },
     hl_mode = 'combine',
   })
@@ -76,23 +89,28 @@ local function cancel(st)
   end
 end
 
---- What {item} would insert at the cursor, or nil when it does not fit there.
+--- What {item} would do at the cursor, or nil when it does not fit there: its range must
+--- start on the cursor's line, at or before it (the part before the cursor already typed),
+--- and end on that line.
+---@return qwenpair.Candidate|nil
 local function candidate(bufnr, item, encoding)
   local insert = type(item.insertText) == 'table' and item.insertText.value or item.insertText
   if type(insert) ~= 'string' then
     return nil
   end
   if not item.range then
-    return insert
+    return { text = insert, replaced = '' }
   end
   local row, col = cursor()
-  local start = item.range.start
-  if start.line ~= row then
+  local start, stop = item.range.start, item.range['end']
+  if start.line ~= row or stop.line ~= row then
     return nil
   end
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
   local first = byte_col(line, start.character, encoding)
-  return text.after_typed(insert, line:sub(first + 1, col))
+  local last = math.max(col, byte_col(line, stop.character, encoding))
+  local rest = text.after_typed(insert, line:sub(first + 1, col))
+  return rest and { text = rest, replaced = line:sub(col + 1, last) } or nil
 end
 
 --- Asks the server for candidates at the cursor and shows the first.
@@ -115,9 +133,9 @@ function M.request(bufnr, kind)
     st.request = nil
     local candidates = {}
     for _, item in ipairs(result.items or result) do
-      local insert = candidate(bufnr, item, client.offset_encoding)
-      if insert and insert ~= '' then
-        table.insert(candidates, insert)
+      local c = candidate(bufnr, item, client.offset_encoding)
+      if c and c.text ~= '' then
+        table.insert(candidates, c)
       end
     end
     if #candidates == 0 or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
@@ -125,7 +143,7 @@ function M.request(bufnr, kind)
     end
     st.candidates, st.index = candidates, 1
     st.anchor = { cursor() }
-    st.text = candidates[1]
+    st.text, st.replaced = candidates[1].text, candidates[1].replaced
     draw(bufnr, st)
   end, bufnr)
   if ok then
@@ -143,6 +161,9 @@ local function on_change(bufnr)
     local rest = text.after_typed(st.text, line:sub(st.anchor[2] + 1, col))
     if rest and rest ~= '' then
       st.text, st.anchor = rest, { row, col }
+      if line:sub(col + 1, col + #st.replaced) ~= st.replaced then
+        st.replaced = '' -- the closers were typed over or deleted: nothing left to replace
+      end
       draw(bufnr, st)
       return
     end
@@ -175,11 +196,12 @@ function M.attach(bufnr)
   })
 end
 
---- Inserts {insert} at the cursor and puts the cursor after it.
-function M.insert_at_cursor(bufnr, insert)
+--- Inserts {insert} at the cursor, replacing the {replace} bytes after it (default 0), and
+--- puts the cursor after it.
+function M.insert_at_cursor(bufnr, insert, replace)
   local row, col = cursor()
   local lines = text.lines(insert)
-  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
+  vim.api.nvim_buf_set_text(bufnr, row, col, row, col + (replace or 0), lines)
   local last_row = row + #lines - 1
   local last_col = (#lines == 1 and col or 0) + #lines[#lines]
   vim.api.nvim_win_set_cursor(0, { last_row + 1, last_col })
@@ -202,7 +224,18 @@ function M.accept(bufnr, kind)
   local part = text.partial(st.text, kind)
   vim.schedule(function()
     local rest = st.text:sub(#part + 1)
-    M.insert_at_cursor(bufnr, part)
+    -- The whole suggestion replaces the closers it covers; a part of it leaves them after
+    -- the cursor, still to be replaced by the rest.
+    local replace = 0
+    if rest == '' and st.replaced ~= '' then
+      local row, col = cursor()
+      local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
+      if line:sub(col + 1, col + #st.replaced) == st.replaced then
+        replace = #st.replaced
+      end
+      st.replaced = ''
+    end
+    M.insert_at_cursor(bufnr, part, replace)
     -- The inserted text is what the ghost showed, so the change handler keeps the rest.
     st.anchor, st.text = { cursor() }, rest
     draw(bufnr, st)
@@ -218,7 +251,8 @@ function M.select(bufnr, delta)
   end
   local n = #st.candidates
   st.index = (st.index - 1 + delta) % n + 1
-  st.anchor, st.text = { cursor() }, st.candidates[st.index]
+  local c = st.candidates[st.index]
+  st.anchor, st.text, st.replaced = { cursor() }, c.text, c.replaced
   draw(bufnr, st, (' (%d/%d)'):format(st.index, n))
 end
 
@@ -228,7 +262,7 @@ function M.clear(bufnr)
   local st = state(bufnr)
   local was = M.visible(bufnr)
   cancel(st)
-  st.candidates, st.text, st.anchor = nil, nil, nil
+  st.candidates, st.text, st.anchor, st.replaced = nil, nil, nil, ''
   vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
   return was
 end
@@ -236,6 +270,14 @@ end
 --- Asks now, without waiting for a pause.
 function M.trigger(bufnr)
   M.request(bufnr, TRIGGER_INVOKED)
+end
+
+--- The server finished the block whose first line is shown: ask again, and the answer (from
+--- the server's cache, typed-ahead included) shows the whole block.
+function M.refresh(bufnr)
+  if M.visible(bufnr) then
+    M.request(bufnr, TRIGGER_INVOKED)
+  end
 end
 
 return M

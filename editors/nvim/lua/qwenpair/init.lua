@@ -35,6 +35,9 @@ function M.setup(opts)
     ['qwenpair/chatDelta'] = function(err, params)
       require('qwenpair.chat').on_delta(err, params)
     end,
+    ['qwenpair/inlineCompletionExtended'] = function(err, params)
+      require('qwenpair.inline').on_extended(err, params)
+    end,
   })
   M.started = true
 end

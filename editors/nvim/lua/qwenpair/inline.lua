@@ -26,12 +26,18 @@ local function native_partial(kind)
       local insert = type(item.insert_text) == 'string' and item.insert_text or item.insert_text.value
       local bufnr = vim.api.nvim_get_current_buf()
       local pos = vim.api.nvim_win_get_cursor(0)
+      local replace = 0
       if item.range then
-        local s = item.range.start
+        local s, e = item.range.start, item.range.end_
         local typed = vim.api.nvim_buf_get_text(bufnr, s.row, s.col, pos[1] - 1, pos[2], {})
         insert = text.after_typed(insert, table.concat(typed, '\n')) or insert
+        if e.row == pos[1] - 1 and e.col > pos[2] then
+          replace = e.col - pos[2] -- closers after the cursor that the item writes itself
+        end
       end
-      ghost.insert_at_cursor(bufnr, text.partial(insert, kind))
+      local part = text.partial(insert, kind)
+      -- Only the whole rest replaces the closers; a part leaves them for the rest to replace.
+      ghost.insert_at_cursor(bufnr, part, part == insert and replace or 0)
     end,
   })
 end
@@ -83,6 +89,28 @@ function M.trigger()
     pcall(vim.api.nvim_exec_autocmds, 'CursorMovedI', { group = 'nvim.lsp.inline_completion:' .. bufnr })
   elseif engine == 'extmark' then
     ghost.trigger(bufnr)
+  end
+end
+
+--- `qwenpair/inlineCompletionExtended`: the server has the whole block of a suggestion it
+--- answered with its first line (docs/lsp.md). If a suggestion is still shown in that
+--- buffer, ask again: the server answers from its cache, now with the block.
+function M.on_extended(err, params)
+  if err or type(params) ~= 'table' or type(params.textDocument) ~= 'table' then
+    return
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  if vim.uri_from_bufnr(bufnr) ~= params.textDocument.uri or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
+    return
+  end
+  local engine = M.engine()
+  if engine == 'native' then
+    local ns = vim.api.nvim_create_namespace('nvim.lsp.inline_completion')
+    if #vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { limit = 1 }) > 0 then
+      M.trigger()
+    end
+  elseif engine == 'extmark' then
+    ghost.refresh(bufnr)
   end
 end
 

@@ -30,6 +30,32 @@ function M.after_typed(insert_text, typed)
   return insert_text:sub(#typed + 1)
 end
 
+--- How to draw a suggestion's first line {first} at the cursor when its range also covers
+--- {replaced}, the characters right after the cursor that accepting replaces (closers the
+--- editor auto-inserted), and {rest} is all that follows the cursor on its line. Returns the
+--- text to draw and the extmark's virt_text_pos, so that the line reads as it will after
+--- accepting, with no closer shown twice:
+--- - the first line ends with {replaced}: draw it without them, inline, before the buffer's own;
+--- - {replaced} is all the rest of the line: draw the first line over it ('overlay', padded so
+---   that it covers every replaced character);
+--- - else inline as it is (accepting still replaces the range).
+---@param first string
+---@param replaced string
+---@param rest string
+---@return string text, string pos
+function M.ghost_line(first, replaced, rest)
+  if replaced == '' then
+    return first, 'inline'
+  end
+  if #first >= #replaced and first:sub(-#replaced) == replaced then
+    return first:sub(1, #first - #replaced), 'inline'
+  end
+  if rest == replaced then
+    return first .. string.rep(' ', math.max(0, #replaced - #first)), 'overlay'
+  end
+  return first, 'inline'
+end
+
 --- Splits {text} into its lines (a trailing newline gives a last empty line).
 ---@param text string
 ---@return string[]
