@@ -175,6 +175,11 @@ class BackgroundWork:
             state.state, state.problem = "failed", str(exc)
             self.show(types.MessageType.Error, f"qwenpair: cannot index {path}: {exc}")
             return
+        # A corrupt store rebuilt, waiting for another process that indexes this root:
+        # the workspace words these for the user (repo_index.sharing).
+        session.workspace.notify = lambda message: self.show(types.MessageType.Info, f"qwenpair: {message}")
+        if session.workspace.rebuild_notice:
+            self.show(types.MessageType.Warning, f"qwenpair: {session.workspace.rebuild_notice}")
         self._ensure_backend(session.engine)
         for uri in self.docs.uris():  # documents opened before the root was ready
             doc, p = self.docs.get(uri), self.path_of(uri)

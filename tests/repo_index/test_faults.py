@@ -21,10 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from model.paths import vocab_dir
 from repo_index.store import SNAPSHOT_NAME, store_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lsp_server"))
+from lsp_wire import Wire, server_env  # noqa: E402  (the LSP tests' client, over a real server)
 
 INDEX = [sys.executable, "-m", "qwenpair", "index", "--no-progress", "--json"]
 N_FILES = 1200  # over the bulk-load threshold: a first build uses the worker pool
+#: The Qwen2 vocabulary as found before the tests moved QWENPAIR_CACHE_DIR (a server needs it).
+REAL_VOCAB = vocab_dir()
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and RLIMIT_FSIZE")
 
@@ -165,3 +171,154 @@ def test_two_index_runs_on_one_workspace_both_finish_with_the_same_index(tmp_pat
     assert _files(second) == N_FILES
     assert "another qwenpair process is indexing" in second.stderr and "Traceback" not in second.stderr
     assert _integrity(_store(cache, root)) == ("ok", N_FILES)
+
+
+def _serve_env(tmp_path: Path, cache: Path) -> dict[str, str]:
+    """A server whose whole cache is ``cache`` (the index among it), with the real vocabulary."""
+    cache.mkdir(parents=True, exist_ok=True)
+    if not (cache / "vocab").exists():
+        (cache / "vocab").symlink_to(REAL_VOCAB, target_is_directory=True)
+    return {**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)}
+
+
+def _options(tmp_path: Path) -> dict:
+    """No model (a path that does not exist): indexing needs none, and these servers only index."""
+    missing = str(tmp_path / "no-model.gguf")
+    return {"model": missing, "chat_model": missing, "calibrate": False}
+
+
+def test_a_server_a_cli_run_and_a_second_server_share_one_workspace(tmp_path):
+    """Issue 18, finding 2: while a server indexes a workspace, ``qwenpair index`` on it
+    waits and then sees the whole index, and a second server on it ends ready with every
+    file (it was left with a failed root, 0 files and a reindex that returned 0)."""
+    root, cache = _tree(tmp_path / "ws"), tmp_path / "cache"
+    env = _serve_env(tmp_path, cache)
+    first = Wire(env)
+    second = None
+    try:
+        first.initialize(root, _options(tmp_path))
+        _wait_for_rows(_store(cache, root))  # the server is mid-build
+        cli = _index(root, cache)
+        assert _files(cli) == N_FILES and "Traceback" not in cli.stderr
+        assert "another qwenpair process is indexing" in cli.stderr
+        second = Wire(env)
+        second.initialize(root, _options(tmp_path))
+        for wire in (first, second):
+            index = wire.wait_ready(timeout=180)["index"]
+            assert index["state"] == "ready" and index["files"] == N_FILES, index
+        assert second.result("workspace/executeCommand", {"command": "qwenpair.reindex"}, timeout=120) == {"files": N_FILES}
+        assert first.result("workspace/executeCommand", {"command": "qwenpair.reindex"}, timeout=120) == {"files": N_FILES}
+        assert first.shutdown_and_exit() == 0 and second.shutdown_and_exit() == 0
+    finally:
+        for wire in (first, second):
+            if wire is not None:
+                wire.kill()
+    assert _integrity(_store(cache, root)) == ("ok", N_FILES)
+
+
+# -- finding 7: workers of a killed indexer ---------------------------------------------------
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1])
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _stat(int(entry))
+                if stat is not None and stat[1] in frontier:
+                    children.add(int(entry))
+        found |= children
+        frontier = children - {pid}
+    return found
+
+
+def _running(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if (_stat(pid) or ("Z", 0))[0] not in ("Z", "X")}
+
+
+@pytest.mark.parametrize("killed", ["index", "serve"])
+def test_index_workers_end_when_the_indexing_process_is_killed(tmp_path, killed):
+    """Issue 18, finding 7: after a SIGKILL of ``qwenpair index`` or of the server while it
+    indexes, its worker processes (grandchildren through the fork server) are gone within
+    seconds; they lived on for a minute or more."""
+    root, cache = _tree(tmp_path / "ws", 3000), tmp_path / "cache"
+    env = {**os.environ, "QWENPAIR_CACHE_DIR": str(cache)}
+    wire = None
+    if killed == "index":
+        process = subprocess.Popen([*INDEX, str(root)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        wire = Wire(_serve_env(tmp_path, cache))
+        process = wire.process
+        wire.initialize(root, _options(tmp_path))
+    family: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # the fork server and at least one worker under it
+            family = _descendants(process.pid)
+            if any(_stat(p) is not None and _stat(p)[1] != process.pid for p in family):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no index workers started")
+        time.sleep(0.5)
+        family = _descendants(process.pid)
+        process.kill()
+        process.wait(10)
+        deadline = time.monotonic() + 10
+        while _running(family) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(family), f"still running after 10 s: {sorted(_running(family))}"
+    finally:
+        for pid in _running(family):
+            os.kill(pid, signal.SIGKILL)
+        if wire is not None:
+            wire.kill()
+
+
+# -- finding 8: a corrupt store is rebuilt, and the user is told ------------------------------
+
+def _corrupt(store: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    store.write_bytes(b"this is not a database" * 512)
+
+
+def test_a_corrupt_store_is_rebuilt_and_the_cli_says_so(tmp_path):
+    """Issue 18, finding 8: ``qwenpair index`` on an unreadable store rebuilds it and says
+    so on stderr (only an INFO line was logged), then ends with the whole index."""
+    root, cache = _tree(tmp_path / "ws", 50), tmp_path / "cache"
+    assert _files(_index(root, cache)) == 50
+    _corrupt(_store(cache, root))
+    result = _index(root, cache)
+    assert _files(result) == 50
+    assert f"the index of {root} was rebuilt from scratch: unreadable store" in result.stderr
+    assert _files(_index(root, cache)) == 50
+
+
+def test_a_corrupt_store_is_rebuilt_and_the_server_says_so(tmp_path):
+    """Issue 18, finding 8: the server tells the user through ``window/showMessage`` that
+    the index of a root was rebuilt, and why."""
+    root, cache = _tree(tmp_path / "ws", 50), tmp_path / "cache"
+    assert _files(_index(root, cache)) == 50
+    _corrupt(_store(cache, root))
+    wire = Wire(_serve_env(tmp_path, cache))
+    try:
+        wire.initialize(root, _options(tmp_path))
+        assert wire.wait_ready(timeout=120)["index"]["files"] == 50
+        wire.wait_for(lambda: any("rebuilt from scratch" in m["message"] for m in wire.notifications("window/showMessage")),
+                      what="a message about the rebuilt index")
+        message = next(m for m in wire.notifications("window/showMessage") if "rebuilt from scratch" in m["message"])
+        assert message["type"] == 2 and "unreadable store" in message["message"] and str(root) in message["message"]
+    finally:
+        wire.kill()
