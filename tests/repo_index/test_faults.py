@@ -114,6 +114,9 @@ def test_a_full_disk_while_saving_the_snapshot_keeps_a_whole_index(tmp_path):
     with a warning that names the directory and the space, no temporary file left, and
     the next start rebuilds the lexical index from the store."""
     root, cache = _tree(tmp_path / "ws"), tmp_path / "cache"
+    past = time.time() - 3600  # not "racy" (as new as the index): the next run must not re-hash and touch them all
+    for path in root.rglob("*.py"):
+        os.utime(path, (past, past))
     assert _files(_index(root, cache)) == N_FILES
     store = _store(cache, root)
     limit = 256 * 1024
