@@ -55,13 +55,58 @@ def _range(ls: QwenServer, text: str, item: CompletionItem) -> types.Range:
     return types.Range(start=types.Position(line=sl, character=sc), end=types.Position(line=el, character=ec))
 
 
-async def _complete(ls: QwenServer, uri: str, position: types.Position) -> tuple[str, CompletionResult] | None:
+#: The notification carrying a multi-line suggestion's whole block after the request was
+#: answered with its first line (docs/lsp.md, "Multi-line suggestions").
+EXTENDED = "qwenpair/inlineCompletionExtended"
+
+
+class _Extension:
+    """Sends ``EXTENDED`` for one inline completion once both the whole block is there and
+    the request's answer has been written: a fast block can land before the first line's
+    answer goes out, and the notification must not overtake it."""
+
+    def __init__(self, ls: QwenServer, uri: str, position: types.Position, text: str) -> None:
+        self.ls, self.uri, self.position, self.text = ls, uri, position, text
+        self._lock = threading.Lock()
+        self._answered = False
+        self._block: CompletionResult | None = None
+
+    def on_extended(self, result: CompletionResult) -> None:  # the model's thread
+        with self._lock:
+            self._block, go = result, self._answered
+        if go:
+            self.ls.call_soon(self._send)
+
+    def answered(self, _task: Any) -> None:
+        """The request's task is done; pygls' own callback, registered first, has written the answer."""
+        with self._lock:
+            self._answered, go = True, self._block is not None
+        if go:
+            self._send()
+
+    def _send(self) -> None:
+        ls, block = self.ls, self._block
+        items = [types.InlineCompletionItem(insert_text=i.text, range=_range(ls, self.text, i)) for i in block.items]
+        params = {"textDocument": types.VersionedTextDocumentIdentifier(uri=self.uri, version=block.version or 0),
+                  "position": self.position, "items": items}
+        ls.protocol.notify(EXTENDED, ls.protocol._converter.unstructure(params))
+
+
+async def _complete(ls: QwenServer, uri: str, position: types.Position,
+                    extend: bool = False) -> tuple[str, CompletionResult] | None:
+    """The completion at ``position``; with ``extend`` a multi-line one answers with its first
+    line and the whole block follows as an ``EXTENDED`` notification."""
     found = ls.completion_request(uri, position)
     if found is None:
         return None
     engine, request = found
+    on_extended = None
+    if extend:
+        extension = _Extension(ls, uri, position, request.text)
+        asyncio.current_task().add_done_callback(extension.answered)
+        on_extended = extension.on_extended
     try:
-        return request.text, await ls.complete(engine, request)
+        return request.text, await ls.complete(engine, request, on_extended)
     except Superseded:
         raise JsonRpcRequestCancelled("superseded by a newer completion request for this document") from None
     except asyncio.CancelledError:
@@ -147,7 +192,7 @@ def build_server() -> QwenServer:
     # -- completion ----------------------------------------------------------------------
     @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: QwenServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-        done = await _complete(ls, params.text_document.uri, params.position)
+        done = await _complete(ls, params.text_document.uri, params.position, extend=True)
         if done is None:
             return types.InlineCompletionList(items=[])
         text, result = done

@@ -254,16 +254,22 @@ class QwenServer(BackgroundWork, LanguageServer):
         line, col = to_line_col(text, position.line, position.character, self.encoding)
         return self.roots.engine_for(path), CompletionRequest(path, text, line, col, version=version_)
 
-    async def complete(self, engine: CompletionEngine, request: CompletionRequest) -> CompletionResult:
+    async def complete(self, engine: CompletionEngine, request: CompletionRequest,
+                       on_extended: Callable[[CompletionResult], None] | None = None) -> CompletionResult:
         """Run one completion; cancelling the awaiting task cancels the engine's job.
-        ``Superseded`` (a newer request for the document) propagates to the caller."""
+        ``Superseded`` (a newer request for the document) propagates to the caller.
+        A multi-line suggestion answers with its first line as soon as the model has written
+        it; ``on_extended`` later gets the whole block (from the model's thread), unless a
+        newer request superseded it (docs/lsp.md, "Multi-line suggestions")."""
         t0 = time.perf_counter()
-        future = engine.complete(request)
+        first, future = engine.complete_streamed(request)
+        if on_extended is not None:
+            future.add_done_callback(lambda f: _extended(first, f, on_extended))
         finished: list[float] = []
-        future.add_done_callback(lambda _f: finished.append(time.perf_counter()))
+        first.add_done_callback(lambda _f: finished.append(time.perf_counter()))
         self._inflight[request.path] = future
         try:
-            result = await asyncio.wrap_future(future)
+            result = await asyncio.wrap_future(first)
         except asyncio.CancelledError:
             if self._inflight.get(request.path) is future:
                 engine.cancel(request.path)
@@ -331,3 +337,13 @@ class ChatUnavailable(Exception):
     """No chat model is loaded; the message says how to get one."""
 
     user_facing = True
+
+
+def _extended(first: Future, final: Future, on_extended: Callable[[CompletionResult], None]) -> None:
+    """Hand ``final`` to ``on_extended`` when the answer was its first line only."""
+    if not first.done() or first.cancelled() or first.exception() is not None:
+        return
+    if final.cancelled() or final.exception() is not None:
+        return
+    if first.result().stop_reason == "first_line" and final.result() is not first.result():
+        on_extended(final.result())
