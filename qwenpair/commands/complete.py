@@ -144,9 +144,10 @@ def run(args: argparse.Namespace) -> int:
         json.dump(
             {
                 "text": result.text,
-                "range": {"line": line + 1, "col": col + 1} if not result.items else
-                {"line": result.items[0].line + 1, "col": result.items[0].col + 1},
-                "candidates": [{"text": i.text, "mean_logprob": i.mean_logprob} for i in result.items],
+                "range": {"line": line + 1, "col": col + 1, "end_line": line + 1, "end_col": col + 1}
+                if not result.items else _range(result.items[0]),
+                "candidates": [{"text": i.text, "mean_logprob": i.mean_logprob, "range": _range(i)}
+                               for i in result.items],
                 "timings": result.timings,
                 "cache": result.cache,
                 "prompt_tokens": result.prompt_tokens,
@@ -168,6 +169,12 @@ def run(args: argparse.Namespace) -> int:
     for extra in result.items[1:]:
         sys.stdout.write(f"--- candidate (mean logprob {extra.mean_logprob:.3f})\n{extra.text}\n")
     return 0
+
+
+def _range(item) -> dict:
+    """1-based; the text replaces [line:col, end_line:end_col), which covers the closers after
+    the cursor that the completion writes itself (docs/lsp.md, "Item ranges")."""
+    return {"line": item.line + 1, "col": item.col + 1, "end_line": item.end_line + 1, "end_col": item.end_col + 1}
 
 
 def _print_explain(entries) -> None:

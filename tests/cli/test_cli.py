@@ -70,7 +70,7 @@ def test_complete_with_the_tiny_model_json(tiny_model):
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert set(data) >= {"text", "range", "candidates", "timings", "prompt_tokens", "model"}
-    assert data["range"] == {"line": 27, "col": 9}
+    assert data["range"] == {"line": 27, "col": 9, "end_line": 27, "end_col": 9}  # nothing after the cursor
     assert data["prompt_tokens"] > 50
 
 
