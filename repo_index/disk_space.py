@@ -94,4 +94,4 @@ def explain(exc: BaseException, directory: Path, needed_bytes: int | None = None
 
 
 def _mb(n: int) -> str:
-    return f"{n / _MB:.1f} MB"
+    return f"{n / _MB:.1f} MB" if n >= _MB // 10 else f"{n // 1024} KB"
