@@ -27,8 +27,9 @@ there. For indexing and training ("context" use) every rule refuses.
 
 Cost: path verdicts are cached per path, keyed by the file's (mtime, size, inode) and
 dropped on ``reload()``; a text's secret scan is cached per path while the text is unchanged
-(one string comparison), so a completion request costs one ``lstat`` and no scan when
-nothing changed. Not here: the ignore-file parsing (``rules``), the content shapes
+(one string comparison), and a text typed into a clean one is scanned only where it changed
+(``secrets.find_secret_in_change``), so a completion request costs one ``lstat`` and a few
+kilobytes of scanning whatever the document's size (``bench/policy_speed.py``). Not here: the ignore-file parsing (``rules``), the content shapes
 (``secrets``). ``python -m repo_index.policy ROOT PATH`` prints one verdict.
 """
 
@@ -46,7 +47,7 @@ from pathlib import Path
 from repo_index.rules import (
     CONTROL_NAME, DEFAULT_EXCLUDED_DIRS, DEFAULT_MAX_BYTES, PathRules, has_control_chars,
 )
-from repo_index.secrets import find_secret
+from repo_index.secrets import find_secret, find_secret_in_change
 
 __all__ = ["SourcePolicy", "SourceVerdict", "PolicyError", "OUTSIDE", "safe_root"]
 
@@ -207,7 +208,11 @@ class SourcePolicy:
             if hit is not None and hit[0] == text:
                 self._texts.move_to_end(key)
                 return hit[1]
-        verdict = self.judge_text(text)
+        if hit is not None and hit[1].allowed:  # typed into a clean text: scan what changed
+            found = find_secret_in_change(hit[0], text)
+            verdict = SourceVerdict(False, "secret file", found.describe()) if found else ALLOWED
+        else:
+            verdict = self.judge_text(text)
         with self._lock:
             self._texts[key] = (text, verdict)
             while len(self._texts) > 64:  # open documents, not the whole tree

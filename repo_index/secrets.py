@@ -36,7 +36,7 @@ import sys
 import time
 from typing import NamedTuple
 
-__all__ = ["SecretFinding", "find_secret", "has_secret"]
+__all__ = ["SecretFinding", "find_secret", "find_secret_in_change", "has_secret", "MAX_MATCH"]
 
 
 class SecretFinding(NamedTuple):
@@ -56,49 +56,74 @@ class _Rule(NamedTuple):
     flags: int = 0
 
 
+#: No rule matches more than this many characters, one character of context on either
+#: side included (every repetition below is bounded for this): so a text that changed only
+#: in [lo, hi) can gain a match only within MAX_MATCH of that span (``find_secret_in_change``).
+MAX_MATCH = 1024
+
 _RULES = (
-    _Rule("a private key", ("PRIVATE KEY",), r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    _Rule("a private key", ("PRIVATE KEY",), r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----"),
     # AKIAIOSFODNN7EXAMPLE is AWS's documented placeholder: test code is full of it.
     _Rule("an AWS access key", ("AKIA", "ASIA"), r"(?<![A-Z0-9])(?:AKIA|ASIA)(?!IOSFODNN7EXAMPLE)[A-Z0-9]{16}(?![A-Z0-9])"),
     _Rule("an AWS secret key", ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "SecretAccessKey"),
-          r"(?:aws_secret_access_key|secretaccesskey)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+          r"(?:aws_secret_access_key|secretaccesskey)[\"']?\s{0,16}[:=]\s{0,16}[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
           re.IGNORECASE),
-    _Rule("credential JSON", ('"type"',), r'"type"\s*:\s*"(?:service_account|authorized_user)"'),
+    _Rule("credential JSON", ('"type"',), r'"type"\s{0,16}:\s{0,16}"(?:service_account|authorized_user)"'),
     _Rule("credential JSON", ('"client_secret"', '"refresh_token"', '"private_key"'),
-          r'"(?:client_secret|refresh_token|private_key)"\s*:\s*"(?=[^"\s]{12,}")[^"\s]*[0-9][^"\s]*"'),
+          r'"(?:client_secret|refresh_token|private_key)"\s{0,16}:\s{0,16}"(?=[^"\s]{12,400}")[^"\s]{0,400}?[0-9]'),
     _Rule("a GitHub token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-          r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})(?![A-Za-z0-9_])"),
-    _Rule("a GitLab token", ("glpat-",), r"glpat-[A-Za-z0-9_\-]{20,}"),
-    _Rule("a Slack token", ("xox",), r"(?<![A-Za-z0-9])xox[abposr]-[0-9A-Za-z\-]{10,}"),
-    _Rule("a Stripe key", ("_live_",), r"(?<![A-Za-z0-9])[rs]k_live_[0-9A-Za-z]{20,}"),
+          r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,255})(?![A-Za-z0-9_])"),
+    _Rule("a GitLab token", ("glpat-",), r"glpat-[A-Za-z0-9_\-]{20}"),
+    _Rule("a Slack token", ("xox",), r"(?<![A-Za-z0-9])xox[abposr]-[0-9A-Za-z\-]{10}"),
+    _Rule("a Stripe key", ("_live_",), r"(?<![A-Za-z0-9])[rs]k_live_[0-9A-Za-z]{20}"),
     _Rule("a Google API key", ("AIza",), r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])"),
     # user:password@ after a scheme; placeholders ({pw}, $PW, <pw>, %s, lower-case words) are not.
     _Rule("a password in a URL", ("://",),
-          r"\b[a-z][a-z0-9+.\-]*://[^\s/@:\"'{}$<>%,;]+:(?![a-z]+@)[^\s/@:\"'{}$<>%,;]{8,}@[A-Za-z0-9.\-]"),
+          r"\b[a-z][a-z0-9+.\-]{0,30}://[^\s/@:\"'{}$<>%,;]{1,128}:(?![a-z]{1,256}@)[^\s/@:\"'{}$<>%,;]{8,256}@[A-Za-z0-9.\-]"),
 )
 _STR = tuple((r, re.compile(r.pattern, r.flags)) for r in _RULES)
 _BYTES = tuple(
     (r, tuple(n.encode() for n in r.needles), re.compile(r.pattern.encode(), r.flags)) for r in _RULES
 )
+#: Chunk size for finding the span two texts differ in (two slices compared per chunk).
+_CHUNK = 4096
 
 
-def find_secret(text: str | bytes) -> SecretFinding | None:
-    """The first credential in ``text`` (all of it), or None. Bytes are searched as they are
-    (the shapes are ASCII), so a file need not be decoded to be judged."""
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        data = bytes(text)
-        for rule, needles, regex in _BYTES:
-            if any(n in data for n in needles):
-                m = regex.search(data)
-                if m is not None:
-                    return SecretFinding(rule.kind, data.count(b"\n", 0, m.start()))
-        return None
-    for rule, regex in _STR:
-        if any(n in text for n in rule.needles):
-            m = regex.search(text)
-            if m is not None:
-                return SecretFinding(rule.kind, text.count("\n", 0, m.start()))
+def find_secret(text: str | bytes, start: int = 0, end: int | None = None) -> SecretFinding | None:
+    """The first credential in ``text`` (all of it, or what starts in [start, end)), or None.
+    Bytes are searched as they are (the shapes are ASCII), so a file need not be decoded."""
+    if isinstance(text, (bytearray, memoryview)):
+        text = bytes(text)
+    rules = _BYTES if isinstance(text, bytes) else _STR
+    stop = len(text) if end is None else min(end, len(text))
+    # Matches must start before ``stop``; the search may read MAX_MATCH past it (to finish
+    # one), and a leftmost match starting later means none starts earlier.
+    limit = min(len(text), stop + MAX_MATCH)
+    for entry in rules:
+        rule, regex = entry[0], entry[-1]
+        needles = entry[1] if rules is _BYTES else rule.needles
+        if any(text.find(n, start, limit) != -1 for n in needles):
+            m = regex.search(text, start, limit)
+            if m is not None and m.start() < stop:
+                return SecretFinding(rule.kind, text.count("\n" if rules is _STR else b"\n", 0, m.start()))
     return None
+
+
+def find_secret_in_change(old: str, new: str) -> SecretFinding | None:
+    """``find_secret(new)`` when ``old`` is known to hold no secret: only the span where the
+    two differ is searched (with MAX_MATCH either side), so typing into a large document costs
+    a few kilobytes of scanning, not the whole text. Sound because every rule's match is
+    bounded: a match in ``new`` outside that span would have been a match in ``old``."""
+    limit = min(len(old), len(new))
+    lo = 0
+    while lo + _CHUNK <= limit and old[lo:lo + _CHUNK] == new[lo:lo + _CHUNK]:
+        lo += _CHUNK
+    same_end = 0
+    n_old, n_new = len(old), len(new)
+    while lo + same_end + _CHUNK <= limit and (
+            old[n_old - same_end - _CHUNK:n_old - same_end] == new[n_new - same_end - _CHUNK:n_new - same_end]):
+        same_end += _CHUNK
+    return find_secret(new, max(0, lo - MAX_MATCH), n_new - same_end + MAX_MATCH)
 
 
 def has_secret(text: str | bytes) -> bool:

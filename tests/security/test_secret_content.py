@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
+from unittest.mock import patch
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy_repos import (
     AWS_KEY_ID, AWS_KEYS, AWS_SECRET, KEY_MARKER, PRIVATE_KEY, all_output, filler, project_code, qp, write,
@@ -172,3 +175,32 @@ def test_lsp_chat_about_an_open_document_with_a_key_is_refused(tmp_path, tiny_mo
         assert "error" not in ok and "def scale" in ok["result"]["sent"]  # the positive control
     finally:
         wire.kill()
+
+
+PIECES = [PRIVATE_KEY, AWS_KEY_ID, f"aws_secret_access_key = {AWS_SECRET}", "ghp_" + "A1b2" * 9, "AKIA", "AIza",
+          "-----BEGIN ", "PRIVATE KEY-----", "https://bob:Zx81kfP03mQ@h.example", "xoxb-12345", "67890ab", "\n", " ",
+          "x = 1\n", '"type": "service_account"', "QWERTYUIOPASDFGH", "A1b2" * 9, "1234567890"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_typing_into_a_clean_text_is_judged_as_a_full_scan_would(data):
+    """finding 3 (the fast path): scanning only what changed gives the full scan's answer,
+    wherever the edit lands, including a key completed across the edit's edge."""
+    from repo_index import secrets
+    from repo_index.secrets import find_secret, find_secret_in_change
+
+    head = filler(data.draw(st.integers(0, 30_000)), "a") + data.draw(st.sampled_from(["", "AKIA", "ghp_", "xoxb-"]))
+    old = head + filler(data.draw(st.integers(0, 20_000)), "b")
+    if find_secret(old) is not None:
+        return
+    new = old
+    for _ in range(data.draw(st.integers(1, 3))):
+        # anywhere, or right after the planted fragment (a key completed across the edit's edge)
+        at = data.draw(st.one_of(st.integers(0, len(new)), st.just(min(len(head), len(new)))))
+        cut = data.draw(st.integers(0, 50))
+        piece = data.draw(st.sampled_from(PIECES))
+        new = new[:at] + piece + new[at + cut:]
+    # a 1-character chunk makes the changed span exact, so only MAX_MATCH keeps it sound
+    with patch.object(secrets, "_CHUNK", data.draw(st.sampled_from([1, 7, secrets._CHUNK]))):
+        assert (find_secret_in_change(old, new) is None) == (find_secret(new) is None)
