@@ -25,7 +25,8 @@ from model.paths import vocab_dir
 from repo_index.store import SNAPSHOT_NAME, store_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lsp_server"))
-from lsp_wire import Wire, server_env  # noqa: E402  (the LSP tests' client, over a real server)
+import lsp_wire  # noqa: E402  (the LSP tests' client, over a real server)
+from lsp_wire import Wire, server_env  # noqa: E402
 
 INDEX = [sys.executable, "-m", "qwenpair", "index", "--no-progress", "--json"]
 N_FILES = 1200  # over the bulk-load threshold: a first build uses the worker pool
@@ -131,6 +132,32 @@ def test_a_full_disk_while_saving_the_snapshot_keeps_a_whole_index(tmp_path):
     assert _integrity(store) == ("ok", N_FILES)
     again = _index(root, cache)
     assert _files(again) == N_FILES and json.loads(again.stdout)["stats"]["indexed_now"] == 0
+
+
+def test_a_full_disk_while_a_server_indexes_is_a_message_and_the_server_goes_on(tmp_path, monkeypatch):
+    """Issue 18, finding 1, in the server: a build that runs out of space fails its root
+    with a window/showMessage error that names the directory, and the server still
+    answers and shuts down cleanly (no hang, no traceback on the wire)."""
+    root, cache = _tree(tmp_path / "ws"), tmp_path / "cache"
+    limit = 1024 * 1024
+    env = _serve_env(tmp_path, cache)
+    # The server under a file-size limit: a wrapper sets it, then becomes the server.
+    monkeypatch.setattr(lsp_wire, "SERVE", [sys.executable, "-c", (
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d)); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'qwenpair', 'serve'])") % (limit, limit)])
+    wire = Wire(env)
+    try:
+        wire.initialize(root, _options(tmp_path))
+        index = wire.wait_ready(timeout=180)["index"]
+        assert index["state"] == "failed", index
+        problem = index["roots"][str(root)]["problem"]
+        assert f"cannot write the index in {_store(cache, root).parent}" in problem and "file-size limit" in problem
+        wire.wait_for(lambda: any(problem in m["message"] for m in wire.notifications("window/showMessage")),
+                      what="the error shown")
+        assert wire.shutdown_and_exit() == 0
+    finally:
+        wire.kill()
+    assert _integrity(_store(cache, root))[0] == "ok"
 
 
 # -- finding 2: several processes on one workspace -------------------------------------------
