@@ -25,7 +25,10 @@ Public API (everything else is internal)::
     find_secret(text) -> SecretFinding | None        # the content rule, over all of text
 
     # The index of one workspace root (thread-safe).
-    ws = Workspace.open(root: Path | str, config: IndexConfig | None = None)
+    ws = Workspace.open(root: Path | str, config: IndexConfig | None = None, *,
+                        notify: Callable[[str], None] | None = None)   # messages while waiting
+    ws.rebuild_notice -> str                         # why the store was rebuilt on open, or ""
+    ws.save_problem -> str                           # why the last snapshot was not saved, or ""
     ws.build(progress: Callable[[Progress], None] | None = None,
              cancel: threading.Event | Callable[[], bool] | None = None) -> BuildStats
     ws.refresh(paths: Iterable[Path | str]) -> BuildStats   # re-check files you know changed
@@ -52,7 +55,9 @@ Errors a user can fix derive from ``WorkspaceError`` (``user_facing = True``).
 
 Persistence: one SQLite store per root under ``$QWENPAIR_CACHE_DIR`` (else the user cache
 dir, ``~/.cache/qwenpair``), in ``index/<name>-<hash>/``; rebuilt when unreadable or of
-another schema version. Run ``python -m repo_index.rules PATH [ROOT]`` to see one verdict.
+another schema version. Processes share a store: one writes at a time (a lock file; the
+others wait and say so), readers see the last commit. A write that runs out of space is
+a ``WorkspaceError`` naming the directory and the space; what was committed stays. Run ``python -m repo_index.rules PATH [ROOT]`` to see one verdict.
 """
 
 from repo_index.config import IndexConfig
