@@ -38,6 +38,7 @@ from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
 from model.gguf_check import inspect_gguf
 from model.prompt import encode_prompt
+from model.tokens import BPE_VOCAB_SIZE, CONTROL_TOKENS
 
 
 def default_threads() -> int:
@@ -152,7 +153,24 @@ class LlamaCppBackend:
         return encode_prompt(text, self._text_ids)
 
     def _text_ids(self, text: str) -> list[int]:
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        ids = self._tokenize_text(text)
+        if not ids or max(ids) < BPE_VOCAB_SIZE:
+            return ids
+        # special=False still matches llama.cpp's user-defined tokens (<tool_call>, </tool_call>
+        # in Qwen GGUFs). Cut each control-token spelling where the BPE pre-tokenizer always
+        # splits anyway (a letter then punctuation: "<tool_call|>"), so each part is tokenized
+        # alone with the IDs it gets in the whole text (the Hugging Face text IDs).
+        cuts = sorted({at + k for token in CONTROL_TOKENS for at in _find_all(text, token) for k in _split_points(token)})
+        out: list[int] = []
+        for a, b in zip([0, *cuts], [*cuts, len(text)]):
+            part = self._tokenize_text(text[a:b])
+            if part and max(part) >= BPE_VOCAB_SIZE:  # a token we cannot split safely: by characters
+                part = [i for ch in text[a:b] for i in self._tokenize_text(ch)]
+            out.extend(part)
+        return out
+
+    def _tokenize_text(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False) if text else []
 
     def detokenize(self, ids: list[int]) -> str:
         return self._llm.detokenize(ids).decode("utf-8", errors="replace")
@@ -307,6 +325,19 @@ class LlamaCppBackend:
                     llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, None, 0, None)
                     llama_cpp.llama_adapter_lora_free(adapter)
                 llm.close()
+
+
+def _find_all(text: str, token: str):
+    at = text.find(token)
+    while at != -1:
+        yield at
+        at = text.find(token, at + 1)
+
+
+def _split_points(token: str) -> list[int]:
+    """Offsets inside ``token`` where Qwen's pre-tokenizer ends a letter run at punctuation:
+    a boundary between pre-tokens whatever surrounds the token."""
+    return [k for k in range(1, len(token)) if token[k - 1].isalpha() and not (token[k].isalnum() or token[k].isspace())][-1:]
 
 
 def _check_adapter_file(path: Path) -> None:

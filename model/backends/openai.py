@@ -123,7 +123,7 @@ class OpenAIBackend:
                     elif choice.get("finish_reason") == "length":
                         result.stop_reason = "length"
         except urllib.error.HTTPError as exc:
-            if as_ids and 400 <= exc.code < 500:
+            if as_ids:  # llama-cpp-python's server answers 500 to a body it cannot validate
                 raise ModelError(
                     f"{self.base_url} refused a prompt given as token IDs (HTTP {exc.code}). This prompt's text "
                     "spells control tokens (e.g. <|im_end|> in a file), which a string prompt would turn into real "
