@@ -10,6 +10,7 @@ folder to use. The real CLI runs with ``--show-prompt`` (the exact prompt, no mo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,13 @@ def test_the_workspace_of_a_file_in_git_is_its_repository(repo):
     assert workspace_root(repo / ".git" / "config") == repo.resolve()
     assert workspace_root(repo / ".git" / "refs" / "heads" / "x") == repo.resolve()
     assert workspace_root(repo / "app" / "util.py").resolve() == repo.resolve()
+
+
+@pytest.mark.slow
+def test_the_real_run_in_git_config_sends_nothing(repo, tiny_model):
+    """finding 2: the real completion (tiny model, no --root) refuses like --show-prompt."""
+    res = qp("complete", f"{repo}/.git/config:8:1", "--model", tiny_model.gguf, "--json", cwd=repo)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["prompt_tokens"] == 0 and out["candidates"] == []
+    assert "version-control directory" in res.stderr and GIT_TOKEN not in all_output(res)
