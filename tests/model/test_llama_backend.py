@@ -9,8 +9,8 @@ import pytest
 from model.backends.base import GenerationRequest
 from model.backends.llama_cpp import LlamaCppBackend
 from model.errors import BadModelFile, ModelError
-from model.prompt import fim
-from model.tokens import FIM_PREFIX_ID, REPO_NAME_ID, STOP_TOKEN_IDS
+from model.prompt import fim, marker, repo_completion
+from model.tokens import FIM_PREFIX, FIM_PREFIX_ID, REPO_NAME_ID, STOP_TOKEN_IDS
 
 PROMPT = fim("def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n")
 
@@ -23,9 +23,12 @@ def backend(tiny_model):
 
 
 def test_special_tokens_are_single_ids(backend):
-    ids = backend.tokenize("<|fim_prefix|>def f")
+    ids = backend.tokenize(marker(FIM_PREFIX) + "def f")
     assert ids[0] == FIM_PREFIX_ID == 151659 and len(ids) == 3
-    assert backend.tokenize("<|repo_name|>acme")[0] == REPO_NAME_ID
+    assert backend.tokenize(repo_completion("acme", [], "a.py", ""))[0] == REPO_NAME_ID
+    # spelled in text (a plain str, or text inside a prompt) they are not (docs/security.md)
+    assert FIM_PREFIX_ID not in backend.tokenize("<|fim_prefix|>def f")
+    assert backend.tokenize(fim("<|fim_prefix|>", "")).count(FIM_PREFIX_ID) == 1
 
 
 def test_greedy_generation_matches_llama_cpp_python_itself(backend):

@@ -29,7 +29,8 @@ PROMPT = fim("def add(a, b):\n    return ", "\n")
 def test_hf_backend_generates_streams_and_stops(tiny_model):
     be = load_backend(BackendConfig(model=str(tiny_model.hf_dir), n_ctx=512))
     assert type(be).__name__ == "HfBackend"
-    assert be.tokenize("<|fim_prefix|>x")[0] == 151659
+    assert be.tokenize(fim("x", ""))[0] == 151659
+    assert 151659 not in be.tokenize("<|fim_prefix|>x")  # text is text (docs/security.md)
     pieces: list[str] = []
     result = be.generate(GenerationRequest(PROMPT, max_tokens=8, stop_ids=frozenset()), on_text=pieces.append)
     assert len(result.token_ids) == 8 and len(result.logprobs) == 8

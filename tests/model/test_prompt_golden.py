@@ -143,3 +143,18 @@ def test_llama_cpp_tokenizes_the_prompts_the_same(tiny_model):
         actual = llm.tokenize(build().encode("utf-8"), add_bos=False, special=True)
         text = lambda ids: llm.detokenize(ids, special=True).decode(errors="replace")  # noqa: E731
         assert_same_ids(golden_ids(name), actual, text)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_backends_splice_markers_into_the_golden_ids(name, tiny_model):
+    """The backends tokenize a Prompt piece by piece (text as text, markers by ID); for the
+    official examples that is exactly the whole-string tokenization above."""
+    from model.backends.llama_cpp import LlamaCppBackend
+    from model.backends.tokenizer_only import TokenizerOnlyBackend
+
+    assert TokenizerOnlyBackend().tokenize(EXAMPLES[name]()) == golden_ids(name)
+    ll = LlamaCppBackend(tiny_model.gguf, n_ctx=2048, n_threads=2)
+    try:
+        assert ll.tokenize(EXAMPLES[name]()) == golden_ids(name)
+    finally:
+        ll.close()
