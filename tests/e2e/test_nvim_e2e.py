@@ -9,6 +9,8 @@ mode, waits for ghost text, dismisses it, asks again with the trigger key, accep
 <Tab> and checks the buffer holds the suggested text. Then :QwenpairEdit rewrites selected lines, one `u` undoes the edit, the
 server's "Edit selection…" code action asks for an instruction and applies its edit, and
 :QwenpairChat streams an answer into its buffer and :QwenpairStatus names the models.
+On both Neovims an item whose range replaces the `)` after the cursor is drawn without the
+closer twice and accepted into `print(len(sys.argv))` exactly.
 
 A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
 run on a *scripted* model: the tiny test model with its layers' outputs zeroed and an untied
@@ -104,7 +106,8 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
-def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | None = None, version: str = "0.12"):
+def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | None = None, version: str = "0.12",
+               file: str = "stats.py"):
     vim = pynvim.attach("child", argv=[nvim_binary(version), "--embed", "--headless", "--clean", "-n"])
     vim.command(f"set runtimepath^={PLUGIN}")
     vim.command("runtime plugin/qwenpair.lua")
@@ -116,7 +119,7 @@ def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | Non
             "inline": engine,
         },
     )
-    vim.command(f"edit {workspace / 'stats.py'}")
+    vim.command(f"edit {workspace / file}")
     wait_for("the server to attach", lambda: vim.exec_lua("return #vim.lsp.get_clients({name = 'qwenpair', bufnr = 0})"))
     status = """
     local client = vim.lsp.get_clients({ name = 'qwenpair', bufnr = 0 })[1]
@@ -130,6 +133,31 @@ def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | Non
     # second model there and answered :QwenpairStatus from the chat buffer).
     assert vim.exec_lua("return #vim.lsp.get_clients({ name = 'qwenpair' })") == 1
     return vim
+
+
+GHOST_ON_CURSOR_LINE = """
+local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, -1, { row, 0 }, { row, -1 }, { details = true })) do
+  local d = m[4]
+  if d.virt_text then
+    local parts = {}
+    for _, chunk in ipairs(d.virt_text) do table.insert(parts, chunk[1]) end
+    return { col = m[3], text = table.concat(parts), pos = d.virt_text_pos }
+  end
+end
+"""
+
+
+def shown_line(vim) -> str | None:
+    """The cursor line as drawn with the ghost's first line: inline text pushes the rest of
+    the line right, overlay text covers it."""
+    mark = vim.exec_lua(GHOST_ON_CURSOR_LINE)
+    if not mark or not mark["text"].strip():
+        return None
+    line, col, text = vim.current.line, mark["col"], mark["text"]
+    if mark["pos"] == "overlay":
+        return line[:col] + text + line[col + len(text):]
+    return line[:col] + text + line[col:]
 
 
 def ghost(vim) -> dict | None:
@@ -169,6 +197,45 @@ def test_ghost_text_appears_and_tab_accepts_it(workspace, tiny_model, version, e
         wait_for("the suggestion in the buffer", lambda: typed_line + suggestion in buffer_text(vim), timeout=10)
         assert vim.api.get_mode()["mode"] == "i"
         assert buffer_text(vim).startswith(SOURCE.rstrip("\n"))
+    finally:
+        vim.close()
+
+
+RANGE_ANSWER = "len(sys.argv))"
+
+
+@pytest.fixture(scope="session")
+def range_model(tiny_model) -> Path:
+    """A completion GGUF that writes RANGE_ANSWER after ``print(`` (as in
+    tests/lsp_server/test_lsp_replace_range.py): at ``print(‸)`` the server answers an item
+    whose range covers the ``)``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
+    from scripted_chat_model import scripted_gguf
+
+    from model.tokenizer import load_fast_tokenizer
+
+    return scripted_gguf(tiny_model, RANGE_ANSWER, after=load_fast_tokenizer().encode("print(").ids[-1])
+
+
+@pytest.mark.parametrize(
+    ("version", "expected_engine"),
+    [("0.12", "native"), ("0.11", "extmark")],
+)
+def test_an_item_that_replaces_the_auto_closed_paren(workspace, range_model, version, expected_engine):
+    (workspace / "show.py").write_text("import sys\n")
+    vim = start_nvim(workspace, range_model, "auto", version=version, file="show.py")
+    try:
+        assert vim.exec_lua("return require('qwenpair.inline').engine()") == expected_engine
+        vim.command("normal! G")
+        vim.input("o<CR>print()<Left>")  # the ) an auto-pair plugin would have typed
+        wait_for("the cursor inside print()", lambda: list(vim.current.window.cursor) == [3, len("print(")], timeout=10)
+        # Drawn without the closer twice: the line reads as it will after accepting.
+        wait_for("the suggestion drawn over the closer", lambda: shown_line(vim) == "print(len(sys.argv))")
+        vim.input("<Tab>")
+        wait_for("the accepted line", lambda: vim.current.buffer[2] != "print()", timeout=10)
+        assert vim.current.buffer[:] == ["import sys", "", "print(len(sys.argv))"]
+        assert list(vim.current.window.cursor) == [3, len("print(len(sys.argv))")]
+        assert vim.api.get_mode()["mode"] == "i"
     finally:
         vim.close()
 
