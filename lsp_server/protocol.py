@@ -109,6 +109,23 @@ class QwenProtocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(lambda f: callback() if f.cancelled() else None)
 
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args):
+        """pygls' shutdown, cancelling the other requests over a snapshot of its request
+        table: cancelling a request runs its done callbacks at once, and they remove it from
+        that table (a worker thread finishing a request removes its own too), so iterating
+        the live dict failed with "dictionary changed size during iteration" whenever a chat
+        was running (issue 18 finding 5). ``dict.copy`` runs under the GIL without calling
+        back into Python, so the snapshot is taken whole while every mutator waits."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in self._request_futures.copy().items():
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args):
         self.exit_code = 0 if self._shutdown else 1
