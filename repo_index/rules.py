@@ -24,7 +24,8 @@ inside ``.git`` or another excluded directory, or under an ignore or secret rule
 ("symlink target: ..."), whatever the link itself is called. ``scan`` never follows a linked
 directory. See docs/security.md.
 
-Not here: reading whole files (the indexer does, and re-checks content for private keys).
+Not here: reading whole files (the indexer does, and scans all of each for secrets with
+``repo_index.secrets``), or deciding for a prompt or a disk read (``repo_index.policy``).
 Run ``python -m repo_index.rules PATH`` to see the verdict for one path.
 """
 
