@@ -217,25 +217,30 @@ def _options(tmp_path: Path) -> dict:
     return {"model": missing, "chat_model": missing, "calibrate": False}
 
 
-def test_a_server_a_cli_run_and_a_second_server_share_one_workspace(tmp_path):
-    """Issue 18, finding 2: while a server indexes a workspace, ``qwenpair index`` on it
-    waits and then sees the whole index, and a second server on it ends ready with every
-    file (it was left with a failed root, 0 files and a reindex that returned 0)."""
+def test_a_server_a_cli_run_and_a_second_server_share_one_workspace(tmp_path, tiny_model):
+    """Issue 18, finding 2: while a server (with the tiny model, as an editor runs it)
+    indexes a workspace, ``qwenpair index`` on it waits and then sees the whole index, and
+    a second server on it ends ready with every file (it was left with a failed root, 0
+    files and a reindex that returned 0)."""
+    model = {"model": str(tiny_model.gguf), "chat_model": str(tiny_model.gguf), "n_ctx": 2048, "threads": 1,
+             "calibrate": False}
     root, cache = _tree(tmp_path / "ws"), tmp_path / "cache"
     env = _serve_env(tmp_path, cache)
     first = Wire(env)
     second = None
     try:
-        first.initialize(root, _options(tmp_path))
+        first.initialize(root, model)
         _wait_for_rows(_store(cache, root))  # the server is mid-build
         cli = _index(root, cache)
         assert _files(cli) == N_FILES and "Traceback" not in cli.stderr
         assert "another qwenpair process is indexing" in cli.stderr
         second = Wire(env)
-        second.initialize(root, _options(tmp_path))
+        second.initialize(root, model)
         for wire in (first, second):
-            index = wire.wait_ready(timeout=180)["index"]
+            status = wire.wait_ready(timeout=180)
+            index = status["index"]
             assert index["state"] == "ready" and index["files"] == N_FILES, index
+            assert status["model_state"] == "ready", status
         assert second.result("workspace/executeCommand", {"command": "qwenpair.reindex"}, timeout=120) == {"files": N_FILES}
         assert first.result("workspace/executeCommand", {"command": "qwenpair.reindex"}, timeout=120) == {"files": N_FILES}
         assert first.shutdown_and_exit() == 0 and second.shutdown_and_exit() == 0
