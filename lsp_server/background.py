@@ -218,6 +218,8 @@ class BackgroundWork:
             return 0
         state.state, state.files = "ready", files
         progress.end(f"{files} files")
+        if session.workspace.save_problem:  # a whole index, but the cache disk is full
+            self.show(types.MessageType.Warning, f"qwenpair: {session.workspace.save_problem}")
         return files
 
     def reindex(self) -> int:
