@@ -160,6 +160,32 @@ def test_a_full_disk_while_a_server_indexes_is_a_message_and_the_server_goes_on(
     assert _integrity(_store(cache, root))[0] == "ok"
 
 
+def test_a_snapshot_the_server_cannot_save_is_a_warning_and_the_index_is_ready(tmp_path, monkeypatch):
+    """Issue 18, finding 1, in the server: when only the lexical snapshot does not fit, the
+    root is ready with every file and a window/showMessage warning names the directory."""
+    root, cache = _tree(tmp_path / "ws"), tmp_path / "cache"
+    past = time.time() - 3600
+    for path in root.rglob("*.py"):
+        os.utime(path, (past, past))
+    assert _files(_index(root, cache)) == N_FILES
+    (root / "pkg0" / "mod0.py").write_text("def renamed_after_the_build():\n    return 1\n")
+    limit = 256 * 1024
+    monkeypatch.setattr(lsp_wire, "SERVE", [sys.executable, "-c", (
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d)); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'qwenpair', 'serve'])") % (limit, limit)])
+    wire = Wire(_serve_env(tmp_path, cache))
+    try:
+        wire.initialize(root, _options(tmp_path))
+        index = wire.wait_ready(timeout=180)["index"]
+        assert index["state"] == "ready" and index["files"] == N_FILES, index
+        expected = f"cannot write the index in {_store(cache, root).parent}"
+        wire.wait_for(lambda: any(expected in m["message"] and m["type"] == 2
+                                  for m in wire.notifications("window/showMessage")), what="the warning shown")
+        assert wire.shutdown_and_exit() == 0
+    finally:
+        wire.kill()
+
+
 # -- finding 2: several processes on one workspace -------------------------------------------
 
 def _wait_for_rows(store: Path, timeout: float = 60) -> None:
