@@ -45,10 +45,6 @@ class WriterLock:
         self._depth = 0
         self._fd: int | None = None
 
-    @property
-    def held_here(self) -> bool:
-        return self._depth > 0
-
     def acquire(self, *, wait: bool = True, cancel: Callable[[], bool] | None = None,
                 on_wait: Callable[[], None] | None = None) -> bool:
         """Take the lock; False when ``wait`` is off and another holds it, or when ``cancel``
