@@ -2,7 +2,8 @@
 
 The one place that writes prompt text. The engine (assistant/) and the training pipeline
 (training/) both import it, so a model is trained on exactly the prompts the server sends.
-It only builds strings; token budgets and context choice live in the callers.
+It only builds prompts (strings that know their markers); token budgets and context choice
+live in the callers.
 
 Formats (DESIGN.md §3):
 
@@ -26,7 +27,8 @@ and text. Repository text, paths, questions and answers are always text pieces, 
 that spells ``<|im_end|>`` or ``<|file_sep|>`` gets the BPE tokens of those characters, never
 the control token. Backends and training tokenize through ``encode_prompt``. A plain ``str``
 is all text: anything that loses the structure (an f-string, ``replace``) fails closed, with
-no control tokens at all. Concatenation (``+``) and slicing keep it.
+no control tokens at all. Concatenation (``+``) and slicing keep it. Paths and the repository
+name are written on their header line with line breaks escaped (``header_line``).
 """
 
 from __future__ import annotations
