@@ -8,7 +8,11 @@ then checks the editor holds the typed text followed by the suggestion. A second
 "Edit Selection with Instruction" on one line (and, again, the server's "Edit selection…" code
 action), accepts the diff, and checks the line is the
 scripted chat model's answer (see tests/e2e/test_nvim_e2e.py) and the rest is unchanged; a
-third asks a question in the chat view's webview and checks the answer shown.
+third asks a question in the chat view's webview and checks the answer shown. A fourth, in a
+second workspace whose completion model writes ``len(sys.argv))`` after ``print(`` (the range
+model of tests/e2e/test_nvim_e2e.py), puts the cursor inside ``print()`` and checks that the
+item, whose range covers the ``)``, is drawn without the closer twice and accepted into
+``print(len(sys.argv))`` exactly.
 code-server, playwright-core and Chromium come from .ci/setup (editors/vscode/e2e/install.sh
 and Debian's chromium). Run: .venv/bin/pytest -q tests/e2e/test_vscode_codeserver.py
 """
@@ -28,7 +32,7 @@ import pytest
 
 # The scripted chat model (a real GGUF whose answer is known) and the sample file come from
 # the Neovim test module; importing the fixture shares it (pytest puts tests/e2e on sys.path).
-from test_nvim_e2e import SCRIPTED_ANSWER, SOURCE, scripted_model  # noqa: F401
+from test_nvim_e2e import SCRIPTED_ANSWER, SOURCE, range_model, scripted_model  # noqa: F401
 
 EXTENSION = Path(__file__).resolve().parents[2] / "editors" / "vscode"
 E2E = EXTENSION / "e2e"
@@ -39,6 +43,7 @@ pytestmark = pytest.mark.slow
 
 TYPED = "    return sum("
 FILES = ("sums.py", "stats.py", "scale.py")  # one per test: a window restores others' unsaved edits
+RANGE_FOLDER = "ws-range"
 
 
 def free_port() -> int:
@@ -63,7 +68,7 @@ def vsix(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def code_server(tmp_path_factory, vsix, tiny_model, scripted_model):
+def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model):
     """One code-server for this module; each test opens its own browser window (and so gets
     its own extension host and server) on its own file of the workspace."""
     assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
@@ -73,6 +78,13 @@ def code_server(tmp_path_factory, vsix, tiny_model, scripted_model):
     (workspace / ".git").mkdir(parents=True)
     for name in FILES:
         (workspace / name).write_text(SOURCE)
+    # A second folder whose own settings pick the range model (a window on it starts its own
+    # server with that model; the user settings below stay as they are for the others).
+    ranges = root / RANGE_FOLDER
+    (ranges / ".git").mkdir(parents=True)
+    (ranges / ".vscode").mkdir()
+    (ranges / ".vscode" / "settings.json").write_text(json.dumps({"qwenpair.model": str(range_model)}))
+    (ranges / "show.py").write_text("import sys\n")
     (data / "User").mkdir(parents=True)
     (data / "User" / "settings.json").write_text(json.dumps({
         "qwenpair.serverCommand": [sys.executable, "-m", "qwenpair", "serve"],
@@ -149,3 +161,20 @@ def test_chat_view_answers_in_its_webview(code_server, tmp_path):
     shown = json.loads(done.stdout)
     assert shown["question"] == "what does scale do?"
     assert shown["answer"] == SCRIPTED_ANSWER
+
+
+def test_an_item_that_replaces_the_auto_closed_paren(code_server, tmp_path, range_model):
+    head, _ = code_server.rsplit("/ws", 1)  # the same code-server, on the other folder
+    url = f"{head}/{RANGE_FOLDER}"
+    done = subprocess.run(
+        # "print)", one left, "(": the last keystroke asks at print(‸) with the ) after the cursor
+        ["node", str(E2E / "range.mjs"), url, "show.py", range_model.stem, "print)", "1", "(", "len", str(tmp_path)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
+    result = json.loads(done.stdout)
+    assert range_model.stem in result["status"]
+    # Drawn as it will be after accepting: the suggestion before the buffer's own `)`.
+    assert result["shown"][:3] == ["import sys", "", "print(len(sys.argv))"], result
+    assert result["lines"][:3] == ["import sys", "", "print(len(sys.argv))"], result
+    assert result["lines"][3:] in ([], [""]), result

@@ -2,8 +2,11 @@
  * Starts `qwenpair serve` (stdio) as a language client and wraps the server's commands.
  *
  * vscode-languageclient 10 speaks LSP 3.18, so textDocument/inlineCompletion becomes a VS Code
- * inline completion provider by itself; the middleware here only skips languages the user
- * turned off. The server's executeCommand names (qwenpair.status, .chat, .edit, .reindex,
+ * inline completion provider by itself, items' ranges included (an item may replace the
+ * closers the editor auto-inserted after the cursor); the middleware here only skips
+ * languages the user turned off. A multi-line suggestion first answers with its first line;
+ * `qwenpair/inlineCompletionExtended` then says the whole block is ready, and the shown
+ * suggestion is asked for again (the server answers from its cache; docs/lsp.md). The server's executeCommand names (qwenpair.status, .chat, .edit, .reindex,
  * .switchModel) are wrapped as typed methods; the extension's own VS Code commands use other
  * ids, because the client registers the server's command ids with VS Code itself.
  */
@@ -37,6 +40,13 @@ export interface EditResult {
   edit: WorkspaceEdit;
   diff?: string;
   warnings?: string[];
+}
+
+/** `qwenpair/inlineCompletionExtended`: a multi-line suggestion's whole block is ready. */
+interface ExtendedParams {
+  textDocument: { uri: string; version: number };
+  position: { line: number; character: number };
+  items: Array<{ insertText: string; range?: Range }>;
 }
 
 export interface EditArgs {
@@ -78,8 +88,24 @@ export class QwenpairClient {
     this.client = new LanguageClient('qwenpair', 'qwenpair', serverOptions, clientOptions);
   }
 
-  start(): Promise<void> {
-    return this.client.start();
+  async start(): Promise<void> {
+    await this.client.start();
+    this.client.onNotification('qwenpair/inlineCompletionExtended', (params: ExtendedParams) =>
+      this.onExtended(params),
+    );
+  }
+
+  /** The block of the suggestion shown in the active editor is ready: ask for it again. */
+  private onExtended(params: ExtendedParams): void {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || this.client.code2ProtocolConverter.asUri(editor.document.uri) !== params?.textDocument?.uri) {
+      return;
+    }
+    // Typing along keeps the cursor on the suggestion's line; elsewhere it is no longer shown.
+    if (!editor.selection.isEmpty || editor.selection.active.line !== params.position?.line) {
+      return;
+    }
+    void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
   }
 
   stop(): Promise<void> {
