@@ -479,7 +479,7 @@ def _ensure_name_index(state: IndexState) -> None:
     try:
         state.store.ensure_name_index()
     except Exception as exc:  # lookups by name go slow; the store's next open builds it again
-        log.warning("could not build the symbol name index: %s", exc)
+        log.info("could not build the symbol name index: %s", exc)
 
 
 def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, tally, open_facts=None) -> bool:

@@ -427,7 +427,9 @@ class Workspace:
                     if got and not self.state.changed_elsewhere():
                         self.state.save_snapshot()
             except Exception as exc:  # closing must not fail because the cache disk is full
-                log.warning("could not save the lexical index snapshot: %s", exc)
+                # (a full disk was told already, by the build that met it)
+                level = logging.INFO if disk_space.is_out_of_space(exc) else logging.WARNING
+                log.log(level, "could not save the lexical index snapshot: %s", exc)
             self.state.store.close()
         self._pool.close()
 
