@@ -22,7 +22,6 @@ thread ends.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -45,7 +44,8 @@ def guard(owner_pid: int) -> None:
 
 def _set_parent_death_signal() -> bool:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The symbols already loaded (libc among them): find_library would run ldconfig.
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
     except (OSError, AttributeError):  # no libc by that name, or no prctl: the watch thread remains
         return False
