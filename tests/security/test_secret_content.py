@@ -204,3 +204,18 @@ def test_typing_into_a_clean_text_is_judged_as_a_full_scan_would(data):
     # a 1-character chunk makes the changed span exact, so only MAX_MATCH keeps it sound
     with patch.object(secrets, "_CHUNK", data.draw(st.sampled_from([1, 7, secrets._CHUNK]))):
         assert (find_secret_in_change(old, new) is None) == (find_secret(new) is None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.integers(0, 3000).map(filler), st.text(max_size=40)),
+                max_size=12), st.sampled_from([1, 64]))
+def test_the_gated_search_agrees_with_a_plain_search(parts, windows):
+    """finding 3 (the fast path): looking for each shape only around its gate's hits finds a
+    secret exactly when a plain search of the whole text does, in str and in bytes."""
+    from repo_index import secrets
+
+    text = "".join(parts)
+    plain = any(regex.search(text) for _, _, regex in secrets._STR)
+    with patch.object(secrets, "_MAX_WINDOWS", windows):
+        assert (secrets.find_secret(text) is not None) == plain
+        assert (secrets.find_secret(text.encode("utf-8", "surrogatepass")) is not None) == plain
