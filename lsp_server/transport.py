@@ -1,13 +1,10 @@
-"""stdio and TCP transports whose framing recovers from a wrong Content-Length, and the
-TCP listener's admission rules.
+"""stdio and TCP transports over a framing that survives bad frames, and the TCP
+listener's admission rules.
 
-pygls 2.1 reads frames with its own loop (``pygls.io_.run_async``), but once a
-Content-Length is wrong the rest of the stream is lost: the header of every later message
-ends up inside the previous body. ``ResyncReader`` sits under that loop: a header that
-appears in the middle of a line starts a fresh line, and a body that is not JSON but
-contains the next header is cut there, the rest going back into the stream. So after one
-bad frame the server answers the next message (at most the bad one and the one it
-overlapped are lost). Everything else is pygls' own loop.
+pygls 2.1's own loop (``pygls.io_.run_async``) read whatever length a header named and lost
+the stream after one wrong Content-Length; both transports run ``frames.run_frames``
+instead: a capped frame size, resynchronisation on the next header, and an error answer to
+a bad or batched request (docs/lsp.md, "Bad frames"). Everything else is pygls' protocol.
 
 TCP peers are not trusted the way the editor that started us over stdio is
 (docs/security.md): ``start_tcp`` listens on loopback addresses unless told otherwise,
@@ -34,69 +31,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.io_ import StdoutWriter
 
+from lsp_server.frames import BadFrame, FrameReader, run_frames
 from model.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-HEADER = b"Content-Length:"
+def stdin_source(stdin: BinaryIO, executor: Any) -> Callable[[int], Any]:
+    """``read_some(n)`` over a blocking binary stream, read in ``executor``: whatever has
+    arrived, up to ``n`` bytes (never waiting for all ``n``)."""
+    read = getattr(stdin, "read1", None) or stdin.read
 
+    def read_some(n: int) -> Any:
+        return asyncio.get_running_loop().run_in_executor(executor, read, n)
 
-class ResyncReader:
-    """An async reader with a push-back buffer, over one with readline/readexactly."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._pending = b""
-
-    def push_back(self, data: bytes) -> None:
-        """Bytes to be read again before anything else (an admitted first message)."""
-        self._pending = data + self._pending
-
-    async def readline(self) -> bytes:
-        if self._pending:
-            end = self._pending.find(b"\n")
-            if end != -1:
-                line, self._pending = self._pending[: end + 1], self._pending[end + 1 :]
-            else:
-                line, self._pending = self._pending + await self._inner.readline(), b""
-        else:
-            line = await self._inner.readline()
-        at = line.find(HEADER)
-        if at > 0:
-            log.warning("skipped %d stray bytes before a header", at)
-            line = line[at:]
-        return line
-
-    async def readexactly(self, n: int) -> bytes:
-        data, self._pending = self._pending[:n], self._pending[n:]
-        if len(data) < n:
-            data += await self._inner.readexactly(n - len(data))
-        at = data.find(HEADER)
-        if at != -1 and not _is_json(data):
-            log.warning("a body overran the next header (wrong Content-Length); resynchronising")
-            self._pending = data[at:] + self._pending
-            data = data[:at] or b"\n"  # never empty: pygls reads an empty body as end of stream
-        return data
-
-
-def _is_json(data: bytes) -> bool:
-    try:
-        json.loads(data)
-    except ValueError:
-        return False
-    return True
+    return read_some
 
 
 def start_io(server: Any, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """pygls' ``start_io`` with the resynchronising reader."""
+    """pygls' ``start_io`` with the frame loop of ``frames``."""
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))
-    reader = ResyncReader(StdinAsyncReader(stdin, server.thread_pool))
+    reader = FrameReader(stdin_source(stdin, server.thread_pool))
     try:
-        asyncio.run(run_async(stop_event=server._stop_event, reader=reader, protocol=server.protocol,
-                              logger=log, error_handler=server.report_server_error))
+        asyncio.run(run_frames(server._stop_event, reader, server.protocol, server.report_server_error))
     except BrokenPipeError:
         log.error("the connection to the client is lost")
     except (KeyboardInterrupt, SystemExit):
@@ -208,7 +167,7 @@ def start_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False,
             holder = writer
             admitted = False
             try:
-                stream = ResyncReader(reader)
+                stream = FrameReader(reader.read)
                 try:
                     refusal = await asyncio.wait_for(_admit(stream, writer, token), AUTH_TIMEOUT_S)
                 except TimeoutError:
@@ -227,8 +186,7 @@ def start_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False,
                 admitted = True
                 log.info("admitted the TCP client %s", peer)
                 server.protocol.set_writer(writer)
-                await run_async(stop_event=stop_event, reader=stream, protocol=server.protocol,
-                                logger=log, error_handler=server.report_server_error)
+                await run_frames(stop_event, stream, server.protocol, server.report_server_error)
             finally:
                 if admitted:
                     if not done.done():
@@ -291,34 +249,24 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
-async def _read_frame(stream: ResyncReader) -> tuple[dict[str, Any] | None, bytes]:
-    """One framed message (None if it is not a JSON object) and its raw bytes."""
-    length = None
-    raw = b""
-    while True:
-        line = await stream.readline()
-        if not line:
-            raise asyncio.IncompleteReadError(raw, None)
-        raw += line
-        if not line.strip():
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip()) if value.strip().isdigit() else None
-    if length is None or length > MAX_AUTH_BYTES:
-        return None, raw
-    body = await stream.readexactly(length)
+async def _read_frame(stream: FrameReader) -> dict[str, Any] | None:
+    """One framed message of at most ``MAX_AUTH_BYTES`` (None if it is not a JSON object)."""
+    body = await stream.next_frame(MAX_AUTH_BYTES)
+    if body is None:
+        raise asyncio.IncompleteReadError(b"", None)
+    if isinstance(body, BadFrame):
+        return None
     try:
         message = json.loads(body)
     except ValueError:
-        return None, raw + body
-    return (message if isinstance(message, dict) else None), raw + body
+        return None
+    return message if isinstance(message, dict) else None
 
 
-async def _admit(stream: ResyncReader, writer: asyncio.StreamWriter, token: str) -> tuple[Any, str] | None:
+async def _admit(stream: FrameReader, writer: asyncio.StreamWriter, token: str) -> tuple[Any, str] | None:
     """Read the first message; None admits the client (the message, less its token, goes
     back into ``stream`` for the protocol), else (request id or None, why refused)."""
-    message, _ = await _read_frame(stream)
+    message = await _read_frame(stream)
     if message is None:
         return None, "the first message must be a JSON-RPC object (initialize) carrying the token"
     msg_id = message.get("id")
