@@ -192,9 +192,9 @@ def test_a_model_that_fails_to_load_gives_empty_completions_and_says_how_to_fix(
 
 
 def test_commands_chat_edit_status_and_code_actions(start, workspace, tiny_model, tmp_path):
-    wire = start()
     log_file = tmp_path / "logs" / "server.log"
-    wire.initialize(workspace, fast_options(tiny_model.gguf, log_file=str(log_file)))
+    wire = start("--log-file", str(log_file))  # a server-side setting: never from the client
+    wire.initialize(workspace, fast_options(tiny_model.gguf))
     uri = wire.open(workspace / "pkg" / "util.py", version=3)
     status = wire.wait_ready()
     assert {"model", "chat_model", "adapter", "index", "last_latency_ms", "rss_mb", "position_encoding"} <= set(status)
