@@ -2,7 +2,8 @@
 
 Runs the completion engine repository-level: the workspace (``--root``, else the file's git
 repository, else its directory; never a folder inside ``.git``) is indexed (persisted, so later runs re-read only what
-changed) and its definitions and similar code go into the prompt.
+changed) and its definitions and similar code go into the prompt. The human mode then says
+on stderr what ran (``complete_report``); ``--json`` and ``--show-prompt`` print only their output.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from qwenpair.commands import complete_report
 from qwenpair.commands.common import add_model_options, parse_location, read_text, warn
 
 
@@ -97,7 +100,7 @@ def _engine(args: argparse.Namespace, path: Path, backend):
     for m in messages:
         warn(m)
     session = open_session(root, backend, config=config)
-    return session.engine, session.workspace.close
+    return session.engine, session.workspace.close, session.workspace
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,11 +109,13 @@ def run(args: argparse.Namespace) -> int:
     path, line, col = parse_location(args.location)
     path = Path(os.path.abspath(path))  # not resolved: the policy judges a link and its target
     text = read_text(path)
-    request = CompletionRequest(path, text, line, col, candidates=args.n, explain=args.explain)
+    # The human mode always collects the explain records: its summary is made of them.
+    human = not (args.json or args.show_prompt)
+    request = CompletionRequest(path, text, line, col, candidates=args.n, explain=args.explain or human)
     if args.show_prompt:
         from model.backends.tokenizer_only import TokenizerOnlyBackend
 
-        engine, close_index = _engine(args, path, TokenizerOnlyBackend(args.n_ctx))
+        engine, close_index, _ = _engine(args, path, TokenizerOnlyBackend(args.n_ctx))
         try:
             prompt, explain, warnings = engine.build_prompt(request)
         finally:
@@ -127,12 +132,20 @@ def run(args: argparse.Namespace) -> int:
 
     from model.loader import BackendConfig, load_backend
 
+    ran = complete_report.Run()
+    model_ref = resolve_model(args.model)
+    t0 = time.perf_counter()
     backend = load_backend(
-        BackendConfig(model=resolve_model(args.model), n_ctx=args.n_ctx, n_threads=args.threads,
+        BackendConfig(model=model_ref, n_ctx=args.n_ctx, n_threads=args.threads,
                       n_gpu_layers=args.gpu_layers, adapter=args.adapter)
     )
-    engine, close_index = _engine(args, path, backend)
+    ran.load_s, t0 = time.perf_counter() - t0, time.perf_counter()
+    recorder = complete_report.Recorder(backend)
+    engine, close_index, workspace = _engine(args, path, recorder if human else backend)
+    ran.index_s = time.perf_counter() - t0
     try:
+        if human:
+            ran.index = workspace.stats()
         result = engine.complete_sync(request)
     finally:
         engine.close()
@@ -163,12 +176,31 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.explain:
         _print_explain(result.explain)
+    ran.model, ran.generations = backend.name, recorder.generations
+    ran.test_model = args.model == "auto" and model_ref != _default_gguf()
     if not result.text:
-        warn("the model returned an empty completion at this position")
+        print(f"qwenpair: {complete_report.empty_reason(ran)}", file=sys.stderr)
+    elif ran.test_model:  # stdout stays the completion alone: scripts read it
+        print("qwenpair: the completion from the random-weight test model (meaningless text):", file=sys.stderr)
+    sys.stderr.flush()
     sys.stdout.write(result.text + "\n")
     for extra in result.items[1:]:
         sys.stdout.write(f"--- candidate (mean logprob {extra.mean_logprob:.3f})\n{extra.text}\n")
+    sys.stdout.flush()
+    complete_report.print_summary(result, ran)
     return 0
+
+
+def _default_gguf() -> str | None:
+    """The default completion model's file when it is downloaded (what ``auto`` prefers)."""
+    from model import registry
+    from model.errors import ModelNotFound
+    from model.loader import resolve_gguf
+
+    try:
+        return str(resolve_gguf(registry.DEFAULT_COMPLETION_MODEL))
+    except ModelNotFound:
+        return None
 
 
 def _range(item) -> dict:
