@@ -12,7 +12,7 @@ is typing in them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from repo_index import IndexConfig, Snippet, SourcePolicy, Workspace
@@ -20,10 +20,23 @@ from repo_index import IndexConfig, Snippet, SourcePolicy, Workspace
 
 class PromptPolicy(SourcePolicy):
     """``PromptPolicy(root)``: the policy of one workspace root (``None``: no root, so only
-    the text handed over is judged, by its name and content)."""
+    the text handed over is judged, by its name and content).
 
-    def __init__(self, root: Path | None, *, max_bytes: int = 1_000_000) -> None:
+    ``rules_generation`` (the workspace's counter of ignore-rule reloads) makes the policy
+    forget its cached verdicts when the index read the ignore files again: a file added to
+    ``.gitignore`` while the server runs leaves the prompts from then on, not at restart."""
+
+    def __init__(self, root: Path | None, *, max_bytes: int = 1_000_000,
+                 rules_generation: Callable[[], int] | None = None) -> None:
         super().__init__(root, max_bytes=max_bytes)
+        self._generation = rules_generation
+        self._seen = rules_generation() if rules_generation else 0
+
+    def _path_verdict(self, absolute: str, *, use: str, handed_over: bool):
+        if self._generation is not None and (now := self._generation()) != self._seen:
+            self._seen = now
+            self.reload()
+        return super()._path_verdict(absolute, use=use, handed_over=handed_over)
 
 
 class WorkspaceRetriever:

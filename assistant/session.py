@@ -56,7 +56,7 @@ def open_session(
         if build:
             workspace.build()
         retriever = WorkspaceRetriever(workspace)
-        policy = PromptPolicy(root)
+        policy = PromptPolicy(root, rules_generation=lambda: workspace.rules_generation)
         engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever,
                                   path_policy=policy)
     except BaseException:

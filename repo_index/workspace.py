@@ -69,6 +69,9 @@ class Workspace:
         self.root = root
         self.config = config
         self.rules = PathRules(root, max_bytes=config.max_bytes, extra_ignores=config.extra_ignores)
+        #: Bumped whenever the ignore rules are read again (every scan), so that a policy
+        #: holding verdicts made under the old rules knows to forget them.
+        self.rules_generation = 0
         self.state = IndexState(root, store)
         self.documents = OpenDocuments(config)
         self.skipped: dict[str, str] = {}
@@ -128,6 +131,7 @@ class Workspace:
             if not writing:
                 return BuildStats(cancelled=True)
             self.rules.reload()
+            self.rules_generation += 1
             with self._lines_lock:
                 self._lines.clear()  # the rules may have changed: re-check on next read
             stats = indexer.sync(self.state, self.rules, self.config, self._pool, progress=progress,
