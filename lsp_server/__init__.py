@@ -4,7 +4,9 @@ Run it with ``qwenpair serve`` (stdio) or ``qwenpair serve --tcp HOST:PORT``; th
 contract (commands, notifications, code actions, errors) is docs/lsp.md, the settings are
 docs/configuration.md. Modules, from the wire inwards::
 
-    transport.py     stdio/TCP framing that resynchronises after a wrong Content-Length
+    transport.py     stdio/TCP framing that resynchronises after a wrong Content-Length;
+                     TCP: loopback by default, a token to present, one client at a time
+                     (docs/security.md)
     protocol.py      JSON-RPC corrections: -32002 before initialize, -32600 after shutdown,
                      -32602 for undecodable params, UTF-8 preference, the exit code
     handlers.py      the LSP handlers (thin adapters) and ``serve()``
