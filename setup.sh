@@ -134,6 +134,7 @@ if ! llama_ok; then
     echo "Remove $LLAMA_WHEELS and run 'bash setup.sh' again, or set CMAKE_ARGS to flags this CPU supports." >&2
     exit 1
   fi
+  printf '%s\n' "$LLAMA_ARGS" > .venv/.qwenpair-llama-cmake-args  # `qwenpair doctor` shows them
   done_step
 fi
 
