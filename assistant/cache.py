@@ -86,11 +86,12 @@ class CompletionCache:
         self.misses += 1
         return None
 
-    def discard(self, path: str, before: str, after: str, completion: CachedCompletion) -> None:
-        """Forget ``completion`` if it is still the entry for this key (a partial one whose
-        block was cancelled: asked again, the model writes the whole block)."""
+    def discard_partial(self, path: str, before: str, after: str) -> None:
+        """Forget the entry for this key if it is a partial one (its block was cancelled:
+        asked again, the model writes the whole block)."""
         key = _key(path, before, after)
-        if self._entries.get(key) is completion:
+        entry = self._entries.get(key)
+        if entry is not None and entry.partial:
             del self._entries[key]
 
     def clear(self) -> None:

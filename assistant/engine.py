@@ -17,10 +17,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import large_document
 from assistant.cache import CachedCompletion, CompletionCache
 from assistant.config import EngineConfig
 from assistant.context import ContextBuilder, Retriever
@@ -37,6 +38,7 @@ from assistant.postprocess import (
 )
 from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
 from assistant.scheduler import Scheduler, Superseded
+from assistant.streaming import FirstLine, settle
 from model.backends.base import Backend, GenerationRequest
 from repo_index import Snippet, syntax_errors
 
@@ -48,12 +50,18 @@ PathPolicy = Callable[[Path, str | None], tuple[bool, str]]
 OTHER_DOCUMENTS = 4
 #: Lines of another document shown around its last edit.
 DOCUMENT_WINDOW = 20
+#: Bounds on the documents kept for that context, oldest dropped first (issue 18 finding 3:
+#: every document ever opened used to stay whole). A closed document keeps only the lines
+#: around its last edit; an open one shares its text with the editor's copy.
+MAX_TRACKED_DOCUMENTS = 32
+MAX_TRACKED_CHARS = 32_000_000
 
 
 @dataclass
 class _Doc:
     text: str
-    last_line: int = 0
+    last_line: int = 0  # in ``text``
+    first_line: int = 0  # the document's line that ``text`` starts with (a window of it)
 
 
 class CompletionEngine:
@@ -86,6 +94,7 @@ class CompletionEngine:
         )
         self._docs: OrderedDict[Path, _Doc] = OrderedDict()
         self._docs_lock = threading.Lock()
+        self._tracked_chars = 0
         self._last_prompt = ""
         self._chars_per_token = 3.0
         self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0,
@@ -96,10 +105,9 @@ class CompletionEngine:
         """Track the document and pre-fill, in the background, the stable part of the prompt
         for a cursor on ``line`` (what stays fixed while the user types on that line)."""
         with self._docs_lock:
-            self._docs[path] = _Doc(text, line)
-            self._docs.move_to_end(path)
-        if not self._allowed(path, text)[0]:
-            return None
+            self._track(path, text, line)
+        if large_document.is_large(text) or not self._allowed(path, text)[0]:
+            return None  # a large document has no prefill: completions in it use a window
         lines = text.split("\n")
         end = len(lines[line]) if 0 <= line < len(lines) else 0
         request = CompletionRequest(path, text, line, end)  # typing usually happens at a line's end
@@ -107,15 +115,34 @@ class CompletionEngine:
 
     def document_changed(self, path: Path, text: str, line: int | None = None) -> None:
         with self._docs_lock:
-            doc = self._docs.get(path) or _Doc(text)
-            doc.text = text
-            if line is not None:
-                doc.last_line = line
-            self._docs[path] = doc
-            self._docs.move_to_end(path)
+            doc = self._docs.get(path)
+            if line is None:
+                line = doc.first_line + doc.last_line if doc is not None else 0
+            self._track(path, text, line)
 
     def document_closed(self, path: Path) -> None:
-        self.context.forget(path)  # keep the text: a recently edited document still helps
+        self.context.forget(path)
+        with self._docs_lock:  # a recently edited document still helps: keep its lines near the edit
+            doc = self._docs.get(path)
+            if doc is not None:
+                self._track(path, doc.text, doc.first_line + doc.last_line, keep=DOCUMENT_WINDOW, offset=doc.first_line)
+
+    def _track(self, path: Path, text: str, line: int, keep: int | None = None, offset: int = 0) -> None:
+        """Keep ``text`` (whose first line is the document's ``offset``) as ``path``'s, the most
+        recent; only the ``keep`` lines on each side of ``line`` when given or when the text is
+        over the size cap. The oldest go past the bounds. The caller holds ``_docs_lock``."""
+        first = offset
+        if keep is not None or large_document.is_large(text):
+            start, text, _ = large_document.window(text, line - offset, 0, keep or DOCUMENT_WINDOW)
+            first += start
+        old = self._docs.pop(path, None)
+        if old is not None:
+            self._tracked_chars -= len(old.text)
+        self._docs[path] = _Doc(text, max(0, line - first), first)
+        self._tracked_chars += len(text)
+        while len(self._docs) > 1 and (len(self._docs) > MAX_TRACKED_DOCUMENTS or self._tracked_chars > MAX_TRACKED_CHARS):
+            _, dropped = self._docs.popitem(last=False)
+            self._tracked_chars -= len(dropped.text)
 
     # -- requests -----------------------------------------------------------------------
     def complete(self, request: CompletionRequest) -> Future:
@@ -127,6 +154,8 @@ class CompletionEngine:
         ``first`` holds its first line as soon as the model has written it (``stop_reason``
         ``"first_line"``), while ``final`` waits for the whole block; otherwise both hold the
         same result. Either fails with ``Superseded`` when replaced before it is set."""
+        if large_document.is_large(request.text):  # file-level context around the cursor
+            return large_document.complete_in_window(self.complete_streamed, request)
         self.counters["requests"] += 1
         self.document_changed(request.path, request.text, request.line)
         hit = self._cached(request)
@@ -136,7 +165,7 @@ class CompletionEngine:
             return done, done
         first: Future = Future()
         final = self.scheduler.submit(str(request.path), lambda cancel: self._run(request, cancel, first))
-        final.add_done_callback(lambda f: _settle(first, f))
+        final.add_done_callback(lambda f: settle(first, f))
         if self.config.speculative:
             final.add_done_callback(lambda f: self._speculate(request, f))
         return first, final
@@ -263,7 +292,7 @@ class CompletionEngine:
             lo = max(0, doc.last_line - DOCUMENT_WINDOW // 2)
             hi = min(len(lines), lo + DOCUMENT_WINDOW)
             out.append(
-                Snippet(path=rel, start_line=lo, end_line=hi, text="\n".join(lines[lo:hi]), score=0.0,
+                Snippet(path=rel, start_line=doc.first_line + lo, end_line=doc.first_line + hi, text="\n".join(lines[lo:hi]), score=0.0,
                         kind="document", reason="open or recently edited in the editor")
             )
         return out
@@ -306,34 +335,15 @@ class CompletionEngine:
         self._last_prompt = stable
         return n
 
-    def _first_line(self, request: CompletionRequest, pp_context: CompletionContext, first: Future,
-                    cancel: threading.Event, t0: float):
-        """The ``on_text`` callback of a multi-line generation: at each new line, until one
-        is shown, shape the text up to it (as when the time cap cuts there) and, if that
-        leaves something to show, cache it as partial and set ``first``. Returns the
-        callback and a list that receives the partial cache entry."""
-        streamed: list[str] = []
-        published: list[CachedCompletion] = []
-
-        def on_text(piece: str) -> None:
-            streamed.append(piece)
-            if published or first.done() or cancel.is_set() or "\n" not in piece:
-                return
-            text = "".join(streamed)
-            shown = shape_completion(text[: text.rfind("\n")], pp_context)
-            if not shown.text.strip():
-                return  # a blank first line: wait for one with code
-            cursor, before, after = self._windows(request)
-            entry = CachedCompletion(shown.text, partial=True)
-            self.cache.put(str(request.path), before, after, entry)
-            published.append(entry)
-            _settle_value(first, CompletionResult(
-                items=[_item(shown, cursor.line, cursor.col)], stop_reason="first_line",
-                timings={"total_s": time.perf_counter() - t0},
-                warnings=[cursor.warning] if cursor.warning else [], version=request.version,
-            ))
-
-        return on_text, published
+    def _publish_first_line(self, request: CompletionRequest, shown: Shown, t0: float) -> CompletionResult:
+        """Cache a block's first line as partial (the block replaces it) and make its result."""
+        cursor, before, after = self._windows(request)
+        self.cache.put(str(request.path), before, after, CachedCompletion(shown.text, partial=True))
+        return CompletionResult(
+            items=[_item(shown, cursor.line, cursor.col)], stop_reason="first_line",
+            timings={"total_s": time.perf_counter() - t0},
+            warnings=[cursor.warning] if cursor.warning else [], version=request.version,
+        )
 
     def _run(self, request: CompletionRequest, cancel: threading.Event, first_line: Future | None = None) -> CompletionResult:
         cfg = self.config
@@ -353,9 +363,10 @@ class CompletionEngine:
         n = max(1, request.candidates or cfg.candidates)
         candidates: list[tuple[Shown, float]] = []
         first = None
-        stream, partial = None, []
+        stream = None
         if multiline and first_line is not None:
-            stream, partial = self._first_line(request, pp_context, first_line, cancel, t0)
+            stream = FirstLine(first_line, lambda text: shape_completion(text, pp_context),
+                               lambda shown: self._publish_first_line(request, shown, t0), cancel)
         for i in range(n):
             if cancel.is_set():
                 break
@@ -410,8 +421,8 @@ class CompletionEngine:
             # "nothing to suggest here" is cached too: greedy decoding would say it again
             texts = [i.text for i in items] or [""]
             self.cache.put(str(request.path), before, after, CachedCompletion(texts[0], tuple(texts[1:])))
-        elif partial:  # the block was cut short: asked again, the model writes it whole
-            self.cache.discard(str(request.path), before, after, partial[0])
+        elif stream is not None and stream.shown is not None:  # the block was cut short:
+            self.cache.discard_partial(str(request.path), before, after)  # asked again, it is written whole
         return out
 
     def status(self) -> dict:
@@ -424,28 +435,6 @@ class CompletionEngine:
             "cache_entries": len(self.cache),
             **self.counters,
         }
-
-
-def _settle_value(future: Future, value: CompletionResult) -> None:
-    try:
-        future.set_result(value)
-    except InvalidStateError:
-        pass  # already set: the first line came before the whole block
-
-
-def _settle(first: Future, final: Future) -> None:
-    """``first`` takes ``final``'s outcome unless the first line already set it."""
-    if first.done():
-        return
-    try:
-        if final.cancelled():
-            first.cancel()
-        elif final.exception() is not None:
-            first.set_exception(final.exception())
-        else:
-            first.set_result(final.result())
-    except InvalidStateError:
-        pass
 
 
 def _item(shown: Shown, line: int, col: int, logprob: float = 0.0) -> CompletionItem:

@@ -106,7 +106,8 @@ def test_cache_partial_entries_serve_typed_ahead_without_storing_it():
     hit = c.get("a.py", "    return tot", "\n")
     assert hit.completion.text == "al + 1" and hit.completion.partial
     assert len(c) == 1, "a rest of a partial entry is not stored"
-    c.discard("a.py", "    return ", "\n", CachedCompletion("total + 1", partial=True))
-    assert len(c) == 1, "only the very entry is discarded"
-    c.discard("a.py", "    return ", "\n", entry)
+    c.discard_partial("a.py", "    return ", "\n")
     assert len(c) == 0
+    c.put("a.py", "    return ", "\n", CachedCompletion("total + 1"))
+    c.discard_partial("a.py", "    return ", "\n")
+    assert len(c) == 1, "a whole entry is kept"
