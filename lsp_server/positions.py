@@ -9,6 +9,8 @@ surrogate pair (or inside a UTF-8 sequence) to the start of that character.
 
 from __future__ import annotations
 
+from assistant.large_document import line_at, line_count, line_start
+
 UTF8 = "utf-8"
 UTF16 = "utf-16"
 UTF32 = "utf-32"
@@ -50,23 +52,22 @@ def split_lines(text: str) -> list[str]:
 
 
 def to_line_col(text: str, line: int, character: int, encoding: str) -> tuple[int, int]:
-    """(line, code-point column) for an LSP position, clamped into ``text``."""
-    lines = split_lines(text)
-    if line >= len(lines):
-        return len(lines) - 1, len(lines[-1])
-    line = max(0, line)
-    return line, to_col(lines[line], character, encoding)
+    """(line, code-point column) for an LSP position, clamped into ``text``. The line is
+    found without splitting the text (a 50 MB document would make millions of line objects)."""
+    if line >= line_count(text):
+        last, body, _ = line_at(text, line)
+        return last, len(body)
+    line, body, _ = line_at(text, line)
+    return line, to_col(body, character, encoding)
 
 
 def to_offset(text: str, line: int, character: int, encoding: str) -> int:
     """Code-point offset into ``text`` of an LSP position (clamped)."""
-    lines = split_lines(text)
     line, col = to_line_col(text, line, character, encoding)
-    return sum(len(s) + 1 for s in lines[:line]) + col
+    return line_start(text, line) + col
 
 
 def to_position(text: str, line: int, col: int, encoding: str) -> tuple[int, int]:
     """LSP (line, character) of a code-point (line, col) in ``text``."""
-    lines = split_lines(text)
-    line = min(max(0, line), len(lines) - 1)
-    return line, from_col(lines[line], col, encoding)
+    line, body, _ = line_at(text, line)
+    return line, from_col(body, col, encoding)
