@@ -6,7 +6,8 @@ with a notice while another holds it, and first takes what that process committe
 its own in-memory view (file table, lexical index, next file id) is older. A write that
 fails (a full disk) is rolled back by SQLite; the in-memory view is then reloaded from the
 store so that it matches it again, and a lack of space becomes a ``WorkspaceError`` that
-names the directory and the space (``disk_space``). Readers take no lock.
+names the directory and the space (``disk_space``). Readers take no lock. What users see
+is in docs/configuration.md, "The workspace index on disk".
 """
 
 from __future__ import annotations
