@@ -7,12 +7,18 @@ the 0.5B-shaped Q8_0 model on CPU (random weights: speed depends on shape, not w
 The same trace is replayed with the naive layout (current line inside the prefix,
 snippets re-ranked on every keystroke: what llama-server's /infill does) in the same run.
 
-Reports per layout: keystroke latency p50/p95, prompt tokens re-evaluated per keystroke,
+Reports per layout: keystroke latency p50/p95 (until the answer the editor gets: for a
+multi-line suggestion its first line, docs/lsp.md), prompt tokens re-evaluated per keystroke,
 time to the first completion after opening the file, overhead against the model's own
 compute for the same tokens (engine wall time / (prompt eval + generation time)), and
 cache and typed-ahead hit rates; then the naive/ours ratios.
 
+``--blocks N`` measures streaming instead (issue 17): N times the cursor after a new
+``def mean_K(values):`` (multi-line), time to the first line of the suggestion vs. the whole
+block, p50, with a model of the same shape that writes a known 3-line block (block_model).
+
     .venv/bin/python bench/keystroke_latency.py [--root DIR --file REL] [--keys 60]
+    .venv/bin/python bench/keystroke_latency.py --blocks 8 [--block-tokens 64]
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys:
     from assistant.config import EngineConfig
     from assistant.engine import CompletionEngine
     from assistant.request import CompletionRequest
+    from assistant.scheduler import Superseded
 
     config = EngineConfig(
         naive_layout=naive, max_tokens_single=16, max_tokens_multi=16, generation_time_cap_s=10.0,
@@ -81,7 +88,10 @@ def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys:
                 lines[i] += ch
             req = CompletionRequest(path, "\n".join(lines), i, len(lines[i]))
             t0 = time.perf_counter()
-            result = engine.complete_sync(req)
+            try:  # what the editor is answered: a block's first line as soon as it is written
+                result = engine.complete_streamed(req)[0].result()
+            except Superseded:
+                continue
             dt = time.perf_counter() - t0
             if first is None:
                 first = time.perf_counter() - t_open
@@ -143,7 +153,8 @@ def replay_accepts(backend, root: Path, path: Path, text: str, targets: list[int
         item = shown.items[0]
         added = item.text.split("\n")
         offset = sum(map(len, lines[:i])) + i + len(lines[i])
-        doc = doc[:offset] + item.text + doc[offset:]
+        replaced = item.end_col - item.col if item.end_line == item.line else 0  # closers it writes itself
+        doc = doc[:offset] + item.text + doc[offset + replaced :]
         line, col = i + len(added) - 1, (len(lines[i]) if len(added) == 1 else 0) + len(added[-1])
         t0 = time.perf_counter()
         nxt = engine.complete_sync(CompletionRequest(path, doc, line, col))
@@ -161,6 +172,82 @@ def replay_accepts(backend, root: Path, path: Path, text: str, targets: list[int
     }
 
 
+#: The block the --blocks model writes after ``def mean_K(values):``: 3 lines, 37 tokens, the
+#: first line complete at the 6th. Its tokens are distinct (a bigram chain; see below).
+BLOCK = ('\n    if not values:\n        raise ValueError("the mean of an empty sequence is undefined; pass one or'
+         ' more numbers")\n            # callers catch this and report which column had no data')
+
+
+def block_model(shape: str, quant: str) -> Path:
+    """A model of ``shape`` at ``quant`` whose greedy completion after ``def mean_K(values):`` is
+    BLOCK: random weights write no newlines, so a block's first line would never come. Built
+    like the test suite's scripted GGUFs (tests/assistant/scripted_chat_model.py: the layers'
+    outputs zeroed, an untied output matrix that chains the block's tokens); its compute per
+    token is that of the shape, as for the random model."""
+    sys.path.insert(0, str(ROOT / "tests" / "assistant"))
+    from scripted_chat_model import scripted_gguf
+
+    from model.make_test import cached_test_model
+    from model.quantize import quantize
+    from model.tokenizer import load_fast_tokenizer
+
+    f16 = scripted_gguf(cached_test_model(shape), BLOCK, after=load_fast_tokenizer().encode("def mean(values):").ids[-1])
+    out = f16.with_name(f"scripted-{quant.lower()}.gguf")
+    if not out.is_file():
+        quantize(f16, out, quant)
+    return out
+
+
+def replay_blocks(backend, root: Path, path: Path, text: str, retriever, context_tokens: int, count: int,
+                  max_tokens: int) -> dict:
+    """Streaming (issue 17): ``count`` times, a new ``def mean_K(values):`` at the end of the
+    file with the cursor after it (a block opener: multi-line), as when the user has just
+    typed it; time until the engine hands over the suggestion's first line vs. until the
+    whole block is written, p50 of each. The first position is cold (the file was opened
+    with the prompt pre-filled), the others reuse the KV cache of the one before."""
+    from assistant.config import EngineConfig
+    from assistant.engine import CompletionEngine
+    from assistant.request import CompletionRequest
+
+    config = EngineConfig(max_tokens_single=16, max_tokens_multi=max_tokens, generation_time_cap_s=60.0,
+                          prompt_time_cap_s=120.0, latency_target_s=120.0, context_tokens=context_tokens,
+                          candidates=1)
+    backend.reset_cache()
+    engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever)
+    base = text.rstrip("\n") + "\n\n\n"
+    prefill = engine.document_opened(path, base)
+    if prefill is not None:
+        prefill.result()
+    to_first, to_block, streamed, block_lines = [], [], 0, []
+    for k in range(count):
+        line = f"def mean_{k}(values):"
+        doc = base + line + "\n"
+        t0 = time.perf_counter()
+        first, final = engine.complete_streamed(CompletionRequest(path, doc, doc.count("\n") - 1, len(line)))
+        head = first.result()
+        t1 = time.perf_counter() - t0
+        block = final.result()
+        t2 = time.perf_counter() - t0
+        is_streamed = head.stop_reason == "first_line"
+        streamed += is_streamed
+        to_first.append(t1)
+        to_block.append(t2)
+        block_lines.append(block.text.strip("\n").count("\n") + 1 if block.text else 0)
+        print(f"block {k + 1}: first line {t1 * 1000:.0f} ms, whole block {t2 * 1000:.0f} ms "
+              f"({block_lines[-1]} lines{', streamed' if is_streamed else ''}; {block.text[:40]!r})",
+              file=sys.stderr, flush=True)
+    engine.close()
+    return {
+        "scenario": f"multi-line after a new def at the end of the file, {count} times, up to {max_tokens} tokens",
+        "first_line_p50_ms": median(to_first) * 1000,
+        "whole_block_p50_ms": median(to_block) * 1000,
+        "first_line_p95_ms": percentile(to_first, 95) * 1000,
+        "whole_block_p95_ms": percentile(to_block, 95) * 1000,
+        "streamed": streamed,
+        "block_lines_median": median(block_lines),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=ROOT, help="repository (default: this one)")
@@ -174,6 +261,9 @@ def main() -> None:
     ap.add_argument("--speculative", action="store_true",
                     help="also measure speculative next completion: accept latency and its cost while typing")
     ap.add_argument("--think-ms", type=float, default=400.0, help="pause before accepting a suggestion")
+    ap.add_argument("--blocks", type=int, default=0,
+                    help="measure only streaming: first line vs whole block at this many block openers")
+    ap.add_argument("--block-tokens", type=int, default=64, help="token cap of a block for --blocks")
     args = ap.parse_args()
 
     from model.backends.llama_cpp import LlamaCppBackend
@@ -183,8 +273,19 @@ def main() -> None:
     path = root / args.file
     text = path.read_text()
     targets = pick_lines(text, args.lines)
-    backend = LlamaCppBackend(cached_test_model(args.shape).quantized(args.quant), n_ctx=4096, n_threads=args.threads)
+    # --blocks: a model of the same shape that writes a known block (see block_model)
+    model = block_model(args.shape, args.quant) if args.blocks else cached_test_model(args.shape).quantized(args.quant)
+    backend = LlamaCppBackend(model, n_ctx=4096, n_threads=args.threads)
     retriever, closer = make_retriever(root)
+    if args.blocks:
+        blocks = replay_blocks(backend, root, path, text, retriever, args.context_tokens, args.blocks, args.block_tokens)
+        if closer is not None:
+            closer()
+        emit([blocks], benchmark="keystroke_latency (streaming)",
+             model=f"{args.shape} {args.quant}, {args.threads} threads", file=f"{root.name}/{args.file}",
+             repo_context=retriever is not None,
+             ratios={"whole_block_over_first_line_p50": blocks["whole_block_p50_ms"] / blocks["first_line_p50_ms"]})
+        return
     ours = replay(backend, root, path, text, targets, args.keys, False, retriever, args.context_tokens)
     naive = replay(backend, root, path, text, targets, args.keys, True, retriever, args.context_tokens)
     results, ratios = [ours, naive], {}
