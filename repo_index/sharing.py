@@ -42,7 +42,14 @@ def writing(state: IndexState, root: Path, *, notify: Callable[[str], None], can
             yield False
             return
         with state.lock:
-            if state.changed_elsewhere():
+            if state.store.replaced():
+                reason = state.store.reconnect()
+                if reason:  # e.g. a newer qwenpair's schema: not ours to rebuild under it
+                    raise WorkspaceError(f"the index in {state.store.path.parent} was replaced by another "
+                                         f"process and cannot be used here ({reason}); restart this one")
+                log.info("the index of %s was rebuilt by another process; taking its state", root)
+                reload()
+            elif state.changed_elsewhere():
                 log.info("the index of %s changed in another process; taking its state", root)
                 reload()
         try:

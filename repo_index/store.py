@@ -170,6 +170,7 @@ class IndexStore:
         self.rebuilt_reason = ""
         self.writer = WriterLock(path.parent / WRITER_LOCK_NAME)
         self.db: sqlite3.Connection = self._connect()
+        self._identity = self._file_identity()
 
     @classmethod
     def open(cls, cache_dir: Path, root: Path, *, on_wait: Callable[[], None] | None = None) -> "IndexStore":
@@ -239,6 +240,29 @@ class IndexStore:
     @property
     def rebuilt(self) -> bool:
         return bool(self.rebuilt_reason)
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def replaced(self) -> bool:
+        """Whether the database file is no longer the one this connection opened: another
+        process rebuilt the store (``open``), and this one would write into a deleted file."""
+        return self._file_identity() != self._identity
+
+    def reconnect(self) -> str:
+        """Connect to the database file now at ``path`` (after ``replaced``; the writer lock
+        held); returns why it cannot be used, "" when it can."""
+        self.close()
+        self.db = self._connect()
+        self._identity = self._file_identity()
+        try:
+            return self._check()
+        except sqlite3.DatabaseError as exc:
+            return f"unreadable store ({exc})"
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)

@@ -5,6 +5,7 @@ are in ``test_faults``."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -68,3 +69,20 @@ def test_a_cancel_ends_the_wait_for_the_writer_lock(make_tree, cache_dir):
         finally:
             other.release()
         assert ws.build().files_indexed == 8
+
+
+def test_a_store_rebuilt_by_another_process_is_taken_up_not_written_blind(make_tree, open_ws):
+    """Issue 18, finding 2: when another process rebuilds the store (deleting the file this
+    one has open), the next build here connects to the new file instead of writing into
+    the deleted one, where no other process would ever see its work."""
+    root = make_tree(FILES)
+    first = open_ws(root)
+    assert first.build().files_indexed == 8
+    db = sqlite3.connect(first.state.store.path)
+    db.execute("UPDATE meta SET value = 'another root' WHERE key = 'root'")
+    db.commit()
+    db.close()
+    second = open_ws(root)  # rebuilds the store: a new, empty file
+    assert second.rebuild_notice and second.stats().files == 0
+    assert first.build().files_indexed == 8  # into the new file, as it is empty
+    assert second.build().files_indexed == 0 and second.definitions("function_5")
