@@ -217,15 +217,43 @@ def model_checks() -> list[Check]:
                 f"{path} ({path.stat().st_size / 1e9:.2f} GB, {info.architecture}); SHA-256 {digest} "
                 f"({time.perf_counter() - t0:.1f} s; no checksum is recorded to compare it with: "
                 f"`qwenpair model pull {spec.name}` verifies it against the hub)"))
-    default = registry.DEFAULT_COMPLETION_MODEL
-    if default not in present:
-        checks.insert(0, Check("completion model", "fail",
-                               f"{default} (the default) is not downloaded in {models_dir()}; "
-                               "--model auto falls back to a random-weight test model",
-                               f"qwenpair model pull {default}"))
-    else:
-        checks.insert(0, Check("completion model", "ok", f"{default} (the default) is downloaded"))
+    configured = _configured_models()
+    checks[:0] = [
+        _role_check("completion model", configured.get("model", "auto"), registry.DEFAULT_COMPLETION_MODEL,
+                    present, models_dir(), "fail", "--model auto falls back to a random-weight test model"),
+        # chat and edit only: the completion path works without it, so it is not a ✗
+        _role_check("chat model", configured.get("chat_model", "auto"), registry.DEFAULT_CHAT_MODEL,
+                    present, models_dir(), "info", "qwenpair chat / edit need it"),
+    ]
     return checks
+
+
+def _configured_models() -> dict:
+    """``model`` and ``chat_model`` from the config file, as the server would read them."""
+    from lsp_server.settings import parse, read_config_file
+
+    values, _ = read_config_file()
+    settings, _ = parse(values)
+    return {"model": settings.model, "chat_model": settings.chat_model}
+
+
+def _role_check(name: str, reference: str, default: str, present: list[str], where: Path, missing: str,
+                consequence: str) -> Check:
+    from model.errors import ModelError
+    from model.loader import resolve_gguf
+
+    if reference in ("auto", default):
+        if default in present:
+            return Check(name, "ok", f"{default} (the default) is downloaded")
+        return Check(name, missing, f"{default} (the default) is not downloaded in {where}; {consequence}",
+                     f"qwenpair model pull {default}")
+    if reference.startswith(("http://", "https://")):
+        return Check(name, "info", f"the config names a server, {reference} (not checked: doctor stays offline)")
+    try:
+        return Check(name, "ok", f"{resolve_gguf(reference)} (set in the config file)")
+    except ModelError as exc:
+        return Check(name, "fail", f"the config file names {reference!r}: {exc}",
+                     "fix the model setting in the config file, or pull the model it names")
 
 
 def _sha256(path: Path) -> str:

@@ -157,3 +157,15 @@ def test_neovim_plugin_whose_command_is_missing_is_a_cross(tmp_path, ready):
     res = doctor(tmp_path, "--json", "--root", str(ready["workspace"]), env=ready["env"], path=path)
     check = by_name(res)["editors: Neovim plugin"]
     assert res.returncode == 0 and check["status"] == "ok" and "qwenpair serve" in check["detail"], check
+
+
+def test_completion_model_named_in_the_config_is_the_one_checked(tmp_path, tiny_model):
+    config = tmp_path / "home" / ".config" / "qwenpair" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"model = {str(tiny_model.gguf)!r}\n")
+    env = {"QWENPAIR_CACHE_DIR": str(tmp_path / "cache")}  # the default model is not there
+    check = by_name(doctor(tmp_path, "--json", "--root", str(tmp_path), env=env))["completion model"]
+    assert check["status"] == "ok" and str(tiny_model.gguf) in check["detail"], check
+    config.write_text(f"model = {str(tmp_path / 'gone.gguf')!r}\n")
+    check = by_name(doctor(tmp_path, "--json", "--root", str(tmp_path), env=env))["completion model"]
+    assert check["status"] == "fail" and "gone.gguf" in check["detail"], check
