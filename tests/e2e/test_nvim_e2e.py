@@ -10,7 +10,9 @@ mode, waits for ghost text, dismisses it, asks again with the trigger key, accep
 server's "Edit selection…" code action asks for an instruction and applies its edit, and
 :QwenpairChat streams an answer into its buffer and :QwenpairStatus names the models.
 On both Neovims an item whose range replaces the `)` after the cursor is drawn without the
-closer twice and accepted into `print(len(sys.argv))` exactly.
+closer twice and accepted into `print(len(sys.argv))` exactly, and a multi-line suggestion,
+answered with its first line, grows to the whole block when the server's
+`qwenpair/inlineCompletionExtended` notification comes (docs/lsp.md).
 
 A random-weight model gives no usable edit (the server rightly refuses it), so chat and edit
 run on a *scripted* model: the tiny test model with its layers' outputs zeroed and an untied
@@ -107,7 +109,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | None = None, version: str = "0.12",
-               file: str = "stats.py"):
+               file: str = "stats.py", options: dict | None = None):
     vim = pynvim.attach("child", argv=[nvim_binary(version), "--embed", "--headless", "--clean", "-n"])
     vim.command(f"set runtimepath^={PLUGIN}")
     vim.command("runtime plugin/qwenpair.lua")
@@ -115,7 +117,8 @@ def start_nvim(workspace: Path, model: Path, engine: str, chat_model: Path | Non
         "require('qwenpair').setup(...)",
         {
             "cmd": [sys.executable, "-m", "qwenpair", "serve"],
-            "init_options": {"model": str(model), "chat_model": str(chat_model or model), "calibrate": False, "watch": False},
+            "init_options": {"model": str(model), "chat_model": str(chat_model or model), "calibrate": False, "watch": False,
+                             **(options or {})},
             "inline": engine,
         },
     )
@@ -236,6 +239,43 @@ def test_an_item_that_replaces_the_auto_closed_paren(workspace, range_model, ver
         assert vim.current.buffer[:] == ["import sys", "", "print(len(sys.argv))"]
         assert list(vim.current.window.cursor) == [3, len("print(len(sys.argv))")]
         assert vim.api.get_mode()["mode"] == "i"
+    finally:
+        vim.close()
+
+
+BLOCK_ANSWER = "\n    if values:\n        return sum(values)"
+
+
+@pytest.fixture(scope="session")
+def block_model(tiny_model) -> Path:
+    """A completion GGUF that writes BLOCK_ANSWER after ``def total(values):`` (as in
+    tests/lsp_server/test_lsp_streaming.py): the server answers its first line, then
+    notifies that the block is there."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
+    from scripted_chat_model import scripted_gguf
+
+    from model.tokenizer import load_fast_tokenizer
+
+    return scripted_gguf(tiny_model, BLOCK_ANSWER, after=load_fast_tokenizer().encode("def total(values):").ids[-1])
+
+
+@pytest.mark.parametrize(
+    ("version", "expected_engine"),
+    [("0.12", "native"), ("0.11", "extmark")],
+)
+def test_a_block_grows_from_its_first_line_when_the_server_has_it(workspace, block_model, version, expected_engine):
+    (workspace / "total.py").write_text("\n")
+    # The first generation after loading may be slow on a busy machine: no time cap cuts it short.
+    caps = {"engine": {"prompt_time_cap_s": 60.0, "generation_time_cap_s": 60.0, "latency_target_s": 60.0}}
+    vim = start_nvim(workspace, block_model, "auto", version=version, file="total.py", options=caps)
+    try:
+        assert vim.exec_lua("return require('qwenpair.inline').engine()") == expected_engine
+        vim.input("idef total(values):")
+        # The answer was the first line alone; only asking again on the notification shows the rest.
+        wait_for("the whole block", lambda: (ghost(vim) or {}).get("text") == BLOCK_ANSWER)
+        vim.input("<Tab>")
+        wait_for("the accepted block", lambda: len(vim.current.buffer) >= 3, timeout=10)
+        assert vim.current.buffer[:3] == ["def total(values):", "    if values:", "        return sum(values)"]
     finally:
         vim.close()
 
