@@ -12,7 +12,10 @@ third asks a question in the chat view's webview and checks the answer shown. A 
 second workspace whose completion model writes ``len(sys.argv))`` after ``print(`` (the range
 model of tests/e2e/test_nvim_e2e.py), puts the cursor inside ``print()`` and checks that the
 item, whose range covers the ``)``, is drawn without the closer twice and accepted into
-``print(len(sys.argv))`` exactly.
+``print(len(sys.argv))`` exactly. A fifth, in a third folder whose model writes a two-line
+block after ``def total(values):`` (the block model of tests/e2e/test_nvim_e2e.py), checks
+that the suggestion, answered with its first line, grows to the whole block when the server's
+``qwenpair/inlineCompletionExtended`` comes, and that Tab accepts the block.
 code-server, playwright-core and Chromium come from .ci/setup (editors/vscode/e2e/install.sh
 and Debian's chromium). Run: .venv/bin/pytest -q tests/e2e/test_vscode_codeserver.py
 """
@@ -32,7 +35,7 @@ import pytest
 
 # The scripted chat model (a real GGUF whose answer is known) and the sample file come from
 # the Neovim test module; importing the fixture shares it (pytest puts tests/e2e on sys.path).
-from test_nvim_e2e import SCRIPTED_ANSWER, SOURCE, range_model, scripted_model  # noqa: F401
+from test_nvim_e2e import SCRIPTED_ANSWER, SOURCE, block_model, range_model, scripted_model  # noqa: F401
 
 EXTENSION = Path(__file__).resolve().parents[2] / "editors" / "vscode"
 E2E = EXTENSION / "e2e"
@@ -44,6 +47,7 @@ pytestmark = pytest.mark.slow
 TYPED = "    return sum("
 FILES = ("sums.py", "stats.py", "scale.py")  # one per test: a window restores others' unsaved edits
 RANGE_FOLDER = "ws-range"
+BLOCK_FOLDER = "ws-block"
 
 
 def free_port() -> int:
@@ -68,7 +72,7 @@ def vsix(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model):
+def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model, block_model):
     """One code-server for this module; each test opens its own browser window (and so gets
     its own extension host and server) on its own file of the workspace."""
     assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
@@ -85,6 +89,11 @@ def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model)
     (ranges / ".vscode").mkdir()
     (ranges / ".vscode" / "settings.json").write_text(json.dumps({"qwenpair.model": str(range_model)}))
     (ranges / "show.py").write_text("import sys\n")
+    blocks = root / BLOCK_FOLDER  # the same for the block model
+    (blocks / ".git").mkdir(parents=True)
+    (blocks / ".vscode").mkdir()
+    (blocks / ".vscode" / "settings.json").write_text(json.dumps({"qwenpair.model": str(block_model)}))
+    (blocks / "total.py").write_text("")
     (data / "User").mkdir(parents=True)
     (data / "User" / "settings.json").write_text(json.dumps({
         "qwenpair.serverCommand": [sys.executable, "-m", "qwenpair", "serve"],
@@ -97,10 +106,13 @@ def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model)
         "extensions.autoCheckUpdates": False,
         "telemetry.telemetryLevel": "off",
     }))
+    # No time cap may cut the first generation after a model loads on a busy machine short.
+    config = root / "config.toml"
+    config.write_text("[engine]\nprompt_time_cap_s = 60.0\ngeneration_time_cap_s = 60.0\nlatency_target_s = 60.0\n")
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": str(root / "config"),  # code-server writes its config.yaml there
-        "QWENPAIR_CONFIG": str(root / "no-config.toml"),  # keep a user's config out
+        "QWENPAIR_CONFIG": str(config),  # keep a user's config out
     }
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
     subprocess.run([str(CODE_SERVER), *dirs, "--install-extension", str(vsix)], env=env, check=True,
@@ -178,3 +190,15 @@ def test_an_item_that_replaces_the_auto_closed_paren(code_server, tmp_path, rang
     assert result["shown"][:3] == ["import sys", "", "print(len(sys.argv))"], result
     assert result["lines"][:3] == ["import sys", "", "print(len(sys.argv))"], result
     assert result["lines"][3:] in ([], [""]), result
+
+
+def test_a_block_grows_from_its_first_line_when_the_server_has_it(code_server, tmp_path, block_model):
+    head, _ = code_server.rsplit("/ws", 1)
+    done = subprocess.run(
+        ["node", str(E2E / "block.mjs"), f"{head}/{BLOCK_FOLDER}", "total.py", block_model.stem,
+         "def total(values):", "return sum(values)", str(tmp_path)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, f"browser run failed (screenshots in {tmp_path}):\n{done.stderr}"
+    result = json.loads(done.stdout)
+    assert result["lines"][:3] == ["def total(values):", "    if values:", "        return sum(values)"], result
