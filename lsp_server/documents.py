@@ -8,9 +8,49 @@ it has); a range past the end is clamped. Positions use the negotiated encoding.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import logging
+import sys
 from dataclasses import dataclass
 
 from lsp_server.positions import to_offset
+
+log = logging.getLogger(__name__)
+
+#: Allocations from this size up get their own mapping, returned to the system when freed.
+MMAP_THRESHOLD = 1 << 20
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim, libc.mallopt  # glibc only (musl has neither)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
+
+
+def tune_allocator() -> None:
+    """Make freed document texts go back to the system (glibc). A closed document's text
+    is freed, but glibc raises its mmap threshold after the first large free, so later
+    texts of a few MB come from the heap, where freeing them rarely shrinks the process:
+    80 documents of 4 MB opened and closed left RSS 560 MB higher (issue 18 finding 3).
+    A fixed threshold keeps large texts in their own mappings."""
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def release_memory() -> None:
+    """Hand the heap's free pages back to the system (after a document closed)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 class DocumentError(Exception):
@@ -36,6 +76,7 @@ class Change:
 class DocumentStore:
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
+        tune_allocator()
         self._docs: dict[str, Document] = {}
 
     def open(self, uri: str, text: str, version: int, language: str = "") -> Document:
@@ -47,7 +88,9 @@ class DocumentStore:
         return self._docs.get(uri)
 
     def close(self, uri: str) -> Document | None:
-        return self._docs.pop(uri, None)
+        doc = self._docs.pop(uri, None)
+        release_memory()
+        return doc
 
     def uris(self) -> list[str]:
         return list(self._docs)

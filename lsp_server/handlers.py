@@ -19,6 +19,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
 from assistant.chat_errors import ChatError, Refused, StaleEdit
+from assistant.large_document import is_large
 from assistant.request import CompletionItem, CompletionResult
 from assistant.scheduler import Superseded
 from lsp_server import code_actions, commands, transport
@@ -141,7 +142,7 @@ def build_server() -> QwenServer:
         if engine is not None:
             engine.document_opened(path, d.text)
         if path is not None and ls.roots is not None:
-            ls.roots.overlay(path, d.text)
+            ls.roots.overlay(path, _indexable(d.text))
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: QwenServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -158,7 +159,7 @@ def build_server() -> QwenServer:
         if engine is not None:
             engine.document_changed(path, doc.text, line)
         if path is not None and ls.roots is not None:
-            ls.roots.overlay(path, doc.text)
+            ls.roots.overlay(path, _indexable(doc.text))
 
     @ls.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: QwenServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -296,6 +297,12 @@ def build_server() -> QwenServer:
                 "warnings": proposal.warnings}
 
     return ls
+
+
+def _indexable(text: str) -> str | None:
+    """The text the index may take as a document's unsaved version: None (the saved file)
+    for one over the size cap, which the index would parse whole (docs/configuration.md)."""
+    return None if is_large(text) else text
 
 
 def _check_unchanged(ls: QwenServer, uri: str, text: str) -> None:

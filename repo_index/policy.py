@@ -59,6 +59,8 @@ VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".fossil"}
 _HARD = ("secret file", "excluded directory", "symlink target", "ignored by", CONTROL_NAME, OUTSIDE,
          "inside a version-control directory")
 _CACHE_PATHS = 512
+#: Characters of documents' texts kept for the secret scan's "only what changed" shortcut.
+TEXT_CACHE_CHARS = 16_000_000
 
 
 class PolicyError(ValueError):
@@ -214,8 +216,12 @@ class SourcePolicy:
         else:
             verdict = self.judge_text(text)
         with self._lock:
+            self._texts.pop(key, None)
             self._texts[key] = (text, verdict)
-            while len(self._texts) > 64:  # open documents, not the whole tree
+            # open documents, not the whole tree, nor every document ever opened: at most 64
+            # texts and TEXT_CACHE_CHARS characters, the oldest dropped (issue 18 finding 3)
+            while len(self._texts) > 1 and (len(self._texts) > 64 or
+                                            sum(len(t) for t, _ in self._texts.values()) > TEXT_CACHE_CHARS):
                 self._texts.popitem(last=False)
         return verdict
 
