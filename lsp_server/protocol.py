@@ -109,6 +109,24 @@ class QwenProtocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(lambda f: callback() if f.cancelled() else None)
 
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        """The server's own store (``documents``) holds the text; pygls' workspace copy is
+        not kept: applying a change to it splits the whole text into lines, and a change in
+        a 50 MB document took 600 MB that way (issue 18 finding 3)."""
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield user_handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield user_handler, (params,), None
+
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args):
         """pygls' shutdown, cancelling the other requests over a snapshot of its request
