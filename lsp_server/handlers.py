@@ -112,8 +112,11 @@ async def _complete(ls: QwenServer, uri: str, position: types.Position,
         raise JsonRpcRequestCancelled("superseded by a newer completion request for this document") from None
     except asyncio.CancelledError:
         raise
-    except Exception:  # a model error must not fail the editor's request: no completion
+    except Exception as exc:  # a model error must not fail the editor's request: no completion
         log.exception("completion failed at %s:%d", uri, position.line)
+        if getattr(exc, "user_facing", False) and str(exc) != getattr(ls, "last_problem", None):
+            ls.last_problem = str(exc)  # shown once, not at every keystroke (e.g. a model file changed)
+            ls.show(types.MessageType.Error, f"qwenpair: {exc}")
         return None
 
 

@@ -36,6 +36,7 @@ from model.backends.base import (
 )
 from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
+from model.file_identity import FileIdentity
 from model.gguf_check import inspect_gguf
 from model.prompt import encode_prompt
 from model.tokens import BPE_VOCAB_SIZE, CONTROL_TOKENS
@@ -62,6 +63,7 @@ class LlamaCppBackend:
     ) -> None:
         self.path = Path(path).expanduser()
         self.info = inspect_gguf(self.path)
+        self._identity = FileIdentity.of(self.path)  # checked before each evaluation (model/file_identity.py)
         if lora_path is not None:
             _check_adapter_file(Path(lora_path))
         from llama_cpp import Llama
@@ -188,6 +190,7 @@ class LlamaCppBackend:
 
     def _evaluate(self, tokens: list[int], cancel, deadline: float | None) -> int:
         """Bring the KV cache to ``tokens``; returns how many tokens were reused."""
+        self._identity.check()  # a model file changed in place would fault in llama.cpp (SIGBUS)
         llm = self._llm
         keep = self._cached_prefix(tokens)
         if keep == len(tokens) == llm.n_tokens and self._logits is not None:
