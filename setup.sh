@@ -119,10 +119,30 @@ if ! llama_ok; then
       echo "Use a Python image that has one (python:3.11, not -slim) or install it, then run 'bash setup.sh' again." >&2
       exit 1
     fi
-    # A wheel folder exists only once pip has written the whole wheel: a build that failed or
-    # was interrupted leaves only .partial, which the next run clears and builds again.
+    # The build resumes: it runs in a fixed place (the unpacked source, cmake's build folder
+    # for these flags, and the build tools in a venv of their own, without pip's build
+    # isolation, whose temporary paths would make cmake start over), so a re-run after a build
+    # that failed or was interrupted compiles only what is left. The wheel folder exists only
+    # once pip has written the whole wheel: until then there is only .partial.
+    BUILD_ROOT="$CACHE/build"
+    BUILD_SRC="$BUILD_ROOT/llama_cpp_python-$LLAMA_VERSION"
+    BUILD_ENV="$BUILD_ROOT/env"
+    BUILD_DIR="$BUILD_ROOT/cmake-${LLAMA_WHEELS##*/}"
+    if ! "$BUILD_ENV/bin/python" -c "import scikit_build_core, cmake, ninja" 2>/dev/null; then
+      echo "   preparing the build tools (scikit-build-core, cmake, ninja) in $BUILD_ENV"
+      rm -rf "$BUILD_ENV" && "$PY" -m venv "$BUILD_ENV"
+      net "$BUILD_ENV/bin/pip" install -q "scikit-build-core[pyproject]>=0.9.2" cmake ninja
+    fi
+    if [ ! -f "$BUILD_SRC/pyproject.toml" ]; then
+      rm -rf "$BUILD_SRC" "$BUILD_ROOT/src.partial" && mkdir -p "$BUILD_ROOT/src.partial"
+      tar -xzf "$SDIST" -C "$BUILD_ROOT/src.partial"
+      mv "$BUILD_ROOT/src.partial/${BUILD_SRC##*/}" "$BUILD_SRC" && rm -rf "$BUILD_ROOT/src.partial"
+    fi
+    [ -d "$BUILD_DIR" ] && echo "   resuming the build that stopped in $BUILD_DIR"
     rm -rf "$LLAMA_WHEELS.partial" && mkdir -p "$LLAMA_WHEELS.partial"
-    CMAKE_ARGS="$LLAMA_ARGS" net $PIP wheel -q --no-cache-dir --no-deps -w "$LLAMA_WHEELS.partial" "$SDIST"
+    PATH="$BUILD_ENV/bin:$PATH" CMAKE_ARGS="$LLAMA_ARGS" net "$BUILD_ENV/bin/pip" wheel -q --no-build-isolation \
+      --no-cache-dir --no-deps --config-settings=build-dir="$BUILD_DIR" -w "$LLAMA_WHEELS.partial" "$BUILD_SRC"
+    rm -rf "$BUILD_DIR" "$BUILD_SRC"  # the objects and source are no longer needed: the wheel is kept
     rm -rf "$LLAMA_WHEELS" && mv "$LLAMA_WHEELS.partial" "$LLAMA_WHEELS"
     done_step
   fi
