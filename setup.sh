@@ -85,11 +85,12 @@ for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512vbmi:AVX512
 done
 
 # The source archive is kept: the build and the vocabulary (step 5) both read it, so it is
-# downloaded once, and a re-run after a failed build does not fetch it again. It is moved
-# into place only when pip has written all of it.
+# downloaded once, only when one of them needs it, and a re-run after a failed build does not
+# fetch it again. It is moved into place only when pip has written all of it.
 SDIST_DIR="$CACHE/sdist/llama-cpp-python-$LLAMA_VERSION"
 SDIST="$SDIST_DIR/llama_cpp_python-$LLAMA_VERSION.tar.gz"
-if [ ! -f "$SDIST" ]; then
+fetch_sdist() {
+  [ -f "$SDIST" ] && return 0
   step "downloading the llama-cpp-python $LLAMA_VERSION source archive (~77 MB, once)" "llama.cpp is built from it for this CPU, and it holds the Qwen2 vocabulary"
   rm -rf "$SDIST_DIR.partial" && mkdir -p "$SDIST_DIR.partial"
   net $PIP download -q --no-deps --no-binary :all: -d "$SDIST_DIR.partial" "llama-cpp-python==$LLAMA_VERSION"
@@ -99,7 +100,7 @@ if [ ! -f "$SDIST" ]; then
   fi
   rm -rf "$SDIST_DIR" && mv "$SDIST_DIR.partial" "$SDIST_DIR"
   done_step
-fi
+}
 
 # pip's own wheel cache is keyed by the source archive, not by CMAKE_ARGS, so it would hand a
 # wheel built for another CPU back: the wheel is kept in a folder named after its build flags.
@@ -112,6 +113,7 @@ llama_ok() {
 }
 if ! llama_ok; then
   if ! ls "$LLAMA_WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    fetch_sdist
     step "building llama-cpp-python $LLAMA_VERSION for this CPU (about 5 minutes)" "the model runs in-process through llama.cpp; the wheel is kept in $LLAMA_WHEELS"
     echo "   flags: $LLAMA_ARGS"
     if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null; then
@@ -171,7 +173,8 @@ fi
 
 # ---- 5. the vocabulary
 if ! .venv/bin/python -c "from model.vocab import ensure_vocab; ensure_vocab(fetch=False)" 2>/dev/null; then
-  step "caching the Qwen2 vocabulary (qwenpair model vocab)" "prompts are tokenized with it; it is read from the source archive of step 3, no download"
+  fetch_sdist
+  step "caching the Qwen2 vocabulary (qwenpair model vocab)" "prompts are tokenized with it; read from the llama-cpp-python source archive, no second download"
   QWENPAIR_LLAMA_SDIST="$SDIST" net .venv/bin/qwenpair model vocab --quiet
   done_step
 fi
