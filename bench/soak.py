@@ -1,0 +1,297 @@
+"""Soak benchmark of a real ``qwenpair serve`` (issue 18 figure), as JSON.
+
+One server, started like an editor starts it (stdio), on this repository with the tiny test
+model, runs for ``--minutes`` (default 30) a seeded random mix of what an editor sends:
+edits (incremental didChange), inline completions, streamed chats, reindexes, model
+switches (the tiny model's Q8_0 and F16 files in turn), and open/close of large documents
+(4 MB, at the size cap, and 8 MB, over it). Nothing is written to the repository: edits live
+in the server's copy of the open documents; the index and logs go to a temporary cache.
+
+Reported: the server's RSS at the start (after one warm-up round of every kind of request),
+at the end and its maximum (sampled every 5 s, plus the kernel's high-water mark), the
+growth in per cent (target ≤ 10 %), requests sent and answered, the count of unanswered
+requests (target 0; each request gets ``--answer-timeout`` seconds after the run ends),
+error answers other than cancellations, per-kind counts and latency p50/p95, and whether
+shutdown and exit ended the server with code 0.
+
+    python bench/soak.py [--minutes M] [--seed S] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT_DIR = Path(__file__).resolve().parents[1]
+if str(ROOT_DIR) not in sys.path:
+    sys.path.insert(0, str(ROOT_DIR))
+
+from bench.common import emit, percentile  # noqa: E402
+
+CANCELLED = -32800
+SAMPLE_S = 5.0
+
+
+class Client:
+    """A minimal LSP client over the server's pipes: every response is recorded by id."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "qwenpair", "serve"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT_DIR)
+        self._lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._next = 0
+        self.sent: dict[int, tuple[str, float]] = {}
+        self.answers: dict[int, tuple[dict, float]] = {}
+        self.duplicates = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        while True:
+            length = None
+            while True:
+                line = stream.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            message = json.loads(stream.read(length))
+            if "method" in message and "id" in message:  # the server's own requests
+                result = [None] * len(message["params"]["items"]) if message["method"] == "workspace/configuration" else None
+                self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
+            elif "id" in message and "method" not in message:
+                with self._cv:
+                    if message["id"] in self.answers:
+                        self.duplicates += 1
+                    self.answers[message["id"]] = (message, time.monotonic())
+                    self._cv.notify_all()
+
+    def _write(self, obj: dict) -> None:
+        body = json.dumps(obj).encode()
+        with self._lock:
+            self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self.process.stdin.flush()
+
+    def request(self, method: str, params: Any, kind: str) -> int:
+        with self._lock:
+            self._next += 1
+            msg_id = self._next
+        self.sent[msg_id] = (kind, time.monotonic())
+        self._write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return msg_id
+
+    def notify(self, method: str, params: Any) -> None:
+        self._write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def wait(self, msg_id: int, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while msg_id not in self.answers:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    return None
+                self._cv.wait(min(left, 1.0))
+            return self.answers[msg_id][0]
+
+    def call(self, method: str, params: Any, kind: str, timeout: float = 120) -> dict | None:
+        return self.wait(self.request(method, params, kind), timeout)
+
+    def command(self, name: str, args: list | None = None, kind: str = "", timeout: float = 300) -> dict | None:
+        params = {"command": name, **({"arguments": args} if args is not None else {})}
+        return self.call("workspace/executeCommand", params, kind or name, timeout)
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            values[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+def _sources(limit: int = 40) -> list[Path]:
+    files = sorted(p for p in (ROOT_DIR / "assistant").glob("*.py")) + sorted((ROOT_DIR / "lsp_server").glob("*.py"))
+    return [p for p in files if p.stat().st_size > 500][:limit]
+
+
+class Soak:
+    def __init__(self, client: Client, rng: random.Random, models: list[str]) -> None:
+        self.c, self.rng, self.models = client, rng, models
+        self.docs: dict[str, list[str]] = {}  # uri -> lines as the server has them
+        self.versions: dict[str, int] = {}
+        self.model_index = 0
+        self.chats = 0
+
+    def open(self, path: Path, text: str | None = None) -> str:
+        uri = path.as_uri()
+        text = path.read_text(encoding="utf-8") if text is None else text
+        self.docs[uri], self.versions[uri] = text.split("\n"), 1
+        self.c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+        return uri
+
+    def close(self, uri: str) -> None:
+        self.docs.pop(uri, None)
+        self.versions.pop(uri, None)
+        self.c.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+    def edit(self) -> None:
+        uri = self.rng.choice(list(self.docs))
+        lines = self.docs[uri]
+        line = self.rng.randrange(len(lines))
+        col = len(lines[line])
+        piece = self.rng.choice(["  # soak", " x", "\n    pass", "\n"])
+        self.versions[uri] += 1
+        self.c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": self.versions[uri]},
+                                                 "contentChanges": [{"range": {"start": {"line": line, "character": col},
+                                                                               "end": {"line": line, "character": col}},
+                                                                     "text": piece}]})
+        new = (lines[line] + piece).split("\n")
+        lines[line : line + 1] = new
+
+    def complete(self, uri: str | None = None) -> None:
+        uri = uri or self.rng.choice(list(self.docs))
+        lines = self.docs[uri]
+        line = self.rng.randrange(len(lines))
+        self.c.call("textDocument/inlineCompletion", {"textDocument": {"uri": uri}, "position": {
+            "line": line, "character": len(lines[line])}, "context": {"triggerKind": 1}}, "completion")
+
+    def chat(self) -> None:
+        self.chats += 1
+        uri = self.rng.choice(list(self.docs))
+        self.c.command("qwenpair.chat", [{"question": "What does this file do?", "uri": uri,
+                                          "streamId": f"soak-{self.chats}"}], "chat")
+
+    def reindex(self) -> None:
+        self.c.command("qwenpair.reindex", kind="reindex")
+
+    def switch(self) -> None:
+        self.model_index = (self.model_index + 1) % len(self.models)
+        self.c.command("qwenpair.switchModel", [{"model": self.models[self.model_index]}], "switch_model")
+
+    def large(self, directory: Path, size: int) -> None:
+        line = "value = compute(alpha, beta) + 12345  # a long generated file\n"
+        text = line * (size // len(line))
+        uri = self.open(directory / f"large-{size}.py", text)
+        self.complete(uri)
+        self.close(uri)
+
+
+def run(minutes: float, seed: int) -> dict:
+    from model.make_test import cached_test_model
+
+    tiny = cached_test_model("tiny")
+    models = [str(tiny.gguf), str(tiny.gguf_f16)]
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="qwenpair-soak-") as tmp:
+        scratch = Path(tmp)
+        (scratch / "models").mkdir()
+        env = {**os.environ, "QWENPAIR_CONFIG": str(scratch / "config.toml"), "QWENPAIR_MODELS_DIR": str(scratch / "models"),
+               "QWENPAIR_CACHE_DIR": str(scratch / "cache")}
+        client = Client(env)
+        options = {"model": models[0], "chat_model": models[0], "n_ctx": 2048, "threads": 1, "calibrate": False,
+                   "engine": {"max_tokens_single": 16, "max_tokens_multi": 32}, "chat": {"max_answer_tokens": 24}}
+        init = client.call("initialize", {"processId": os.getpid(), "rootUri": ROOT_DIR.as_uri(),
+                                          "workspaceFolders": [{"uri": ROOT_DIR.as_uri(), "name": ROOT_DIR.name}],
+                                          "capabilities": {"textDocument": {"inlineCompletion": {}}},
+                                          "initializationOptions": options}, "initialize", timeout=120)
+        if init is None or "error" in init:
+            raise SystemExit(f"the server did not initialize: {init}")
+        client.notify("initialized", {})
+        t_ready = time.monotonic()
+        while True:
+            status = (client.command("qwenpair.status", kind="status") or {}).get("result") or {}
+            if status.get("model_state") == "ready" and status.get("index", {}).get("state") not in ("indexing", "opening"):
+                break
+            if time.monotonic() - t_ready > 600:
+                raise SystemExit(f"the server was not ready after 10 minutes: {status}")
+            time.sleep(0.5)
+        ready_s = time.monotonic() - t_ready
+        soak = Soak(client, rng, models)
+        for path in _sources(6):
+            soak.open(path)
+        large_dir = scratch / "large"
+        large_dir.mkdir()
+        # warm-up: one of each kind, so that "start" is the working set, not the empty server
+        soak.edit(), soak.complete(), soak.chat(), soak.reindex(), soak.switch(), soak.switch()
+        soak.large(large_dir, 4_000_000)
+        pid = client.process.pid
+        start_rss, _ = rss_mb(pid)
+        samples = [start_rss]
+        kinds = [(soak.edit, 40), (soak.complete, 35), (soak.chat, 6), (lambda: soak.large(large_dir, rng.choice([4_000_000, 8_000_000])), 4),
+                 (soak.reindex, 2), (soak.switch, 2), (lambda: soak.close(rng.choice(list(soak.docs))) if len(soak.docs) > 3 else None, 3),
+                 (lambda: soak.open(rng.choice([p for p in _sources() if p.as_uri() not in soak.docs] or _sources())), 3)]
+        ops, weights = zip(*kinds)
+        end_at = time.monotonic() + minutes * 60
+        next_sample = time.monotonic() + SAMPLE_S
+        steps = 0
+        while time.monotonic() < end_at and client.process.poll() is None:
+            rng.choices(ops, weights)[0]()
+            steps += 1
+            if time.monotonic() >= next_sample:
+                samples.append(rss_mb(pid)[0])
+                next_sample += SAMPLE_S
+        alive = client.process.poll() is None
+        deadline = time.monotonic() + 60
+        for msg_id in list(client.sent):
+            client.wait(msg_id, max(0.0, deadline - time.monotonic()))
+        end_rss, hwm = rss_mb(pid) if alive else (0.0, 0.0)
+        samples.append(end_rss)
+        unanswered = sorted(i for i in client.sent if i not in client.answers)
+        errors = [m for m, _ in client.answers.values() if "error" in m and m["error"].get("code") != CANCELLED]
+        by_kind: dict[str, list[float]] = {}
+        for msg_id, (kind, t0) in client.sent.items():
+            if msg_id in client.answers:
+                by_kind.setdefault(kind, []).append(client.answers[msg_id][1] - t0)
+        exit_code, final = None, {}
+        if alive:
+            final = (client.command("qwenpair.status", kind="status", timeout=60) or {}).get("result") or {}
+            client.call("shutdown", None, "shutdown", timeout=60)
+            client.notify("exit", None)
+            try:
+                exit_code = client.process.wait(60)
+            except subprocess.TimeoutExpired:
+                client.process.kill()
+        return {
+            "minutes": minutes, "seed": seed, "ready_s": round(ready_s, 1), "operations": steps,
+            "rss_start_mb": round(start_rss, 1), "rss_end_mb": round(end_rss, 1), "rss_max_mb": round(max(samples), 1),
+            "rss_high_water_mb": round(hwm, 1),
+            "rss_growth_percent": round(100 * (end_rss - start_rss) / start_rss, 1) if start_rss else None,
+            "requests": len(client.sent), "answered": len(client.answers), "unanswered": len(unanswered),
+            "unanswered_kinds": sorted({client.sent[i][0] for i in unanswered}),
+            "duplicate_answers": client.duplicates,
+            "error_answers": len(errors), "error_samples": [e["error"].get("message", "")[:160] for e in errors[:5]],
+            "server_alive_at_end": alive, "exit_code": exit_code,
+            "index_files_at_end": (final.get("index") or {}).get("files"), "engine_counters": final.get("engine"),
+            "per_kind": {k: {"n": len(v), "p50_s": round(percentile(v, 50), 3), "p95_s": round(percentile(v, 95), 3)}
+                         for k, v in sorted(by_kind.items())},
+            "targets": {"rss_growth_percent_max": 10, "unanswered": 0},
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args()
+    result = run(args.minutes, args.seed)
+    emit([result], benchmark="soak")
+    if args.out is not None:
+        args.out.write_text(json.dumps({"benchmark": "soak", "results": [result]}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
