@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qwenpair.commands import complete_report
 from qwenpair.commands.common import add_model_options, parse_location, read_text, warn
+from qwenpair.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -108,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     path, line, col = parse_location(args.location)
     path = Path(os.path.abspath(path))  # not resolved: the policy judges a link and its target
-    text = read_text(path)
+    text, first = _read_for_completion(path, line)
+    line -= first  # the request is on the window; items move back below
     # The human mode always collects the explain records: its summary is made of them.
     human = not (args.json or args.show_prompt)
     request = CompletionRequest(path, text, line, col, candidates=args.n, explain=args.explain or human)
@@ -147,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
         if human:
             ran.index = workspace.stats()
         result = engine.complete_sync(request)
+        if first:
+            from assistant.large_document import shift
+
+            result.items, line = shift(result.items, first), line + first
     finally:
         engine.close()
         close_index()
@@ -189,6 +195,28 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     complete_report.print_summary(result, ran)
     return 0
+
+
+def _read_for_completion(path: Path, line: int) -> tuple[str, int]:
+    """(text, its first line): the whole file, or for a file over the size cap only the
+    lines around ``line``, read line by line, so that a 200 MB file costs its window
+    (docs/configuration.md, "Large documents")."""
+    from assistant.large_document import LARGE_DOCUMENT_CHARS, read_window, too_large_note
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_text says what is wrong
+    if size <= LARGE_DOCUMENT_CHARS:
+        return read_text(path), 0
+    try:
+        text, first, _ = read_window(path, line)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from exc
+    if "\0" in text[:8192]:
+        raise UserError(f"{path} looks binary; qwenpair completes text files")
+    warn(too_large_note(size))
+    return text, first
 
 
 def _default_gguf() -> str | None:
