@@ -32,7 +32,7 @@ done_step() { echo "   done in $((SECONDS - STEP_T0)) s"; }
 # Runs a command that talks to the package index. On failure it names the step, shows the
 # end of pip's output and, when that looks like no network, says so; nothing is lost: the
 # steps already done are skipped on the next run.
-LOG=$(mktemp -t qwenpair-setup.XXXXXX)
+LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 net() {
   if "$@" >"$LOG" 2>&1; then
