@@ -26,7 +26,9 @@ seed finds it and returns at once. Run it with ``qwenpair model make-test OUT --
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -140,18 +142,16 @@ def make_test_model(
         started = time.monotonic()
         (out / MANIFEST).unlink(missing_ok=True)
         hf_dir = out / "hf"
-        say(f"initializing a random {shape} Qwen2 model (seed {seed})")
-        _save_hf_checkpoint(hf_dir, arch, shape, seed)
-        from model.gguf_export import export_gguf
-
-        f16 = _gguf_path(out, shape, "F16")
-        say(f"converting to GGUF F16: {f16.name}")
-        export_gguf(hf_dir, f16, name=f"qwenpair-test-{shape}", meta={"qwenpair.random_weights": True})
-        model = TestModel(out, shape, hf_dir, f16, wanted)
-        for q in wanted:
-            say(f"quantizing to {q}")
-            model.quantized(q)
-        _write_json(out / "meta.json", _meta(model, arch, seed))
+        try:
+            model = _build(out, hf_dir, arch, shape, seed, wanted, say)
+        except BaseException as exc:
+            # Nothing half-written stays looking valid: a checkpoint directory with a cut
+            # model.safetensors would load elsewhere (issue 18 findings 1, 9).
+            _discard_build(out, hf_dir, shape, wanted)
+            problem = _space_problem(out, arch, shape, wanted, exc)
+            if problem is not None:
+                raise problem from None
+            raise
         files = [p for p in sorted(out.rglob("*")) if p.is_file() and not p.name.startswith(".")]
         _write_json(
             out / MANIFEST,  # last: its presence means the build is complete
@@ -165,6 +165,70 @@ def make_test_model(
             },
         )
         return model
+
+
+def _build(out: Path, hf_dir: Path, arch: Any, shape: str, seed: int, wanted: tuple[str, ...],
+           say: Progress) -> TestModel:
+    """The build itself: the checkpoint is written beside ``hf/`` and renamed into place
+    when whole; the GGUF writers write temporary files and rename them too."""
+    staging = out / ".hf.partial"
+    say(f"initializing a random {shape} Qwen2 model (seed {seed})")
+    _save_hf_checkpoint(staging, arch, shape, seed)
+    if hf_dir.exists():
+        shutil.rmtree(hf_dir)
+    os.replace(staging, hf_dir)
+    from model.gguf_export import export_gguf
+
+    f16 = _gguf_path(out, shape, "F16")
+    say(f"converting to GGUF F16: {f16.name}")
+    export_gguf(hf_dir, f16, name=f"qwenpair-test-{shape}", meta={"qwenpair.random_weights": True})
+    model = TestModel(out, shape, hf_dir, f16, wanted)
+    for q in wanted:
+        say(f"quantizing to {q}")
+        model.quantized(q)
+    _write_json(out / "meta.json", _meta(model, arch, seed))
+    return model
+
+
+def _discard_build(out: Path, hf_dir: Path, shape: str, wanted: tuple[str, ...]) -> None:
+    """Remove what a failed build wrote (the manifest was removed before it started)."""
+    for directory in (out / ".hf.partial", hf_dir):
+        shutil.rmtree(directory, ignore_errors=True)
+    for q in ("F16", *wanted):
+        _gguf_path(out, shape, q).unlink(missing_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)
+
+
+_SPACE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                 errno.EFBIG: "a file reached the size limit (ulimit -f)"}
+_SPACE_TEXTS = {"No space left": errno.ENOSPC, "Disk quota exceeded": errno.EDQUOT, "File too large": errno.EFBIG}
+
+
+def _space_problem(out: Path, arch: Any, shape: str, wanted: tuple[str, ...], exc: BaseException) -> ModelError | None:
+    """A ``ModelError`` naming the directory, the space free and the space needed when ``exc``
+    (or what caused it: torch and safetensors wrap the OSError) is a full disk; else None."""
+    code = None
+    seen: BaseException | None = exc
+    while seen is not None and code is None:
+        if isinstance(seen, OSError) and seen.errno in _SPACE_ERRNOS:
+            code = seen.errno
+        else:
+            code = next((c for text, c in _SPACE_TEXTS.items() if text in str(seen)), None)
+        seen = seen.__cause__ or seen.__context__
+    if code is None:
+        return None
+    params = arch.parameters()
+    # checkpoint (float32 tiny, else bfloat16) and tokenizer, then each GGUF with its ~6 MB vocabulary
+    need = params * (4 if shape == "tiny" else 2) + 12_000_000 + params * 2 + int(params * 1.1) * len(wanted)
+    need += 6_000_000 * (1 + len(wanted))
+    try:
+        free = f"{shutil.disk_usage(out).free / 1e6:,.0f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return ModelError(
+        f"cannot build the {shape} test model in {out}: {_SPACE_ERRNOS[code]} ({free}; the build "
+        f"needs about {need / 1e6:,.0f} MB). Nothing of this build was kept. Free some space, or "
+        "choose another OUT directory (QWENPAIR_CACHE_DIR moves the shared cache), and run it again")
 
 
 def load_test_model(out: Path, shape: str | None = None, *, seed: int | None = None) -> TestModel | None:
