@@ -397,7 +397,10 @@ class Workspace:
             facts = self._unopened.get(key)
             if facts is None:
                 facts = extract(rel, text.encode("utf-8", "surrogatepass"), config=self.config)
-                if len(self._unopened) >= 32:
+                # at most 32 texts and 16 M characters of them (each key holds its length):
+                # 4 MB documents opened one after another filled this (issue 18 finding 3)
+                while self._unopened and (len(self._unopened) >= 32 or
+                                          sum(k[1] for k in self._unopened) + len(text) > 16_000_000):
                     self._unopened.pop(next(iter(self._unopened)))
                 self._unopened[key] = facts
         if isinstance(facts, FileFacts):
