@@ -1,4 +1,4 @@
-"""Qwen2.5-Coder prompt formats: file-level FIM, repository-level FIM, ChatML.
+"""Prompt formats of the Qwen coder families: file-level FIM, repository-level FIM, ChatML.
 
 The one place that writes prompt text. The engine (assistant/) and the training pipeline
 (training/) both import it, so a model is trained on exactly the prompts the server sends.
@@ -21,11 +21,17 @@ Formats (DESIGN.md §3):
   to a cached prefix instead of changing text in front of the whole suffix.
 - ChatML for instruct models, with Qwen's default system prompt.
 
+Each family's format (PSM or SPM, repository-level layout or not, the marker strings) is
+data in ``model.registry.FORMATS``; the builders take it as ``fmt`` (default Qwen2.5-Coder's).
+Marker token IDs are the loaded model's (``model.tokens.SpecialTokens``), given to
+``encode_prompt`` by the backend; a prompt records Qwen2.5's IDs only as its default.
+
 Trust (docs/security.md, "control tokens"): every builder returns a ``Prompt``, a ``str``
 that also records its pieces in order: the builder's own markers (one control token each)
 and text. Repository text, paths, questions and answers are always text pieces, so a file
 that spells ``<|im_end|>`` or ``<|file_sep|>`` gets the BPE tokens of those characters, never
-the control token. Backends and training tokenize through ``encode_prompt``. A plain ``str``
+the control token. Backends and training tokenize through ``encode_prompt``, which maps each
+marker by its string to the model's own ID and never parses text for special tokens. A plain ``str``
 is all text: anything that loses the structure (an f-string, ``replace``) fails closed, with
 no control tokens at all. Concatenation (``+``) and slicing keep it. Paths and the repository
 name are written on their header line with line breaks escaped (``header_line``).
@@ -38,16 +44,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from model.registry import DEFAULT_FORMAT, PromptFormat
 from model.tokens import (
     CONTROL_TOKENS,
     FILE_SEP,
     FIM_MIDDLE,
     FIM_PREFIX,
     FIM_SUFFIX,
-    IM_END,
-    IM_START,
     REPO_NAME,
+    REPO_TEXTS,
     TOKEN_IDS,
+    MissingSpecialTokens,
+    SpecialTokens,
 )
 
 #: Bumped whenever any format below changes; recorded beside every checkpoint and adapter.
@@ -189,18 +197,48 @@ def spells_control_tokens(prompt: str) -> bool:
     return any(token_id is None and _CONTROL_TEXT.search(value) for value, token_id in pieces_of(prompt))
 
 
-def encode_prompt(prompt: str, encode_text: Callable[[str], list[int]]) -> list[int]:
+def encode_prompt(
+    prompt: str, encode_text: Callable[[str], list[int]], special: SpecialTokens | None = None
+) -> list[int]:
     """Token IDs of ``prompt``: each marker is its control token, each text piece goes through
     ``encode_text``, which must tokenize as text (llama.cpp ``special=False``; for
     ``tokenizers``, ``model.text_tokens``). Text pieces lie between markers, exactly as a
-    whole-string tokenizer splits at control tokens, so ordinary prompts get today's IDs."""
+    whole-string tokenizer splits at control tokens, so ordinary prompts get today's IDs.
+
+    ``special``: the loaded model's IDs, looked up by each marker's string (None: the IDs the
+    prompt recorded, Qwen2.5's). A marker the model lacks raises ``MissingSpecialTokens``
+    naming every one missing, before anything is tokenized."""
+    if special is not None:
+        lacking = special.missing(dict.fromkeys(t for t, i in pieces_of(prompt) if i is not None))
+        if lacking:
+            raise MissingSpecialTokens(
+                f"{special.source} lacks the control token{'s' if len(lacking) > 1 else ''} "
+                f"{', '.join(lacking)} that this prompt needs; use a model of a family whose "
+                "vocabulary has them ('qwenpair model list')"
+            )
     ids: list[int] = []
     for value, token_id in pieces_of(prompt):
         if token_id is None:
             ids.extend(encode_text(value))
         else:
-            ids.append(token_id)
+            ids.append(token_id if special is None else special.ids[value])
     return ids
+
+
+def file_level(prompt: str, fim_markers: Sequence[str] = (FIM_PREFIX, FIM_SUFFIX)) -> Prompt:
+    """A repository-level prompt cut to its file-level part: from the first FIM marker on
+    (``fim_markers``: the family's prefix and suffix strings), or, for a left-to-right repo
+    prompt, the current file's text after its last ``<|file_sep|>`` header line. For a model
+    that lacks the repo tokens (``model.tokens.REPO_TEXTS``); other prompts come back as they are."""
+    pieces = pieces_of(prompt)
+    if not any(i is not None and t in REPO_TEXTS for t, i in pieces):
+        return prompt if isinstance(prompt, Prompt) else as_text(prompt)
+    at = next((k for k, (t, i) in enumerate(pieces) if i is not None and t in fim_markers), None)
+    if at is not None:
+        return Prompt(pieces[at:])
+    last = max(k for k, (t, i) in enumerate(pieces) if i is not None and t in REPO_TEXTS)
+    rest = "".join(t for t, _ in pieces[last + 1 :])
+    return as_text(rest.split("\n", 1)[1] if "\n" in rest else "")
 
 
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -213,32 +251,45 @@ def header_line(name: str) -> str:
     return _LINE_BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(name))
 
 
-_M = {t: (t, TOKEN_IDS[t]) for t in (FILE_SEP, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, IM_END, IM_START, REPO_NAME)}
+def _m(token: str) -> Piece:
+    """A marker piece; its ID is the Qwen2.5 default, replaced by the model's when encoded."""
+    return (token, TOKEN_IDS[token])
 
 
 def _t(value: str) -> Piece:
     return (str(value), None)
 
 
-def fim(prefix: str, suffix: str, *, mode: FimMode = "psm", middle_start: str = "") -> Prompt:
-    """File-level FIM prompt.
+def fim(
+    prefix: str, suffix: str, *, mode: FimMode | None = None, middle_start: str = "", fmt: PromptFormat = DEFAULT_FORMAT
+) -> Prompt:
+    """File-level FIM prompt in ``fmt``'s marker strings.
 
-    PSM is what Qwen2.5-Coder documents for inference. SPM (suffix first) exists for the
-    training transform; Qwen did not publish its PSM/SPM split, so training makes it a rate.
+    ``mode`` defaults to the family's (PSM is what Qwen2.5-Coder documents for inference). SPM
+    (suffix first) exists for the training transform; Qwen did not publish its PSM/SPM split,
+    so training makes it a rate.
     """
+    mode = fmt.fim_mode if mode is None else mode
+    pre, suf, mid = _m(fmt.fim_prefix), _m(fmt.fim_suffix), _m(fmt.fim_middle)
     if mode == "psm":
-        return Prompt([_M[FIM_PREFIX], _t(prefix), _M[FIM_SUFFIX], _t(suffix), _M[FIM_MIDDLE], _t(middle_start)])
+        return Prompt([pre, _t(prefix), suf, _t(suffix), mid, _t(middle_start)])
     if mode == "spm":
-        return Prompt([_M[FIM_SUFFIX], _t(suffix), _M[FIM_PREFIX], _t(prefix), _M[FIM_MIDDLE], _t(middle_start)])
+        return Prompt([suf, _t(suffix), pre, _t(prefix), mid, _t(middle_start)])
     raise ValueError(f"unknown FIM mode {mode!r}: use 'psm' or 'spm'")
 
 
-def repo_header(repo_name: str, files: Iterable[RepoFile]) -> Prompt:
+def repo_header(repo_name: str, files: Iterable[RepoFile], *, fmt: PromptFormat = DEFAULT_FORMAT) -> Prompt:
     """The repository part of a repo-level prompt: name, then each context file in order."""
-    pieces = [_M[REPO_NAME], _t(header_line(repo_name) + "\n")]
+    _need_repo_level(fmt)
+    pieces = [_m(fmt.repo_name), _t(header_line(repo_name) + "\n")]
     for f in files:
-        pieces += [_M[FILE_SEP], _t(f"{header_line(f.path)}\n{f.content}\n")]
+        pieces += [_m(fmt.file_sep), _t(f"{header_line(f.path)}\n{f.content}\n")]
     return Prompt(pieces)
+
+
+def _need_repo_level(fmt: PromptFormat) -> None:
+    if not fmt.repo_level:
+        raise ValueError(f"the {fmt.family} family has no repository-level format; build a file-level fim()")
 
 
 def repo_fim(
@@ -249,19 +300,22 @@ def repo_fim(
     suffix: str,
     *,
     middle_start: str = "",
-    mode: FimMode = "psm",
+    mode: FimMode | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
 ) -> Prompt:
     """Repository-level FIM prompt with the current file last (report Figure 4)."""
     return (
-        repo_header(repo_name, files)
-        + Prompt([_M[FILE_SEP], _t(header_line(current_path) + "\n")])
-        + fim(prefix, suffix, mode=mode, middle_start=middle_start)
+        repo_header(repo_name, files, fmt=fmt)
+        + Prompt([_m(fmt.file_sep), _t(header_line(current_path) + "\n")])
+        + fim(prefix, suffix, mode=mode, middle_start=middle_start, fmt=fmt)
     )
 
 
-def repo_completion(repo_name: str, files: Sequence[RepoFile], current_path: str, prefix: str) -> Prompt:
+def repo_completion(
+    repo_name: str, files: Sequence[RepoFile], current_path: str, prefix: str, *, fmt: PromptFormat = DEFAULT_FORMAT
+) -> Prompt:
     """Repository-level left-to-right prompt (no FIM): the current file's text continues."""
-    return repo_header(repo_name, files) + Prompt([_M[FILE_SEP], _t(f"{header_line(current_path)}\n{prefix}")])
+    return repo_header(repo_name, files, fmt=fmt) + Prompt([_m(fmt.file_sep), _t(f"{header_line(current_path)}\n{prefix}")])
 
 
 def split_current_line(prefix: str) -> tuple[str, str]:
@@ -279,6 +333,7 @@ def chatml(
     *,
     system: str | None = DEFAULT_SYSTEM_PROMPT,
     add_generation_prompt: bool = True,
+    fmt: PromptFormat = DEFAULT_FORMAT,
 ) -> Prompt:
     """ChatML for an instruct model; every message's content is text.
 
@@ -288,9 +343,10 @@ def chatml(
     turns = list(messages)
     if system is not None and (not turns or turns[0].role != "system"):
         turns.insert(0, ChatMessage("system", system))
+    start, end = _m(fmt.im_start), _m(fmt.im_end)
     pieces: list[Piece] = []
     for m in turns:
-        pieces += [_M[IM_START], _t(f"{m.role}\n{m.content}"), _M[IM_END], _t("\n")]
+        pieces += [start, _t(f"{m.role}\n{m.content}"), end, _t("\n")]
     if add_generation_prompt:
-        pieces += [_M[IM_START], _t("assistant\n")]
+        pieces += [start, _t("assistant\n")]
     return Prompt(pieces)

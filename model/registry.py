@@ -1,17 +1,84 @@
-"""The Qwen2.5-Coder model registry: every released size, base and instruct.
+"""The model registry: every released Qwen2.5-Coder size, base and instruct, Qwen3-Coder-30B-A3B,
+and each family's prompt format.
 
 For each registry name (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-1.5b-instruct`` ...) it knows
 the Hugging Face repository of the safetensors weights, the GGUF repository and file names by
-quantization, the context length and the architecture shape. Shapes are the released configs
-(DESIGN.md §3, with the technical report's two misprints corrected). Pure data: no I/O.
+quantization, the context length, the architecture shape and the family. Qwen2.5 shapes are
+the released configs (with the technical report's two misprints corrected). Each family has
+a ``PromptFormat`` (PSM or SPM, repository-level layout or not, the marker strings), which
+``model.prompt`` builds from, so a new family is a registry entry, not code. Token *IDs* are
+not here: a backend reads them from the loaded model's vocabulary (``model.tokens``).
+Pure data: no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from model.errors import ModelNotFound
-from model.tokens import PADDED_VOCAB_LARGE, PADDED_VOCAB_SMALL
+from model.tokens import (
+    CONTROL_TOKENS,
+    FILE_SEP,
+    FIM_MIDDLE,
+    FIM_PREFIX,
+    FIM_SUFFIX,
+    IM_END,
+    IM_START,
+    PADDED_VOCAB_LARGE,
+    PADDED_VOCAB_SMALL,
+    REPO_NAME,
+)
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How a family's prompts are laid out: what ``model.prompt`` needs to build them.
+
+    Marker strings must be control-token strings ``model.tokens`` knows (so text that spells
+    them is never taken for them); their IDs come from the loaded model's vocabulary.
+    """
+
+    family: str
+    fim_mode: Literal["psm", "spm"] = "psm"  # inference order: prefix-suffix-middle or suffix first
+    repo_level: bool = True  # <|repo_name|> / <|file_sep|> layout (Qwen2.5 report, Figure 4)
+    fim_prefix: str = FIM_PREFIX
+    fim_suffix: str = FIM_SUFFIX
+    fim_middle: str = FIM_MIDDLE
+    repo_name: str = REPO_NAME
+    file_sep: str = FILE_SEP
+    im_start: str = IM_START
+    im_end: str = IM_END
+
+    def __post_init__(self) -> None:
+        if self.fim_mode not in ("psm", "spm"):
+            raise ValueError(f"{self.family}: unknown FIM mode {self.fim_mode!r}: use 'psm' or 'spm'")
+        unknown = [m for m in self.markers if m not in CONTROL_TOKENS]
+        if unknown:
+            raise ValueError(f"{self.family}: marker strings {unknown} are not control tokens model.tokens knows")
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        return (self.fim_prefix, self.fim_suffix, self.fim_middle, self.repo_name, self.file_sep, self.im_start, self.im_end)
+
+
+#: Prompt formats by family. Qwen3-Coder keeps Qwen2.5-Coder's FIM and repo strings (its
+#: README's FIM example); only the IDs may differ, and those are read from the model.
+FORMATS: dict[str, PromptFormat] = {
+    "qwen2.5-coder": PromptFormat("qwen2.5-coder"),
+    "qwen3-coder": PromptFormat("qwen3-coder"),
+}
+DEFAULT_FORMAT = FORMATS["qwen2.5-coder"]
+
+
+def prompt_format(family: str | None) -> PromptFormat:
+    """The prompt format of ``family`` (None: Qwen2.5-Coder's)."""
+    if family is None:
+        return DEFAULT_FORMAT
+    try:
+        return FORMATS[family]
+    except KeyError:
+        raise ModelNotFound(f"unknown model family {family!r}; known: {', '.join(FORMATS)}") from None
 
 
 @dataclass(frozen=True)
@@ -30,6 +97,9 @@ class Shape:
     rope_theta: float = 1_000_000.0
     rms_eps: float = 1e-6
     native_context: int = 32_768  # max_position_embeddings in the released config
+    experts: int = 0  # MoE: routed experts per layer (0: dense); ffn is then each expert's width
+    experts_used: int = 0  # MoE: experts each token goes through
+    qkv_bias: bool = True  # Qwen2 has QKV bias; Qwen3 has none (it norms q and k instead)
 
     def hf_config(self) -> dict:
         """Keyword arguments for ``transformers.Qwen2Config``."""
@@ -47,12 +117,18 @@ class Shape:
             "hidden_act": "silu",
         }
 
-    def parameters(self) -> int:
-        """Parameter count (embeddings included, counted once when tied)."""
+    def parameters(self, *, active: bool = False) -> int:
+        """Parameter count (embeddings included, counted once when tied); ``active``: those one
+        token goes through (an MoE model's routed experts count ``experts_used`` times)."""
         attn = self.hidden * self.heads * self.head_dim * 2  # q and o
         attn += self.hidden * self.kv_heads * self.head_dim * 2  # k and v
-        attn += (self.heads + 2 * self.kv_heads) * self.head_dim  # QKV bias
+        if self.qkv_bias:
+            attn += (self.heads + 2 * self.kv_heads) * self.head_dim
+        else:
+            attn += 2 * self.head_dim  # q and k norms
         mlp = 3 * self.hidden * self.ffn
+        if self.experts:
+            mlp = mlp * (self.experts_used if active else self.experts) + self.hidden * self.experts  # + router
         norms = 2 * self.hidden
         emb = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
         return self.layers * (attn + mlp + norms) + emb + self.hidden
@@ -88,10 +164,18 @@ class ModelSpec:
     gguf_repo: str | None  # where published GGUFs live, if any
     gguf_files: dict[str, str]  # quantization -> file name (large ones may be split in parts)
     default_quant: str | None
+    family: str = "qwen2.5-coder"  # its PromptFormat in FORMATS
+    fim: bool | None = None  # does completion (FIM) work with it; None: base models yes, instruct no
+    arch_shape: Shape | None = field(default=None, repr=False)  # a shape not in SHAPES (other families)
+    tested_here: bool = True  # False: entry from the published files, never run by this project
 
     @property
     def shape(self) -> Shape:
-        return SHAPES[self.size]
+        return self.arch_shape or SHAPES[self.size]
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        return prompt_format(self.family)
 
     @property
     def context(self) -> int:
@@ -99,6 +183,9 @@ class ModelSpec:
 
     @property
     def role(self) -> str:
+        fim = (not self.instruct) if self.fim is None else self.fim
+        if self.instruct and fim:
+            return "chat/edit + FIM"
         return "chat/edit" if self.instruct else "completion (FIM)"
 
 
@@ -119,9 +206,33 @@ def _make(size: str, instruct: bool) -> ModelSpec:
     return ModelSpec(name, size, False, hf_repo, None, {}, None)
 
 
+#: Qwen3-Coder-30B-A3B-Instruct's published config.json: qwen3_moe, 48 layers, 128 experts of
+#: width 768 with 8 used per token (about 30.5B parameters, 3.3B active: it runs on a CPU with
+#: ~20 GB of memory at Q4_K_M), 256K native context. Not tested here (no download in this
+#: project's CI); the FIM and stop token IDs are read from the GGUF when it is loaded.
+QWEN3_CODER_30B_A3B = Shape(
+    2_048, 48, 32, 4, 128, 768, False, 262_144, PADDED_VOCAB_SMALL,
+    rope_theta=10_000_000.0, native_context=262_144, experts=128, experts_used=8, qkv_bias=False,
+)
+#: Qwen publishes no GGUF of it; these are a community conversion's files (seen on the hub,
+#: 18.6 GB for Q4_K_M). Not tested here: check the file with `qwenpair doctor` after a pull.
+QWEN3_CODER_GGUF_REPO = "prithivMLmods/Qwen3-Coder-30B-A3B-Instruct-GGUF"
+QWEN3_CODER_GGUF_QUANTS = ("q4_k_m",)
+
+
+def _qwen3_coder() -> ModelSpec:
+    name = "qwen3-coder-30b-a3b-instruct"
+    files = {q: f"{name}-{q}.gguf" for q in QWEN3_CODER_GGUF_QUANTS}
+    return ModelSpec(
+        name, "30b-a3b", True, "Qwen/Qwen3-Coder-30B-A3B-Instruct", QWEN3_CODER_GGUF_REPO, files, "q4_k_m",
+        family="qwen3-coder", fim=True, arch_shape=QWEN3_CODER_30B_A3B, tested_here=False,
+    )
+
+
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec for size in SHAPES for spec in (_make(size, False), _make(size, True))
 }
+REGISTRY[_qwen3_coder().name] = _qwen3_coder()
 
 #: Completion uses a base model; chat and edit an instruct model.
 DEFAULT_COMPLETION_MODEL = "qwen2.5-coder-1.5b"

@@ -1,7 +1,12 @@
-"""Qwen2.5-Coder special tokens: their exact IDs, the EOS of each model kind, the stop set.
+"""Qwen2.5-Coder special tokens: their exact IDs, the EOS of each model kind, the stop set;
+and ``SpecialTokens``, the IDs a loaded model's own vocabulary gives those token strings.
 
-These IDs are the same in every size, base and instruct (DESIGN.md §3). This module is pure
-data and a few helpers; it imports nothing heavy, so every layer may use it.
+The Qwen2.5-Coder IDs are the same in every size, base and instruct, and stay here as the
+golden expectation (``QWEN25``). A backend never trusts them for another file: it reads each
+token string's ID from the loaded GGUF's or tokenizer's vocabulary (``SpecialTokens.read``),
+so a family with the same strings at other IDs works, and one without the FIM strings is
+refused for completion by name (docs/models.md). This module is pure data and a few
+helpers; it imports nothing heavy, so every layer may use it.
 
 The FIM and repo tokens are not flagged "special" in the Hugging Face tokenizer, so decoding
 with ``skip_special_tokens`` does not strip them: generation must stop on all of
@@ -10,7 +15,11 @@ with ``skip_special_tokens`` does not strip them: generation must stop on all of
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
+
+from model.errors import ModelError
 
 ENDOFTEXT: Final = "<|endoftext|>"
 IM_START: Final = "<|im_start|>"
@@ -74,10 +83,14 @@ PAD_ID: Final = ENDOFTEXT_ID
 BASE_EOS_ID: Final = ENDOFTEXT_ID
 INSTRUCT_EOS_ID: Final = IM_END_ID
 
+#: The strings whose tokens end generation, whatever the model kind.
+STOP_TEXTS: Final[tuple[str, ...]] = (ENDOFTEXT, IM_END, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD, REPO_NAME, FILE_SEP)
+#: The tokens file-level FIM needs, and the ones repository-level prompts add.
+FIM_TEXTS: Final[tuple[str, ...]] = (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)
+REPO_TEXTS: Final[tuple[str, ...]] = (REPO_NAME, FILE_SEP)
+
 #: Generation stops on any of these, whatever the model kind (151643, 151645, 151659-151664).
-STOP_TOKEN_IDS: Final[frozenset[int]] = frozenset(
-    {ENDOFTEXT_ID, IM_END_ID, FIM_PREFIX_ID, FIM_MIDDLE_ID, FIM_SUFFIX_ID, FIM_PAD_ID, REPO_NAME_ID, FILE_SEP_ID}
-)
+STOP_TOKEN_IDS: Final[frozenset[int]] = frozenset(TOKEN_IDS[t] for t in STOP_TEXTS)
 #: Their texts, for cutting leaked token text out of decoded output.
 STOP_TOKEN_TEXTS: Final[tuple[str, ...]] = tuple(t for t, i in TOKEN_IDS.items() if i in STOP_TOKEN_IDS)
 
@@ -98,3 +111,64 @@ def cut_at_leaked_token(text: str) -> str:
         if at != -1:
             cut = min(cut, at)
     return text[:cut]
+
+
+class MissingSpecialTokens(ModelError):
+    """A prompt needs a control token the loaded model's vocabulary does not have."""
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    """The control tokens of one loaded model: token string -> ID in its vocabulary.
+
+    Built by ``read`` from a lookup over the model's own vocabulary (llama.cpp's token texts,
+    the Hugging Face tokenizer's added tokens). A string the vocabulary lacks is absent.
+    """
+
+    ids: Mapping[str, int]
+    source: str = "Qwen2.5-Coder"  # the model file or tokenizer, for messages
+
+    @classmethod
+    def read(cls, lookup: Callable[[str], int | None], source: str) -> SpecialTokens:
+        """Each control-token string's ID from ``lookup`` (None: not in the vocabulary)."""
+        found = {}
+        for text in CONTROL_TOKENS:
+            token_id = lookup(text)
+            if token_id is not None:
+                found[text] = int(token_id)
+        return cls(found, source)
+
+    def get(self, text: str) -> int | None:
+        return self.ids.get(text)
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """Those of ``texts`` this vocabulary lacks, in order."""
+        return [t for t in texts if t not in self.ids]
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        """This model's IDs of ``STOP_TEXTS`` (those it has)."""
+        return frozenset(self.ids[t] for t in STOP_TEXTS if t in self.ids)
+
+    @property
+    def can_fim(self) -> bool:
+        return not self.missing(FIM_TEXTS)
+
+    @property
+    def can_repo_fim(self) -> bool:
+        return self.can_fim and not self.missing(REPO_TEXTS)
+
+    def require_fim(self) -> None:
+        """Refuse completion (fill-in-the-middle) when the FIM tokens are not all there."""
+        lacking = self.missing(FIM_TEXTS)
+        if lacking:
+            raise MissingSpecialTokens(
+                f"{self.source} cannot complete code: its vocabulary lacks the fill-in-the-middle "
+                f"token{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}. Use a model with FIM "
+                "tokens for completion (a Qwen2.5-Coder base model: 'qwenpair model list'); this "
+                "one can still chat if it has the ChatML tokens"
+            )
+
+
+#: The golden expectation: Qwen2.5-Coder's IDs (a model read from its files must match them).
+QWEN25: Final = SpecialTokens(dict(TOKEN_IDS), "Qwen2.5-Coder")

@@ -4,6 +4,11 @@ A backend turns a prompt string into generated text, greedily by default, with s
 tokens, a token limit, a wall-clock cap and cancellation between decode steps. It streams
 tokens through a callback and reports per-token logprobs (candidate ranking uses them) and
 how many prompt tokens it really evaluated (the KV-reuse figure the engine optimises).
+
+Control-token IDs are the loaded model's (``model.tokens.SpecialTokens``, read from its
+vocabulary by each backend): ``fit_prompt`` maps a prompt onto them, refusing completion
+when the FIM tokens are missing and falling back from repository-level to file-level FIM,
+with a warning, when only the repo tokens are; ``stop_ids_for`` gives the model's stop set.
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from model.tokens import STOP_TOKEN_IDS
+import logging
+
+from model.prompt import file_level, pieces_of
+from model.tokens import FIM_TEXTS, REPO_TEXTS, STOP_TOKEN_IDS, SpecialTokens
+
+log = logging.getLogger("qwenpair.model")
 
 StopReason = Literal["eos", "stop_text", "length", "time", "cancelled"]
 
@@ -100,3 +110,32 @@ def cut_stop_text(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
         if at != -1 and (cut == -1 or at < cut):
             cut = at
     return (text, False) if cut == -1 else (text[:cut], True)
+
+
+def stop_ids_for(request: GenerationRequest, special: SpecialTokens) -> frozenset[int]:
+    """The IDs that end ``request``: the loaded model's stop tokens when the request asks for
+    the default set (Qwen2.5's IDs, which mean other tokens in another vocabulary)."""
+    return special.stop_ids if request.stop_ids == STOP_TOKEN_IDS else request.stop_ids
+
+
+def fit_prompt(prompt: str, special: SpecialTokens, warnings: list[str]) -> str:
+    """``prompt`` as the loaded model can take it.
+
+    A FIM prompt for a model without the FIM tokens is refused (``MissingSpecialTokens``,
+    naming them). A repository-level prompt for a model without ``<|repo_name|>`` or
+    ``<|file_sep|>`` becomes file-level, and the first time a warning saying so is logged and
+    appended to ``warnings``. Anything else is returned as it is."""
+    markers = {t for t, i in pieces_of(prompt) if i is not None}
+    if markers & set(FIM_TEXTS):
+        special.require_fim()
+    lacking = special.missing(t for t in REPO_TEXTS if t in markers)
+    if not lacking:
+        return prompt
+    note = (
+        f"{special.source} lacks {', '.join(lacking)}: completions use file-level FIM without "
+        "repository context; use a model whose vocabulary has the repo tokens for cross-file context"
+    )
+    if note not in warnings:
+        warnings.append(note)
+        log.warning("%s", note)
+    return file_level(prompt)

@@ -3,7 +3,10 @@
 CPU or CUDA. Training's evaluation uses it so that a checkpoint can be scored before it is
 exported to GGUF. It does not keep a KV cache between calls (it is not on the keystroke
 path); within a call it decodes token by token with ``past_key_values`` so it can stream,
-stop on Qwen's stop set, honour the time cap and be cancelled between steps.
+stop on the model's stop set, honour the time cap and be cancelled between steps.
+
+Control-token IDs (FIM, repo, ChatML, the stop set) are the tokenizer's own: each string's
+ID among its added tokens (``special``), so another family's numbering is followed.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
+from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text, fit_prompt, stop_ids_for
 from model.errors import BadModelFile, ModelError
-from model.text_tokens import prompt_ids
+from model.prompt import encode_prompt
+from model.text_tokens import text_ids
+from model.tokens import SpecialTokens
 
 
 class HfBackend:
@@ -57,11 +62,17 @@ class HfBackend:
         self._torch = torch
         self.name = ref + (f" + {adapter}" if adapter else "")
         self.n_ctx = n_ctx or int(getattr(net.config, "max_position_embeddings", 32_768))
+        added = self._tok.backend_tokenizer.get_added_tokens_decoder()  # id -> AddedToken
+        by_text = {tok.content: int(i) for i, tok in added.items()}
+        self.special = SpecialTokens.read(by_text.get, ref)
+        self.warnings: list[str] = []
         self._lock = threading.Lock()
 
     def tokenize(self, text: str) -> list[int]:
-        # markers by ID, text as text: added tokens in text never match (model.text_tokens)
-        return prompt_ids(self._tok.backend_tokenizer, text)
+        # markers by this tokenizer's IDs, text as text: added tokens in text never match
+        # (model.text_tokens)
+        tok = self._tok.backend_tokenizer
+        return encode_prompt(fit_prompt(text, self.special, self.warnings), lambda v: text_ids(tok, v), self.special)
 
     def detokenize(self, ids: list[int]) -> str:
         return self._tok.decode(ids, skip_special_tokens=False)
@@ -82,6 +93,7 @@ class HfBackend:
         if len(ids) + 1 > self.n_ctx:
             raise ModelError(f"the prompt has {len(ids):,} tokens; {self.name} takes {self.n_ctx:,}")
         gen = torch.Generator().manual_seed(request.seed)
+        stop_ids = stop_ids_for(request, self.special)
         with self._lock, torch.inference_mode():
             t0 = time.perf_counter()
             out = self._net(torch.tensor([ids], device=self._device), use_cache=True)
@@ -105,7 +117,7 @@ class HfBackend:
                     token = int(torch.multinomial(probs, 1, generator=gen))
                 else:
                     token = int(torch.argmax(logits))
-                if token in request.stop_ids:
+                if token in stop_ids:
                     result.stop_reason = "eos"
                     break
                 result.token_ids.append(token)

@@ -15,7 +15,8 @@ hot-swap. An adapter with a ``meta.json`` beside it is checked first against thi
 
 Prompts are tokenized piece by piece (``model.prompt.encode_prompt``): text with
 ``special=False``, so repository text cannot inject control tokens, and the prompt
-builder's markers by ID.
+builder's markers by ID. Those IDs, and the stop set, are read from this GGUF's vocabulary
+by their strings (``special``), never assumed: another family may number them differently.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from model.backends.base import (
     GenerationResult,
     OnText,
     cut_stop_text,
+    fit_prompt,
+    stop_ids_for,
 )
 from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
 from model.file_identity import FileIdentity
 from model.gguf_check import inspect_gguf
 from model.prompt import encode_prompt
-from model.tokens import BPE_VOCAB_SIZE, CONTROL_TOKENS
+from model.tokens import BPE_VOCAB_SIZE, CONTROL_TOKENS, SpecialTokens
 
 
 def default_threads() -> int:
@@ -89,6 +92,8 @@ class LlamaCppBackend:
         self.lora_scale = 1.0
         self._adapter = None  # the llama_adapter_lora pointer in use
         self._n_vocab = self._llm.n_vocab()
+        self.special = self._read_special()
+        self.warnings: list[str] = []  # said once each: e.g. repo-level FIM fell back to file-level
         self._lock = threading.Lock()
         self._logits = None  # logits after the last evaluated token, if still valid
         if lora_path is not None:
@@ -149,10 +154,38 @@ class LlamaCppBackend:
         return str(self.lora_path) if self.lora_path is not None else None
 
     # -- tokens -------------------------------------------------------------------------
+    def _read_special(self) -> SpecialTokens:
+        """Each control-token string's ID in this GGUF's vocabulary. The string alone (our
+        constant, never repository text) is tokenized with ``special=True`` and kept when it
+        is one token whose text is the string; strings not found that way (a token typed
+        NORMAL, which the tokenizer would split) are looked for in the token texts."""
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(self._llm._model.model)
+
+        def text_of(token_id: int) -> bytes:
+            return llama_cpp.llama_vocab_get_text(vocab, token_id) or b""
+
+        def by_tokenizer(text: str) -> int | None:
+            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            return ids[0] if len(ids) == 1 and text_of(ids[0]) == text.encode() else None
+
+        found = SpecialTokens.read(by_tokenizer, self.path.name)
+        lacking = set(found.missing(CONTROL_TOKENS))
+        if not lacking:
+            return found
+        wanted = {t.encode(): t for t in lacking}
+        ids = dict(found.ids)
+        for token_id in range(self._n_vocab):
+            text = wanted.get(text_of(token_id))
+            if text is not None and text not in ids:
+                ids[text] = token_id
+        return SpecialTokens(ids, self.path.name)
+
     def tokenize(self, text: str) -> list[int]:
         # Text is never parsed for special tokens (docs/security.md, "control tokens"): only
-        # a Prompt's own markers become control tokens, spliced in by ID.
-        return encode_prompt(text, self._text_ids)
+        # a Prompt's own markers become control tokens, spliced in by this model's IDs.
+        return encode_prompt(fit_prompt(text, self.special, self.warnings), self._text_ids, self.special)
 
     def _text_ids(self, text: str) -> list[int]:
         ids = self._tokenize_text(text)
@@ -248,6 +281,7 @@ class LlamaCppBackend:
         max_new = min(request.max_tokens, self.n_ctx - len(tokens))
         result = GenerationResult(text="", prompt_tokens=len(tokens))
         rng = np.random.default_rng(request.seed) if request.temperature > 0 else None
+        stop_ids = stop_ids_for(request, self.special)
         with self._lock:
             t0 = time.perf_counter()
             deadline = t0 + request.prompt_time_limit_s if request.prompt_time_limit_s is not None else None
@@ -282,7 +316,7 @@ class LlamaCppBackend:
                     token = _sample(logits, request.temperature, rng)
                 top = float(logits.max())
                 logprob = float(logits[token]) - (top + math.log(float(np.exp(logits - top).sum())))
-                if token in request.stop_ids:
+                if token in stop_ids:
                     result.stop_reason = "eos"
                     break
                 result.token_ids.append(token)

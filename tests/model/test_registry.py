@@ -33,7 +33,7 @@ def test_parameter_counts_match_the_model_cards(size, billions):
 
 
 def test_every_size_has_base_and_instruct_with_hf_repos():
-    assert len(registry.REGISTRY) == 12
+    assert len([n for n in registry.REGISTRY if n.startswith("qwen2.5-coder-")]) == 12
     for size in RELEASED:
         base = registry.get(f"qwen2.5-coder-{size}")
         inst = registry.get(f"qwen2.5-coder-{size}-instruct")
@@ -68,3 +68,29 @@ def test_hf_config_is_a_valid_qwen2_config():
     import transformers
     cfg = transformers.Qwen2Config(**registry.SHAPES["1.5b"].hf_config())
     assert cfg.num_key_value_heads == 2 and cfg.tie_word_embeddings
+
+
+def test_qwen3_coder_30b_a3b_is_an_moe_entry_marked_not_tested_here():
+    spec = registry.get("qwen3-coder-30b-a3b-instruct")
+    assert spec.hf_repo == "Qwen/Qwen3-Coder-30B-A3B-Instruct" and spec.instruct and not spec.tested_here
+    assert spec.gguf_files == {"q4_k_m": "qwen3-coder-30b-a3b-instruct-q4_k_m.gguf"} and spec.default_quant == "q4_k_m"
+    # The model card: 30.5B parameters in all, 3.3B activated (128 experts, 8 per token).
+    assert spec.shape.parameters() / 1e9 == pytest.approx(30.5, rel=0.01)
+    assert spec.shape.parameters(active=True) / 1e9 == pytest.approx(3.3, rel=0.03)
+    assert spec.context == 262_144 and spec.role == "chat/edit + FIM"
+    assert spec.prompt_format.family == "qwen3-coder" and spec.prompt_format.fim_mode == "psm"
+
+
+def test_each_entry_has_a_known_prompt_format():
+    for spec in registry.REGISTRY.values():
+        assert spec.prompt_format is registry.FORMATS[spec.family]
+    assert registry.get("qwen2.5-coder-1.5b").prompt_format is registry.DEFAULT_FORMAT
+
+
+def test_a_format_with_marker_strings_no_one_knows_is_refused():
+    with pytest.raises(ValueError, match="not control tokens"):
+        registry.PromptFormat("other", fim_prefix="<PRE>")
+    with pytest.raises(ValueError, match="unknown FIM mode"):
+        registry.PromptFormat("other", fim_mode="mps")
+    with pytest.raises(ModelNotFound, match="unknown model family"):
+        registry.prompt_format("starcoder")
