@@ -12,8 +12,10 @@ network the error names the exact file and where to put it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -25,6 +27,8 @@ from model.errors import DownloadError
 from model.loader import local_path
 
 CHUNK = 1 << 20
+#: errno values that mean "no room to write": a full disk, a quota, a file-size limit (ulimit -f).
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,25 @@ def _sha256(path: Path) -> str:
         while block := fh.read(CHUNK * 4):
             h.update(block)
     return h.hexdigest()
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MB"
+
+
+def _no_room(spec: registry.ModelSpec, part: Path, size: int | None, why: str) -> DownloadError:
+    """The message for a download that does not fit: the file, what it needs, what is free."""
+    have = part.stat().st_size if part.exists() else 0
+    try:
+        free = _mb(shutil.disk_usage(part.parent).free)
+    except OSError:
+        free = "unknown"
+    need = f"it needs {_mb(size - have)} more" if size is not None else "its size is unknown"
+    return DownloadError(
+        f"no room to download {part.name.removesuffix('.part')} into {part.parent}: {why}; {need}, {free} free there. "
+        f"Free some space (or set QWENPAIR_MODELS_DIR to a disk with room) and run `qwenpair model pull "
+        f"{spec.name}` again: the {_mb(have)} already in {part.name} are kept and the download resumes"
+    )
 
 
 def _resolve(spec: registry.ModelSpec, filename: str, revision: str):
@@ -115,9 +138,19 @@ def pull(name: str, quant: str | None = None, *, revision: str = "main", quiet: 
             return PullResult(target, target.stat().st_size, sha, True)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
+        free = None
+    if size is not None and free is not None and size - have > free:  # say so now, not after filling the disk
+        raise _no_room(spec, part, size, "the disk is too full")
     try:
         resumed = _stream(url, part, size, headers, quiet)
-    except (urllib.error.URLError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:  # URLError is an OSError without errno: not this
+            why = "a file-size limit (ulimit -f) was reached" if exc.errno == errno.EFBIG else "the disk is full"
+            raise _no_room(spec, part, size, why) from exc
         have = part.stat().st_size if part.exists() else 0
         raise DownloadError(
             f"downloading {spec.gguf_repo}/{filename} stopped after {have:,} bytes ({exc}); "

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from model.errors import BadModelFile
+from model.out_of_space import clean_dead_temps, is_out_of_space, no_space_error
 
 ARCH = "qwen2"
 OutType = Literal["f16", "f32"]
@@ -131,6 +132,8 @@ def export_gguf(
     tensors = _plan_tensors(hf_dir, hp)
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    # A killed export left its temporary file: remove it (issue 18 fault matrix).
+    clean_dead_temps(out.parent, re.compile(rf"\.{re.escape(out.name)}\.(?P<pid>\d+)\.tmp"))
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     writer = gguf.GGUFWriter(tmp, ARCH)
     try:
@@ -146,9 +149,15 @@ def export_gguf(
             writer.write_tensor_data(np.ascontiguousarray(t.load().astype(dtype, copy=False)))
         writer.close()
         os.replace(tmp, out)
-    except BaseException:
-        writer.close()
+    except BaseException as exc:
+        try:
+            writer.close()  # flushing on a full disk fails again
+        except OSError:
+            pass
         tmp.unlink(missing_ok=True)
+        if is_out_of_space(exc):
+            needed = sum(t.numel * (2 if out_type == "f16" and len(t.shape) == 2 else 4) for t in tensors)
+            raise no_space_error(out, needed, exc) from exc
         raise
     return out
 
