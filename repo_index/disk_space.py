@@ -93,5 +93,28 @@ def explain(exc: BaseException, directory: Path, needed_bytes: int | None = None
             f"what was indexed so far is kept and the next run goes on from there")
 
 
+#: errno values that mean "this directory cannot be written": a read-only filesystem, no permission.
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def is_not_writable(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write refused because the cache directory is read-only (or
+    not ours): the OS says EROFS/EACCES/EPERM, SQLite "readonly database" or "unable to open"."""
+    if isinstance(exc, OSError):
+        return exc.errno in _NOT_WRITABLE
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        return "readonly database" in text or "unable to open database file" in text
+    return False
+
+
+def explain_not_writable(exc: BaseException, directory: Path) -> str:
+    """One message for a store directory that cannot be written (see ``is_not_writable``)."""
+    where = getattr(exc, "filename", None) or directory
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (f"cannot write the index in {directory}: {where} is not writable ({why}). Make that directory "
+            "writable, or set QWENPAIR_CACHE_DIR to a directory you can write, and run it again")
+
+
 def _mb(n: int) -> str:
     return f"{n / _MB:.1f} MB" if n >= _MB // 10 else f"{n // 1024} KB"

@@ -105,6 +105,8 @@ class Workspace:
         except Exception as exc:
             if disk_space.is_out_of_space(exc):
                 raise WorkspaceError(disk_space.explain(exc, store_dir(cache, path))) from exc
+            if disk_space.is_not_writable(exc):  # a read-only cache directory (issue 18 fault matrix)
+                raise WorkspaceError(disk_space.explain_not_writable(exc, store_dir(cache, path))) from exc
             raise
         workspace = cls(path, config, store)
         workspace.notify = notify
