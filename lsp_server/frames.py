@@ -48,6 +48,8 @@ _HEADER = re.compile(rb"content-length:", re.IGNORECASE)
 #: A real header: never inside valid JSON (a raw newline cannot be in a JSON string).
 _NEXT_HEADER = re.compile(rb"content-length:[ \t]*\d+[ \t]*\r?\n", re.IGNORECASE)
 _HEADERS_END = re.compile(rb"\r?\n\r?\n")
+#: A Content-Type header before Content-Length (allowed; its value is always UTF-8 JSON here).
+_OTHER_HEADER = re.compile(rb"\s*content-type:[^\n]*\n", re.IGNORECASE)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')
 _COLON = re.compile(r"\s*:\s*")
 _ARRAY = re.compile(rb"\s*\[")
@@ -121,12 +123,13 @@ class FrameReader:
             if found is not None:
                 if found.start():
                     stray = bytes(self._buf[: found.start()])
-                    if stray.strip():
+                    if stray.strip() and not _OTHER_HEADER.fullmatch(stray):
                         log.warning("skipped %d stray bytes before a header", len(stray))
                     del self._buf[: found.start()]
                 return 0
             keep = len(_HEADER.pattern) - 1  # a header may straddle two reads
-            if len(self._buf) > keep:
+            waiting = len(self._buf) <= MAX_HEADER_BYTES and _OTHER_HEADER.match(self._buf + b"\n")
+            if len(self._buf) > keep and not waiting:  # (a Content-Type line waits for its Content-Length)
                 if bytes(self._buf[:-keep]).strip():
                     log.warning("skipped %d stray bytes looking for a header", len(self._buf) - keep)
                 del self._buf[:-keep]
@@ -154,12 +157,16 @@ class FrameReader:
 
     async def _oversized(self, length: int, max_bytes: int) -> BadFrame:
         """Start skipping a body over the cap; what has arrived of it is kept to find its id."""
-        if not self._buf:
-            await self._more()
-        head = bytes(self._buf[: min(length, PROBE_BYTES)])
-        cut = _NEXT_HEADER.search(head)
-        if cut is not None:
-            head = head[: cut.start()]
+        while True:  # what has arrived, until the id shows, the next header starts or enough is here
+            head = bytes(self._buf[: min(length, PROBE_BYTES)])
+            cut = _NEXT_HEADER.search(head)
+            if cut is not None:
+                head = head[: cut.start()]
+                break
+            if len(head) >= min(length, PROBE_BYTES) or "id" in top_level_fields(head)[0]:
+                break
+            if not await self._more():
+                break
         self._skip = length
         log.warning("skipping a message of %d bytes: larger than the %d MB frame cap", length, max_bytes >> 20)
         return BadFrame(f"the message is {length} bytes, over qwenpair's frame cap of {max_bytes >> 20} MB "

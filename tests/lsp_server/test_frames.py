@@ -112,3 +112,39 @@ def test_unparsable_frames_and_batches_are_answered(start, workspace, tiny_model
     for msg_id in (61, "s-62", 63, 64, 65, 66):
         assert len(wire.responses(msg_id)) == 1
     assert wire.shutdown_and_exit() == 0
+
+
+def test_reader_handles_headers_in_any_order_and_bytes_one_at_a_time(caplog):
+    """The reader alone: a Content-Type header first is no stray data, and a stream that
+    arrives one byte at a time (headers split anywhere) gives the same frames."""
+    import asyncio
+
+    from lsp_server.frames import BadFrame, FrameReader
+
+    first, second = _body(1), _body(2)
+    stream = (b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(first)
+              + first + b"Content-Length: 99999999999999999999\r\n\r\n" + _body(3)
+              + b"Content-Length: %d\r\nContent-Type: x\r\n\r\n" % len(second) + second)
+
+    def frames(step: int) -> list:
+        data = bytearray(stream)
+
+        async def read_some(n: int) -> bytes:
+            out = bytes(data[: min(n, step)])
+            del data[: len(out)]
+            return out
+
+        async def collect() -> list:
+            reader, out = FrameReader(read_some), []
+            while (frame := await reader.next_frame()) is not None:
+                out.append(frame)
+            return out
+
+        return asyncio.run(collect())
+
+    for step in (1, 7, 65536):
+        caplog.clear()
+        got = frames(step)
+        assert got[0] == first and got[2] == second, (step, got)
+        assert isinstance(got[1], BadFrame) and got[1].code == -32600 and b'"id": 3' in got[1].head
+        assert not [r for r in caplog.records if "stray" in r.getMessage()], step
