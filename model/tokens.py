@@ -5,8 +5,9 @@ The Qwen2.5-Coder IDs are the same in every size, base and instruct, and stay he
 golden expectation (``QWEN25``). A backend never trusts them for another file: it reads each
 token string's ID from the loaded GGUF's or tokenizer's vocabulary (``SpecialTokens.read``),
 so a family with the same strings at other IDs works, and one without the FIM strings is
-refused for completion by name (docs/models.md). This module is pure data and a few
-helpers; it imports nothing heavy, so every layer may use it.
+refused for completion by name. Markers are spliced in by these IDs, never parsed from text
+(docs/security.md, "control tokens"). This module is pure data and a few helpers; it imports
+nothing heavy, so every layer may use it.
 
 The FIM and repo tokens are not flagged "special" in the Hugging Face tokenizer, so decoding
 with ``skip_special_tokens`` does not strip them: generation must stop on all of
