@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.errors import BadModelFile
+from model.registry import ARCHITECTURES
 
 GGUF_MAGIC = b"GGUF"
-SUPPORTED_ARCHITECTURES = ("qwen2",)
+SUPPORTED_ARCHITECTURES = ARCHITECTURES  # the registry's families: qwen2, and Qwen3-Coder's qwen3moe
 
 # GGUF value types -> struct format of a scalar
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
@@ -162,7 +163,7 @@ def inspect_gguf(path: str | Path, *, require_arch: bool = True) -> GgufInfo:
     arch = str(meta.get("general.architecture") or "?")
     if require_arch and arch not in SUPPORTED_ARCHITECTURES:
         raise BadModelFile(
-            f"{path} is a {arch!r} model; qwenpair runs Qwen2.5-Coder models (architecture "
+            f"{path} is a {arch!r} model; qwenpair runs Qwen coder models (architecture "
             f"{', '.join(SUPPORTED_ARCHITECTURES)})"
         )
     return GgufInfo(

@@ -40,6 +40,7 @@ class PromptFormat:
     """
 
     family: str
+    architectures: tuple[str, ...] = ()  # GGUF general.architecture values of this family
     fim_mode: Literal["psm", "spm"] = "psm"  # inference order: prefix-suffix-middle or suffix first
     repo_level: bool = True  # <|repo_name|> / <|file_sep|> layout (Qwen2.5 report, Figure 4)
     fim_prefix: str = FIM_PREFIX
@@ -65,10 +66,19 @@ class PromptFormat:
 #: Prompt formats by family. Qwen3-Coder keeps Qwen2.5-Coder's FIM and repo strings (its
 #: README's FIM example); only the IDs may differ, and those are read from the model.
 FORMATS: dict[str, PromptFormat] = {
-    "qwen2.5-coder": PromptFormat("qwen2.5-coder"),
-    "qwen3-coder": PromptFormat("qwen3-coder"),
+    "qwen2.5-coder": PromptFormat("qwen2.5-coder", ("qwen2",)),
+    "qwen3-coder": PromptFormat("qwen3-coder", ("qwen3moe",)),
 }
 DEFAULT_FORMAT = FORMATS["qwen2.5-coder"]
+#: Every GGUF architecture some family runs on (``model.gguf_check`` refuses the others).
+ARCHITECTURES: tuple[str, ...] = tuple(a for f in FORMATS.values() for a in f.architectures)
+
+
+def format_for_architecture(arch: str) -> PromptFormat:
+    """The prompt format of a loaded model, by its architecture (GGUF ``general.architecture``
+    or a Hugging Face ``model_type``: ``qwen3_moe`` is ``qwen3moe``); Qwen2.5-Coder's if unknown."""
+    arch = arch.replace("_", "").lower()
+    return next((f for f in FORMATS.values() if arch in f.architectures), DEFAULT_FORMAT)
 
 
 def prompt_format(family: str | None) -> PromptFormat:

@@ -18,6 +18,7 @@ from pathlib import Path
 from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text, fit_prompt, stop_ids_for
 from model.errors import BadModelFile, ModelError
 from model.prompt import encode_prompt
+from model.registry import format_for_architecture
 from model.text_tokens import text_ids
 from model.tokens import SpecialTokens
 
@@ -65,6 +66,7 @@ class HfBackend:
         added = self._tok.backend_tokenizer.get_added_tokens_decoder()  # id -> AddedToken
         by_text = {tok.content: int(i) for i, tok in added.items()}
         self.special = SpecialTokens.read(by_text.get, ref)
+        self.prompt_format = format_for_architecture(str(getattr(net.config, "model_type", "")))
         self.warnings: list[str] = []
         self._lock = threading.Lock()
 

@@ -42,6 +42,7 @@ from model.errors import BadModelFile, ModelError
 from model.file_identity import FileIdentity
 from model.gguf_check import inspect_gguf
 from model.prompt import encode_prompt
+from model.registry import format_for_architecture
 from model.tokens import BPE_VOCAB_SIZE, CONTROL_TOKENS, SpecialTokens
 
 
@@ -93,6 +94,7 @@ class LlamaCppBackend:
         self._adapter = None  # the llama_adapter_lora pointer in use
         self._n_vocab = self._llm.n_vocab()
         self.special = self._read_special()
+        self.prompt_format = format_for_architecture(self.info.architecture)  # the family's layout
         self.warnings: list[str] = []  # said once each: e.g. repo-level FIM fell back to file-level
         self._lock = threading.Lock()
         self._logits = None  # logits after the last evaluated token, if still valid

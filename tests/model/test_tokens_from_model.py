@@ -172,3 +172,32 @@ def test_the_hf_backend_reads_the_same_missing_tokens(variants):
     hf_sep = HfBackend(variants["no_file_sep"][1], device="cpu")
     ids = hf_sep.tokenize(repo_fim("acme", [RepoFile("a.py", "x")], "b.py", "def f", ""))
     assert ids[0] == TOKEN_IDS["<|fim_prefix|>"] and "lacks <|file_sep|>" in hf_sep.warnings[0]
+
+
+def _header_only_gguf(path: Path, arch: str) -> Path:
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_the_family_format_follows_the_loaded_architecture(tiny_model, load, tmp_path):
+    from model import registry
+    from model.errors import BadModelFile
+    from model.gguf_check import inspect_gguf
+
+    assert load(tiny_model.gguf).prompt_format is registry.FORMATS["qwen2.5-coder"]
+    assert HfBackend(tiny_model.hf_dir, device="cpu").prompt_format is registry.FORMATS["qwen2.5-coder"]
+    # A Qwen3-Coder GGUF (qwen3moe) passes our own file check and gets its family's format...
+    info = inspect_gguf(_header_only_gguf(tmp_path / "moe.gguf", "qwen3moe"))
+    assert registry.format_for_architecture(info.architecture) is registry.FORMATS["qwen3-coder"]
+    assert registry.format_for_architecture("qwen3_moe") is registry.FORMATS["qwen3-coder"]  # HF model_type
+    # ...while an architecture no registry family runs on is still refused, by name.
+    with pytest.raises(BadModelFile, match="'llama' model; qwenpair runs Qwen coder models"):
+        inspect_gguf(_header_only_gguf(tmp_path / "llama.gguf", "llama"))
