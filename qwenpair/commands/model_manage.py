@@ -24,6 +24,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "context": spec.context,
                 "parameters": spec.shape.parameters(),
                 "downloaded": bool(path and path.exists()),
+                "tested_here": spec.tested_here,  # False: an entry from the published files only
                 "path": str(path) if path else None,
             }
         )
@@ -37,6 +38,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(
             f"{r['name']:32} {r['role']:18} {r['parameters'] / 1e9:6.2f}B {r['context']:>8,}  "
             f"{quants or '(hf backend only)':26} {'yes' if r['downloaded'] else ''}"
+            + ("  (not tested here)" if not r["tested_here"] else "")
         )
     return 0
 

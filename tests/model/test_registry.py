@@ -94,3 +94,17 @@ def test_a_format_with_marker_strings_no_one_knows_is_refused():
         registry.PromptFormat("other", fim_mode="mps")
     with pytest.raises(ModelNotFound, match="unknown model family"):
         registry.prompt_format("starcoder")
+
+
+def test_model_list_marks_the_entries_not_tested_here(capsys):
+    import json
+
+    from qwenpair.cli import main
+
+    assert main(["model", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["qwen3-coder-30b-a3b-instruct"]["tested_here"] is False
+    assert all(r["tested_here"] for n, r in rows.items() if n.startswith("qwen2.5-coder-"))
+    assert main(["model", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines if line.endswith("(not tested here)")] == ["qwen3-coder-30b-a3b-instruct"]
