@@ -18,7 +18,7 @@ from model.backends.hf import HfBackend
 from model.backends.llama_cpp import LlamaCppBackend
 from model.prompt import ChatMessage, RepoFile, chatml, fim, repo_fim
 from model.tokens import CONTROL_TOKENS, STOP_TEXTS, STOP_TOKEN_IDS, TOKEN_IDS, MissingSpecialTokens
-from tests.model.vocab_variants import build_variant, shifted_ids
+from tests.model.vocab_variants import build_qwen3moe, build_variant, shifted_ids
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_repo"
 
@@ -148,6 +148,25 @@ def test_a_gguf_without_file_sep_falls_back_to_file_level_fim_with_a_warning(var
     assert len(backend.warnings) == 1 and "lacks <|file_sep|>" in backend.warnings[0]
     assert "file-level FIM" in backend.warnings[0]
     assert [r.getMessage() for r in caplog.records if r.name == "qwenpair.model"] == backend.warnings  # said once
+
+
+def test_a_tiny_qwen3_moe_model_with_moved_tokens_completes_through_the_engine(variants, load, engine_on, tmp_path):
+    """Qwen3-Coder's architecture (qwen3moe) with the FIM strings at other IDs: llama.cpp runs
+    it, the backend takes the qwen3-coder format and the model's IDs, the engine completes."""
+    from model import registry
+
+    gguf = build_qwen3moe(variants["shifted"][1], tmp_path / "tiny-qwen3moe.gguf")
+    backend = load(gguf)
+    assert backend.info.architecture == "qwen3moe" and backend.prompt_format is registry.FORMATS["qwen3-coder"]
+    new = shifted_ids()
+    assert dict(backend.special.ids) == new
+    eng, root = engine_on(backend)
+    result = _complete(eng, root)
+    ids = evaluated(backend)
+    assert ids[0] == new["<|repo_name|>"] and ids.count(new["<|fim_middle|>"]) == 1 and new["<|file_sep|>"] in ids
+    assert len(ids) >= result.prompt_tokens > 100 and not backend.warnings  # the cache also holds the output
+    out = backend.generate(GenerationRequest(fim("def f(", "\n"), max_tokens=4))
+    assert out.prompt_tokens == 7 and not set(out.token_ids) & backend.special.stop_ids
 
 
 def test_a_model_without_the_fim_tokens_is_refused_for_completion_naming_them(variants, load, engine_on):

@@ -9,6 +9,11 @@ BPE vocabulary and the weights are the tiny model's; only where the control toke
   repo and ChatML token has another ID (as a family with the same strings would number them).
 - ``no_file_sep``: ``<|file_sep|>`` renamed (repository-level FIM is impossible).
 - ``no_fim``: ``<|fim_prefix|>``, ``<|fim_suffix|>`` and ``<|fim_middle|>`` renamed.
+
+``build_qwen3moe`` writes a tiny model of Qwen3-Coder's architecture (``qwen3moe``: q/k norms,
+no QKV bias, routed experts) with random weights and a given tokenizer folder's vocabulary,
+straight with gguf-py (the project's converter handles Qwen2 checkpoints only); llama.cpp
+runs it like a real Qwen3-Coder GGUF.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import shutil
 from pathlib import Path
 
-from model.gguf_export import export_gguf
+from model.gguf_export import _read_tokenizer, _token_table, export_gguf
 from model.tokens import CONTROL_TOKENS, TOKEN_IDS
 
 FIRST, LAST = TOKEN_IDS["<|im_start|>"], TOKEN_IDS["<|file_sep|>"]
@@ -67,3 +72,68 @@ def build_variant(tiny_model, kind: str, out_dir: Path) -> tuple[Path, Path]:
         raise ValueError(kind)
     gguf = export_gguf(hf, out_dir / kind / f"tiny-{kind}-f16.gguf", out_type="f16", name=f"tiny-{kind}")
     return gguf, hf
+
+
+def build_qwen3moe(tokenizer_dir: Path, out: Path, *, seed: int = 0) -> Path:
+    """A tiny qwen3moe GGUF (2 layers, 4 experts of which 2 per token, hidden 64, f32) with
+    the vocabulary of ``tokenizer_dir`` (tokenizer.json + tokenizer_config.json)."""
+    import gguf
+    import numpy as np
+
+    hidden, layers, heads, kv_heads, head_dim, experts, used, expert_ffn = 64, 2, 4, 2, 16, 4, 2, 32
+    vocab = _read_tokenizer(tokenizer_dir)
+    size = 151_936
+    texts, types = _token_table(vocab, size, out)
+    w = gguf.GGUFWriter(str(out), "qwen3moe")
+    w.add_name("tiny-qwen3moe")
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_context_length(4096)
+    w.add_embedding_length(hidden)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(expert_ffn)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv_heads)
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    w.add_rope_freq_base(10_000_000.0)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_expert_count(experts)
+    w.add_expert_used_count(used)
+    w.add_expert_feed_forward_length(expert_ffn)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(texts)
+    w.add_token_types(types)
+    w.add_token_merges(vocab.merges)
+    w.add_eos_token_id(vocab.id_of("<|im_end|>"))  # an instruct model, as Qwen3-Coder-30B-A3B is
+    w.add_add_bos_token(False)
+    rng = np.random.default_rng(seed)
+
+    def rand(name: str, *shape: int) -> None:  # numpy order: ggml's dimensions reversed
+        w.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))
+
+    def ones(name: str, n: int) -> None:
+        w.add_tensor(name, np.ones(n, np.float32))
+
+    rand("token_embd.weight", size, hidden)
+    ones("output_norm.weight", hidden)
+    rand("output.weight", size, hidden)
+    for i in range(layers):
+        b = f"blk.{i}."
+        ones(b + "attn_norm.weight", hidden)
+        rand(b + "attn_q.weight", heads * head_dim, hidden)
+        rand(b + "attn_k.weight", kv_heads * head_dim, hidden)
+        rand(b + "attn_v.weight", kv_heads * head_dim, hidden)
+        rand(b + "attn_output.weight", hidden, heads * head_dim)
+        ones(b + "attn_q_norm.weight", head_dim)
+        ones(b + "attn_k_norm.weight", head_dim)
+        ones(b + "ffn_norm.weight", hidden)
+        rand(b + "ffn_gate_inp.weight", experts, hidden)
+        rand(b + "ffn_gate_exps.weight", experts, expert_ffn, hidden)
+        rand(b + "ffn_up_exps.weight", experts, expert_ffn, hidden)
+        rand(b + "ffn_down_exps.weight", experts, hidden, expert_ffn)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out
