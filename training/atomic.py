@@ -23,15 +23,59 @@ TMP_PREFIX = ".tmp-"
 
 #: errno values that mean "no room to write": a full disk, a quota, a file-size limit.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_MB = 1 << 20
 
 
 def is_out_of_space(exc: BaseException) -> bool:
     """A write failed for lack of room. Rust writers (safetensors 0.4+) raise their own error
-    type whose message carries the errno as "(os error N)"."""
-    if isinstance(exc, OSError):
-        return exc.errno in _NO_SPACE
-    text = str(exc)
-    return any(f"(os error {n})" in text for n in _NO_SPACE)
+    type whose message carries the errno as "(os error N)"; torch.save into a Python file
+    raises a RuntimeError ("unexpected pos") whose context is the file's OSError."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            return True
+        if any(f"(os error {n})" in str(exc) for n in _NO_SPACE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def folder_bytes(path: Path | None) -> int:
+    """Bytes of the files under ``path`` (0 when it is missing)."""
+    if path is None or not Path(path).exists():
+        return 0
+    p = Path(path)
+    return p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def space_note(directory: Path, needed_bytes: int) -> str:
+    """"it needs about X MB, Y MB free there" (and the file-size limit when one is set): the
+    figures a message about a full disk gives."""
+    try:
+        free = f"{shutil.disk_usage(directory).free / _MB:,.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    need = f"it needs about {needed_bytes / _MB:,.1f} MB" if needed_bytes > 0 else "how much it needs is not known"
+    note = f"{need}, {free}"
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY:
+            note += f", and files are limited to {soft / _MB:,.2f} MB (ulimit -f)"
+    except (ImportError, OSError, ValueError):
+        pass
+    return note
+
+
+def torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` through a Python file, so that a full disk surfaces as the file's
+    OSError (torch's own writer reports only "iostream error")."""
+    import torch
+
+    with open(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def fsync_dir(path: Path) -> None:
@@ -72,7 +116,8 @@ def atomic_open(final: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         tmp.unlink(missing_ok=True)
         if is_out_of_space(exc):
             raise OutOfSpace(
-                f"ran out of disk space writing {final}; nothing was left under that name. "
+                f"ran out of disk space writing {final} ({space_note(final.parent, folder_bytes(final))}); "
+                "nothing was left under that name. "
                 "Free some space and run the same command again (finished work is kept)."
             ) from exc
         raise

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.atomic import TMP_PREFIX, clean_tmp, commit_dir, is_out_of_space, read_json, write_json, write_text
+from training.atomic import (TMP_PREFIX, clean_tmp, commit_dir, folder_bytes, is_out_of_space, read_json, space_note,
+                             torch_save, write_json, write_text)
 from training.errors import MismatchError, OutOfSpace, TrainingError
 from training.provenance import check_prompt_format, check_tokenizer, config_diff
 
@@ -66,8 +67,6 @@ def step_name(step: int) -> str:
 def save_checkpoint(out: Path, step: int, *, model, model_state: dict, optimizer_state: dict | None,
                     tokenizer, meta: dict[str, Any], state: dict[str, Any], keep: int = 2) -> Path:
     """Write ``checkpoints/step-N`` atomically and point LATEST at it (rank 0 only)."""
-    import torch
-
     root = checkpoints_dir(out)
     root.mkdir(parents=True, exist_ok=True)
     final = root / step_name(step)
@@ -81,17 +80,20 @@ def save_checkpoint(out: Path, step: int, *, model, model_state: dict, optimizer
         model.save_pretrained(tmp, state_dict=model_state, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         if optimizer_state is not None:
-            torch.save(optimizer_state, tmp / OPTIMIZER)
+            torch_save(optimizer_state, tmp / OPTIMIZER)
         if os.environ.get(FAULT_ENV) == f"checkpoint:{step}":
             os.kill(os.getpid(), signal.SIGKILL)
         write_json(tmp / STATE, {**state, "step": step})
         write_json(tmp / META, meta)  # last: its presence means the folder is complete
         commit_dir(tmp, final)
     except BaseException as exc:
+        written = folder_bytes(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         if is_out_of_space(exc):
+            last = latest_checkpoint(out)
             raise OutOfSpace(
-                f"ran out of disk space writing checkpoint {final.name} in {root}; the previous checkpoint "
+                f"ran out of disk space writing checkpoint {final.name} in {root} "
+                f"({space_note(root, max(written, folder_bytes(last)))}); the previous checkpoint "
                 "is intact. Free some space and add --resume to continue."
             ) from exc
         raise

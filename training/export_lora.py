@@ -18,6 +18,7 @@ limit) leaves nothing half-written under a final name and raises ``OutOfSpace``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -26,13 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from model.adapter_meta import META_NAME, AdapterMeta, BaseModel
-from training.atomic import is_out_of_space, write_json
+from training.atomic import TMP_PREFIX, folder_bytes, is_out_of_space, space_note, write_json
 from training.errors import OutOfSpace, TrainingError
 from training.lora import resolve_base
 from training.lora_checkpoint import read_adapter_meta
 
 ADAPTER_GGUF = "adapter.gguf"
 MERGED_F16 = "model-f16.gguf"
+#: the merged checkpoint's scratch folder in the export folder: ``.tmp-merge-<pid>-<random>``
+_SCRATCH = f"{TMP_PREFIX}merge-"
 #: peft's saved key of a LoRA matrix: base_model.model.<hf module>.lora_{A,B}.weight
 _PEFT_KEY = re.compile(r"^base_model\.model\.(.+)\.lora_([AB])\.weight$")
 
@@ -73,7 +76,8 @@ def export_adapter(adapter: Path, out_dir: Path, *, eval_results: dict[str, Any]
     pairs, alpha = adapter_pairs(adapter_dir)
     record = _meta(meta, "lora", {"adapter": ADAPTER_GGUF}, eval_results)
     final = out_dir / ADAPTER_GGUF
-    with _out_of_space(final):
+    needed = sum(a.size + b.size for a, b in pairs.values()) * 4 + 64 * 1024  # float32 matrices and the header
+    with _out_of_space(final, needed):
         write_lora_gguf(final, pairs, alpha=alpha, base_name=record.base.name,
                         extra={"qwenpair.base_model": record.base.name,
                                "qwenpair.prompt_format_version": str(record.prompt_format_version)})
@@ -102,7 +106,8 @@ def export_merged(adapter: Path, out_dir: Path, *, quants: Sequence[str] = ("Q8_
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet_transformers()
     files: dict[str, Path] = {}
-    scratch = Path(tempfile.mkdtemp(prefix=".tmp-merge-", dir=out_dir))
+    _clean_dead_scratch(out_dir)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-", dir=out_dir))
     try:
         with _out_of_space(out_dir / MERGED_F16):
             log(f"merging {meta['path']} into {source}")
@@ -151,11 +156,28 @@ def _short_write(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno is None and bool(re.search(r"requested and \d+ written", str(exc)))
 
 
-class _out_of_space:
-    """Turn a full disk while writing ``final`` into ``OutOfSpace`` naming it."""
+def _clean_dead_scratch(out_dir: Path) -> None:
+    """Remove the scratch folders of merged exports that were killed (their process is gone)."""
+    for p in out_dir.glob(f"{_SCRATCH}*"):
+        pid = p.name[len(_SCRATCH):].split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running: another export into the same folder
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            continue
 
-    def __init__(self, final: Path) -> None:
+
+class _out_of_space:
+    """Turn a full disk while writing ``final`` into ``OutOfSpace`` naming it, about how much
+    room it needs (``needed``, else the size of an earlier file of that name) and what is free."""
+
+    def __init__(self, final: Path, needed: int = 0) -> None:
         self.final = final
+        self.needed = needed
 
     def __enter__(self) -> _out_of_space:
         return self
@@ -165,8 +187,9 @@ class _out_of_space:
             return False
         causes = [c for c in (exc, exc.__cause__, exc.__context__) if c is not None]
         if any(is_out_of_space(c) or _short_write(c) for c in causes):
+            note = space_note(self.final.parent, self.needed or folder_bytes(self.final))
             raise OutOfSpace(
-                f"ran out of disk space writing {self.final}; nothing was left under that name. "
-                "Free some space and run the export again."
+                f"ran out of disk space writing {self.final} ({note}); nothing was left under that name and an "
+                "earlier file there is unchanged. Free some space and run the export again."
             ) from exc
         return False

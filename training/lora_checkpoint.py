@@ -22,15 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.atomic import TMP_PREFIX, commit_dir, is_out_of_space, read_json, write_json, write_text
+from training.atomic import (TMP_PREFIX, commit_dir, folder_bytes, is_out_of_space, read_json, space_note, torch_save,
+                             write_json, write_text)
 from training.checkpoint import LATEST, META, OPTIMIZER, STATE, step_name
 from training.errors import OutOfSpace, TrainingError
 
 ADAPTER_DIR = "adapter"
 
 
-def _save_dir(final: Path, fill: Callable[[Path], None], what: str) -> Path:
-    """Fill ``final`` under a temporary name and rename it when complete."""
+def _save_dir(final: Path, fill: Callable[[Path], None], what: str, like: Path | None = None) -> Path:
+    """Fill ``final`` under a temporary name and rename it when complete. ``like``: an earlier
+    folder of the same kind, whose size says how much room this one needs."""
     tmp = final.with_name(f"{TMP_PREFIX}{final.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -38,10 +40,12 @@ def _save_dir(final: Path, fill: Callable[[Path], None], what: str) -> Path:
         fill(tmp)
         commit_dir(tmp, final)
     except BaseException as exc:
+        written = folder_bytes(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         if is_out_of_space(exc):
-            raise OutOfSpace(f"ran out of disk space writing {what} {final}; the previous one is intact. "
-                             "Free some space and add --resume to continue.") from exc
+            needed = max(written, folder_bytes(like or final))
+            raise OutOfSpace(f"ran out of disk space writing {what} {final} ({space_note(final.parent, needed)}); "
+                             "the previous one is intact. Free some space and add --resume to continue.") from exc
         raise
     return final
 
@@ -55,18 +59,17 @@ def save_adapter(model, final: Path, meta: dict[str, Any]) -> Path:
 
 
 def save_checkpoint(out: Path, step: int, model, optimizer, meta: dict[str, Any], state: dict[str, Any], keep: int) -> Path:
-    import torch
-
     root = out / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
 
     def fill(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
-        torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
+        torch_save(optimizer.state_dict(), tmp / OPTIMIZER)
         write_json(tmp / STATE, state)
         write_json(tmp / META, {**meta, "step": step})  # last: its presence marks the folder complete
 
-    final = _save_dir(root / step_name(step), fill, "checkpoint")
+    done = sorted(p for p in root.glob("step-*") if p.is_dir())
+    final = _save_dir(root / step_name(step), fill, "checkpoint", like=done[-1] if done else None)
     write_text(root / LATEST, final.name + "\n")
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
