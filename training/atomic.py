@@ -157,6 +157,35 @@ def commit_dir(tmp: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
+def recover_dir(final: Path) -> None:
+    """Tidy what a killed ``commit_dir`` of ``final`` left: if it died between its two renames,
+    the complete older folder is ``.tmp-old-<name>-<pid>`` and ``final`` is missing, so it is
+    put back; other leftovers of dead processes for this name are removed."""
+    final = Path(final)
+    for p in sorted(final.parent.glob(f"{TMP_PREFIX}*{final.name}-*")) if final.parent.is_dir() else []:
+        pid = p.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if p.name.startswith(f"{TMP_PREFIX}old-{final.name}-") and not final.exists():
+            os.replace(p, final)
+        elif p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftover from an earlier failed attempt
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def clean_tmp(directory: Path) -> list[Path]:
     """Remove ``.tmp-`` leftovers of killed runs in ``directory``; returns what was removed."""
     removed = []

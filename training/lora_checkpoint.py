@@ -18,13 +18,14 @@ import json
 import math
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.atomic import (TMP_PREFIX, commit_dir, folder_bytes, is_out_of_space, read_json, space_note, torch_save,
-                             write_json, write_text)
-from training.checkpoint import LATEST, META, OPTIMIZER, STATE, step_name
+from training.atomic import (TMP_PREFIX, commit_dir, folder_bytes, is_out_of_space, read_json, recover_dir, space_note,
+                             torch_save, write_json, write_text)
+from training.checkpoint import FAULT_ENV, LATEST, META, OPTIMIZER, STATE, step_name
 from training.errors import OutOfSpace, TrainingError
 
 ADAPTER_DIR = "adapter"
@@ -33,6 +34,7 @@ ADAPTER_DIR = "adapter"
 def _save_dir(final: Path, fill: Callable[[Path], None], what: str, like: Path | None = None) -> Path:
     """Fill ``final`` under a temporary name and rename it when complete. ``like``: an earlier
     folder of the same kind, whose size says how much room this one needs."""
+    recover_dir(final)  # what a killed earlier run left for this name
     tmp = final.with_name(f"{TMP_PREFIX}{final.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -65,6 +67,8 @@ def save_checkpoint(out: Path, step: int, model, optimizer, meta: dict[str, Any]
     def fill(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         torch_save(optimizer.state_dict(), tmp / OPTIMIZER)
+        if os.environ.get(FAULT_ENV) == f"checkpoint:{step}":  # test hook: killed mid-checkpoint
+            os.kill(os.getpid(), signal.SIGKILL)
         write_json(tmp / STATE, state)
         write_json(tmp / META, {**meta, "step": step})  # last: its presence marks the folder complete
 
@@ -92,6 +96,8 @@ def append_metrics(out: Path, row: dict[str, Any]) -> None:
 def read_adapter_meta(adapter_dir: Path) -> dict[str, Any]:
     """The ``qwenpair.json`` of a trained adapter folder (``OUT/adapter``) or of a run folder."""
     adapter_dir = Path(adapter_dir)
+    if adapter_dir.is_dir():
+        recover_dir(adapter_dir / ADAPTER_DIR)  # a run killed while replacing its best adapter
     if (adapter_dir / ADAPTER_DIR / META).is_file():
         adapter_dir = adapter_dir / ADAPTER_DIR
     if not (adapter_dir / META).is_file() or not (adapter_dir / "adapter_config.json").is_file():
