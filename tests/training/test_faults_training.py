@@ -153,6 +153,37 @@ def test_a_lora_run_killed_at_random_moments_resumes_to_the_end(tiny_model, corp
     assert not [p for p in out.rglob(".tmp-*")], "the finished run left a temporary folder"
 
 
+def test_a_lora_run_killed_in_the_middle_of_a_checkpoint_resumes_from_the_previous_one(
+        tiny_model, corpus, first_run, tmp_path):
+    """The kill lands for sure between the weights and the record of step 4 (QWENPAIR_FAULT)."""
+    out = tmp_path / "run"
+    shutil.copytree(first_run, out)
+    cmd = _run_cmd(tiny_model, corpus, out, "resume")
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, QWENPAIR_FAULT="checkpoint:4"))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert [p.name for p in (out / "checkpoints").glob(".tmp-step-00000004-*")], "the kill was not mid-checkpoint"
+    assert _usable(out, 2) == 2
+    done = _run(tiny_model, corpus, out, "resume")
+    assert done.returncode == 0 and done.stdout.strip() == "4", done.stderr[-3000:]
+    assert _usable(out, 4) == 4 and not [p for p in out.rglob(".tmp-*")]
+
+
+def test_a_run_killed_between_the_renames_of_its_best_adapter_gets_it_back(first_run, tmp_path):
+    """commit_dir moves the old adapter aside, then the new one in: a kill between the two
+    leaves no ``adapter/``. The next reader puts the old one back."""
+    from training.lora_checkpoint import read_adapter_meta
+
+    out = tmp_path / "run"
+    shutil.copytree(first_run, out)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    os.replace(out / "adapter", out / f".tmp-old-adapter-{dead.pid}")
+    (out / f".tmp-adapter-{dead.pid}").mkdir()  # the new one, half written
+    assert read_adapter_meta(out)["step"] == 2
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith((".tmp-", "adapter"))) == ["adapter"]
+
+
 # -- lora-export ----------------------------------------------------------------------------
 
 
