@@ -21,6 +21,7 @@ from model.tokens import CONTROL_TOKENS, STOP_TEXTS, STOP_TOKEN_IDS, TOKEN_IDS, 
 from tests.model.vocab_variants import build_qwen3moe, build_variant, shifted_ids
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_repo"
+pytestmark = pytest.mark.slow  # builds four small GGUFs and runs them
 
 
 @pytest.fixture(scope="module")
