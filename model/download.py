@@ -7,7 +7,9 @@ stream it into ``<file>.part`` with HTTP Range so that a second ``pull`` after a
 interruption continues where the first stopped (huggingface_hub 1.x+ downloads into a
 per-process temporary file and starts over), check size and SHA-256, and only then rename
 it to its final name: a half file never sits under the name the loader looks for. With no
-network the error names the exact file and where to put it.
+network the error names the exact file and where to put it; on a disk too full for the rest
+(or under ``ulimit -f``) it names the directory, how much more is needed and what is free,
+and keeps the ``.part`` for the resume.
 """
 
 from __future__ import annotations
