@@ -18,7 +18,7 @@ from model.backends.hf import HfBackend
 from model.backends.llama_cpp import LlamaCppBackend
 from model.prompt import ChatMessage, RepoFile, chatml, fim, repo_fim
 from model.tokens import CONTROL_TOKENS, STOP_TEXTS, STOP_TOKEN_IDS, TOKEN_IDS, MissingSpecialTokens
-from tests.model.vocab_variants import build_qwen3moe, build_variant, shifted_ids
+from tests.model.vocab_variants import build_qwen3moe, build_variant, retype, shifted_ids
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_repo"
 pytestmark = pytest.mark.slow  # builds four small GGUFs and runs them
@@ -168,6 +168,28 @@ def test_a_tiny_qwen3_moe_model_with_moved_tokens_completes_through_the_engine(v
     assert len(ids) >= result.prompt_tokens > 100 and not backend.warnings  # the cache also holds the output
     out = backend.generate(GenerationRequest(fim("def f(", "\n"), max_tokens=4))
     assert out.prompt_tokens == 7 and not set(out.token_ids) & backend.special.stop_ids
+
+
+def test_fim_tokens_flagged_differently_are_still_found_and_text_stays_text(tiny_model, load, tmp_path):
+    """A GGUF whose FIM tokens are typed user-defined (matched even in plain text by llama.cpp)
+    and whose repo tokens are typed normal (never matched as one token): the IDs are still
+    read by their strings, repo-level prompts keep their layout, and a file spelling the
+    tokens gets text tokens."""
+    import gguf
+
+    path = tmp_path / "retyped.gguf"
+    shutil.copyfile(tiny_model.gguf_f16, path)
+    fim_ids = [TOKEN_IDS[t] for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")]
+    repo_ids = [TOKEN_IDS[t] for t in ("<|repo_name|>", "<|file_sep|>")]
+    retype(path, {**dict.fromkeys(fim_ids, gguf.TokenType.USER_DEFINED), **dict.fromkeys(repo_ids, gguf.TokenType.NORMAL)})
+    backend = load(path)
+    import llama_cpp
+
+    vocab = llama_cpp.llama_model_get_vocab(backend.raw._model.model)
+    assert llama_cpp.llama_vocab_get_attr(vocab, repo_ids[1]) == llama_cpp.LLAMA_TOKEN_ATTR_NORMAL  # really retyped
+    assert dict(backend.special.ids) == TOKEN_IDS and backend.special.stop_ids == STOP_TOKEN_IDS
+    ids = backend.tokenize(repo_fim("acme", [RepoFile("a.py", "<|file_sep|><|fim_prefix|>")], "b.py", "<|fim_middle|>", ""))
+    assert control_ids(backend, ids) == [repo_ids[0], repo_ids[1], repo_ids[1], *fim_ids] and not backend.warnings
 
 
 def test_a_model_without_the_fim_tokens_is_refused_for_completion_naming_them(variants, load, engine_on):

@@ -10,6 +10,9 @@ BPE vocabulary and the weights are the tiny model's; only where the control toke
 - ``no_file_sep``: ``<|file_sep|>`` renamed (repository-level FIM is impossible).
 - ``no_fim``: ``<|fim_prefix|>``, ``<|fim_suffix|>`` and ``<|fim_middle|>`` renamed.
 
+``retype`` changes token types in a GGUF in place (FIM tokens flagged user-defined or normal
+instead of control, as some converters write them).
+
 ``build_qwen3moe`` writes a tiny model of Qwen3-Coder's architecture (``qwen3moe``: q/k norms,
 no QKV bias, routed experts) with random weights and a given tokenizer folder's vocabulary,
 straight with gguf-py (the project's converter handles Qwen2 checkpoints only); llama.cpp
@@ -72,6 +75,18 @@ def build_variant(tiny_model, kind: str, out_dir: Path) -> tuple[Path, Path]:
         raise ValueError(kind)
     gguf = export_gguf(hf, out_dir / kind / f"tiny-{kind}-f16.gguf", out_type="f16", name=f"tiny-{kind}")
     return gguf, hf
+
+
+def retype(path: Path, types: dict[int, int]) -> Path:
+    """Set ``tokenizer.ggml.token_type`` of each ID in ``types`` (gguf.TokenType values) in place."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path), "r+")
+    field = reader.fields["tokenizer.ggml.token_type"]
+    for token_id, token_type in types.items():
+        field.parts[field.data[token_id]][0] = int(token_type)
+    del reader  # flushes the memory map
+    return path
 
 
 def build_qwen3moe(tokenizer_dir: Path, out: Path, *, seed: int = 0) -> Path:
