@@ -224,8 +224,9 @@ QWEN3_CODER_30B_A3B = Shape(
     2_048, 48, 32, 4, 128, 768, False, 262_144, PADDED_VOCAB_SMALL,
     rope_theta=10_000_000.0, native_context=262_144, experts=128, experts_used=8, qkv_bias=False,
 )
-#: Qwen publishes no GGUF of it; these are a community conversion's files (seen on the hub,
-#: 18.6 GB for Q4_K_M). Not tested here: check the file with `qwenpair doctor` after a pull.
+#: No Qwen-published GGUF of it was found when this entry was written; these are a community
+#: conversion's files (seen on the hub: Q4_K_M, 18.6 GB). Not tested here: check the file with
+#: `qwenpair doctor` after a pull.
 QWEN3_CODER_GGUF_REPO = "prithivMLmods/Qwen3-Coder-30B-A3B-Instruct-GGUF"
 QWEN3_CODER_GGUF_QUANTS = ("q4_k_m",)
 
