@@ -83,8 +83,8 @@ def test_many_4_mb_documents_opened_and_closed_leave_little_behind(start, worksp
         wire.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     assert wire.status()["open_documents"] == 0
     grown = settle() - start_rss
-    # 24 x 4 MB = 96 MB of text went through; before, about 14 MB per document stayed
-    assert grown < 150, f"RSS grew {grown:.0f} MB after 24 documents of 4 MB were opened and closed"
+    # 24 x 4 MB = 96 MB of text went through: 186 MB stayed before, 59 MB now (2-core machine)
+    assert grown < 120, f"RSS grew {grown:.0f} MB after 24 documents of 4 MB were opened and closed"
     assert wire.shutdown_and_exit() == 0
 
 
