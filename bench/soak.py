@@ -198,6 +198,10 @@ def run(minutes: float, seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="qwenpair-soak-") as tmp:
         scratch = Path(tmp)
         (scratch / "models").mkdir()
+        (scratch / "cache").mkdir()
+        from model.paths import vocab_dir
+
+        (scratch / "cache" / "vocab").symlink_to(vocab_dir())  # the index tokenizes with it
         env = {**os.environ, "QWENPAIR_CONFIG": str(scratch / "config.toml"), "QWENPAIR_MODELS_DIR": str(scratch / "models"),
                "QWENPAIR_CACHE_DIR": str(scratch / "cache")}
         client = Client(env)
@@ -213,7 +217,9 @@ def run(minutes: float, seed: int) -> dict:
         t_ready = time.monotonic()
         while True:
             status = (client.command("qwenpair.status", kind="status") or {}).get("result") or {}
-            if status.get("model_state") == "ready" and status.get("index", {}).get("state") not in ("indexing", "opening"):
+            if status.get("model_state") == "ready" and status.get("index", {}).get("state") not in ("indexing", "opening", "none"):
+                if status["index"]["state"] == "failed":
+                    raise SystemExit(f"indexing this repository failed: {status['index']}")
                 break
             if time.monotonic() - t_ready > 600:
                 raise SystemExit(f"the server was not ready after 10 minutes: {status}")
