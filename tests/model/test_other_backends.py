@@ -7,13 +7,8 @@ in-process backend.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 
 import pytest
 
@@ -22,6 +17,7 @@ from model.backends.llama_cpp import LlamaCppBackend
 from model.errors import ModelError
 from model.loader import BackendConfig, backend_kind, load_backend
 from model.prompt import fim
+from tests.model.openai_server import llama_openai_server
 
 PROMPT = fim("def add(a, b):\n    return ", "\n")
 
@@ -61,29 +57,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def openai_server(tiny_model):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model.gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/v1/models", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("llama_cpp.server exited at start") from None
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("llama_cpp.server did not start in 60 s")
+    with llama_openai_server(tiny_model.gguf) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_openai_backend_matches_the_in_process_backend(openai_server, tiny_model):

@@ -286,43 +286,18 @@ def test_openai_backend_never_sends_injected_text_as_a_string(tiny_model):
     """finding 5: an OpenAI-compatible server parses control tokens in a string prompt, so a
     prompt whose text spells them goes as token IDs or not at all; llama-cpp-python's server
     takes only strings, so it is refused with the reason, while ordinary prompts still work."""
-    import os
-    import socket
-    import sys
-    import time
-    import urllib.request
-
     from model.backends.base import GenerationRequest
     from model.backends.openai import OpenAIBackend
     from model.errors import ModelError
     from model.prompt import fim
+    from tests.model.openai_server import llama_openai_server
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model.gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/v1/models", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, "llama_cpp.server did not start"
-                time.sleep(0.3)
+    with llama_openai_server(tiny_model.gguf) as url:
         be = OpenAIBackend(url)
         ok = be.generate(GenerationRequest(fim("def add(a, b):\n    return ", "\n"), max_tokens=2))
         assert ok.prompt_tokens > 5
         with pytest.raises(ModelError, match="spells control tokens"):
             be.generate(GenerationRequest(fim(f"# {PAYLOAD}\n", "\n"), max_tokens=2))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # -- (d) training samples -----------------------------------------------------------------------
