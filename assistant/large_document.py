@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from pathlib import Path
 
 from assistant.request import CompletionItem, CompletionRequest
+from assistant.streaming import settle
 
 #: Documents (and files) over this many characters get file-level context around the cursor only.
 LARGE_DOCUMENT_CHARS = 4_000_000
@@ -154,18 +155,9 @@ def complete_in_window(complete_streamed: Callable[[CompletionRequest], tuple[Fu
 def _moved(source: Future, first: int, shift_col: int, note: str) -> Future:
     out: Future = Future()
 
-    def settle(done: Future) -> None:
-        try:
-            if done.cancelled():
-                out.cancel()
-            elif done.exception() is not None:
-                out.set_exception(done.exception())
-            else:
-                result = done.result()
-                out.set_result(dataclasses.replace(result, items=shift(result.items, first, shift_col),
-                                                   warnings=[note, *result.warnings]))
-        except InvalidStateError:
-            pass
+    def move(result):
+        return dataclasses.replace(result, items=shift(result.items, first, shift_col),
+                                   warnings=[note, *result.warnings])
 
-    source.add_done_callback(settle)
+    source.add_done_callback(lambda done: settle(out, done, move))
     return out

@@ -46,8 +46,9 @@ class FirstLine:
             pass  # the whole result was already there
 
 
-def settle(first: Future, final: Future) -> None:
-    """``first`` takes ``final``'s outcome unless a first line already set it."""
+def settle(first: Future, final: Future, transform: Callable[[CompletionResult], CompletionResult] | None = None) -> None:
+    """``first`` takes ``final``'s outcome (its result through ``transform``) unless a first
+    line already set it, or it was cancelled."""
     if first.done():
         return
     try:
@@ -56,6 +57,7 @@ def settle(first: Future, final: Future) -> None:
         elif final.exception() is not None:
             first.set_exception(final.exception())
         else:
-            first.set_result(final.result())
+            result = final.result()
+            first.set_result(transform(result) if transform is not None else result)
     except InvalidStateError:
         pass
