@@ -53,7 +53,3 @@ class LatencyModel:
             gen_s = expected_new_tokens / max(self.speed.gen_tps, 1e-3)
             left = max(0.0, target_s - gen_s)
             return cached_tokens + int(left * self.speed.prompt_tps)
-
-    def predict_s(self, uncached_tokens: int, new_tokens: int) -> float:
-        with self._lock:
-            return uncached_tokens / max(self.speed.prompt_tps, 1e-3) + new_tokens / max(self.speed.gen_tps, 1e-3)

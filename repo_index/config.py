@@ -2,17 +2,14 @@
 
 What it is: every tunable number of ``repo_index`` with its default and the reason for it.
 What it is not: a parser of TOML or editor options; the boundary that reads those (the CLI,
-the LSP server) builds an ``IndexConfig`` with ``IndexConfig.from_mapping`` and gets clear
-messages back for values it had to drop.
+the LSP server) builds an ``IndexConfig`` from values it has already checked.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -96,41 +93,3 @@ class IndexConfig:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
             return max(1, os.cpu_count() or 1)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> tuple["IndexConfig", list[str]]:
-        """Build a config from loose values; unknown keys or bad values fall back to the
-        default and are reported in the returned list of messages."""
-        problems: list[str] = []
-        accepted: dict[str, Any] = {}
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        defaults = cls()
-        for key, value in values.items():
-            if key not in fields:
-                problems.append(f"unknown index setting {key!r} ignored")
-                continue
-            default = getattr(defaults, key)
-            try:
-                if key == "cache_dir":
-                    accepted[key] = None if value is None else Path(value)
-                elif key == "extra_ignores":
-                    accepted[key] = tuple(str(v) for v in value)
-                elif isinstance(default, bool):
-                    accepted[key] = bool(value)
-                else:
-                    converted = type(default)(value)
-                    if converted < 0:
-                        raise ValueError("must not be negative")
-                    accepted[key] = converted
-            except (TypeError, ValueError) as exc:
-                problems.append(f"index setting {key}={value!r} is invalid ({exc}); using {default!r}")
-        config = cls(**accepted)
-        if config.window_min_lines > config.window_max_lines or config.window_min_lines < 1:
-            problems.append("window_min_lines must be between 1 and window_max_lines; using defaults")
-            config = dataclasses.replace(
-                config,
-                window_min_lines=defaults.window_min_lines,
-                window_max_lines=defaults.window_max_lines,
-                window_target_lines=defaults.window_target_lines,
-            )
-        return config, problems

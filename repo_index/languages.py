@@ -81,7 +81,6 @@ LANGUAGES: tuple[LanguageSpec, ...] = (
 
 _BY_EXTENSION = {ext: spec for spec in LANGUAGES for ext in spec.extensions}
 _BY_FILENAME = {name: spec for spec in LANGUAGES for name in spec.filenames}
-_BY_NAME = {spec.name: spec for spec in LANGUAGES}
 
 
 def language_for(path: str) -> LanguageSpec | None:
@@ -94,16 +93,6 @@ def language_for(path: str) -> LanguageSpec | None:
     if dot <= 0:
         return None
     return _BY_EXTENSION.get(name[dot:].lower())
-
-
-def language_named(name: str) -> LanguageSpec | None:
-    return _BY_NAME.get(name)
-
-
-def kin_of(language: str) -> str:
-    """The family of a language name ("" for plain text)."""
-    spec = _BY_NAME.get(language)
-    return spec.kin if spec else ""
 
 
 @functools.lru_cache(maxsize=None)

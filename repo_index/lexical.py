@@ -213,12 +213,6 @@ class LexicalIndex:
         """(file id, start line, end line) of a window."""
         return int(self._file[wid]), int(self._start[wid]), int(self._end[wid])
 
-    def file_windows(self, file_id: int) -> list[tuple[int, int]]:
-        ids = self._by_file.get(file_id)
-        if ids is None:
-            return []
-        return list(zip(self._start[ids].tolist(), self._end[ids].tolist()))
-
     def _norms(self) -> np.ndarray:
         """BM25's per-window factor (k1 + 1) / (1 + k1 (1 - b + b len / avg len)), for every
         window; recomputed only when the index changed (it depends on the average length)."""

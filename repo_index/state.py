@@ -12,7 +12,6 @@ rebuild from the window blobs. Every method expects the caller to hold ``lock``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 import zipfile
@@ -281,10 +280,3 @@ class IndexState:
 
     def packages(self) -> dict[str, str]:
         return {path: row.package for path, row in self.files.items() if row.package}
-
-
-def safe_close(store: IndexStore) -> None:
-    try:
-        store.close()
-    except sqlite3.Error:
-        pass

@@ -282,12 +282,6 @@ def test_refresh_follows_edits_and_deletions(project, open_ws):
     assert ws.definitions("compute_discount") == []
 
 
-def test_config_from_mapping_reports_bad_values():
-    config, problems = IndexConfig.from_mapping({"max_bytes": "2000", "debounce_s": "soon", "colour": 1})
-    assert config.max_bytes == 2000 and config.debounce_s == IndexConfig().debounce_s
-    assert len(problems) == 2
-
-
 def test_saving_an_open_document_indexes_what_was_saved(project, open_ws):
     ws = open_ws(project)
     ws.build()
