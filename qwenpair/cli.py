@@ -31,10 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"qwenpair.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"qwenpair.commands.{name}":
-                raise
-            continue  # a command not built yet
+        except ImportError as exc:
+            # Every listed command ships with the package: one that does not import is a
+            # broken installation, and skipping it would only hide that from --help.
+            raise ImportError(
+                f"qwenpair: the {name!r} command could not be loaded ({exc}); the installation "
+                "is incomplete or damaged: re-run `bash setup.sh`, then `qwenpair doctor`"
+            ) from exc
         module.register(sub)
     return parser
 

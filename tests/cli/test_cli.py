@@ -112,3 +112,17 @@ def test_model_list_json():
     # the twelve Qwen2.5-Coder models, plus Qwen3-Coder marked as not tested here
     assert len(rows) == 13 and names >= {"qwen2.5-coder-0.5b", "qwen2.5-coder-32b-instruct"}
     assert [r["name"] for r in rows if not r["tested_here"]] == ["qwen3-coder-30b-a3b-instruct"]
+
+
+def test_a_command_module_that_fails_to_import_stops_the_cli_loudly():
+    # The old parser skipped a command whose module raised ModuleNotFoundError for its own
+    # name, so a packaging error only showed as a command missing from --help.
+    code = (
+        "import sys\n"
+        "sys.modules['qwenpair.commands.eval'] = None  # importing it now fails\n"
+        "from qwenpair.cli import main\n"
+        "sys.exit(main(['--help']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0, out.stdout
+    assert "'eval' command could not be loaded" in out.stderr and "setup.sh" in out.stderr, out.stderr
