@@ -1,4 +1,5 @@
 """The pygls language server: translates LSP to and from the assistant, nothing else.
+Imports assistant/, model/ and repo_index/; never training/ or the CLI.
 
 Run it with ``qwenpair serve`` (stdio) or ``qwenpair serve --tcp HOST:PORT``; the protocol
 contract (commands, notifications, code actions, errors) is docs/lsp.md, the settings are

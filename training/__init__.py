@@ -1,8 +1,10 @@
 """Training: the Qwen2.5-Coder recipe at small scale (DESIGN.md §3), with the same prompt
 formats (``model.prompt``) and path rules (``repo_index.rules``) as the server.
 
-Imports model/ and repo_index/; nothing imports it but the CLI. Heavy libraries (torch,
-transformers, trl, datasketch) are imported inside functions.
+Imports model/, repo_index/ and, from assistant/, the session that builds the server's
+prompts (``assistant.session``, ``assistant.request``, ``assistant.config``); never
+lsp_server/ or the CLI, and nothing imports it but the CLI (the layers in pyproject.toml).
+Heavy libraries (torch, transformers, trl, datasketch) are imported inside functions.
 
 The recipe, one command per stage::
 
