@@ -5,6 +5,13 @@ tokens, a token limit, a wall-clock cap and cancellation between decode steps. I
 tokens through a callback and reports per-token logprobs (candidate ranking uses them) and
 how many prompt tokens it really evaluated (the KV-reuse figure the engine optimises).
 
+Every backend streams through one loop, ``stream_tokens``: it decodes the tokens' bytes
+incrementally (a character split across tokens is released whole), ends on the model's stop
+IDs and cuts at stop texts (holding back as many characters as a stop text could still claim),
+checks cancellation and the deadline between tokens, and hands ``on_text`` each safe piece.
+A backend is an adapter that yields ``Token`` s into it; the loop is not a sampler and knows
+no model.
+
 Control-token IDs are the loaded model's (``model.tokens.SpecialTokens``, read from its
 vocabulary by each backend): ``fit_prompt`` maps a prompt onto them, refusing completion
 when the FIM tokens are missing and falling back from repository-level to file-level FIM,
@@ -13,12 +20,13 @@ with a warning, when only the repo tokens are; ``stop_ids_for`` gives the model'
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
-
+import codecs
 import logging
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from model.prompt import file_level, pieces_of
 from model.tokens import FIM_TEXTS, REPO_TEXTS, STOP_TOKEN_IDS, SpecialTokens
@@ -102,14 +110,112 @@ class Cancelled(Exception):
     """Raised inside a backend when the cancel event is set; never escapes ``generate``."""
 
 
-def cut_stop_text(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    """Cut ``text`` before the earliest stop string; returns (text, whether one was found)."""
-    cut = -1
-    for stop in stops:
-        at = text.find(stop)
-        if at != -1 and (cut == -1 or at < cut):
-            cut = at
-    return (text, False) if cut == -1 else (text[:cut], True)
+class Token(NamedTuple):
+    """One generated token, as a backend hands it to ``stream_tokens``."""
+
+    id: int | None  # None where the backend sees text, not IDs (a server's chunk)
+    piece: bytes  # its bytes: UTF-8, possibly a part of one character
+    logprobs: tuple[float, ...] = ()  # one per token; a server's chunk may carry several
+
+
+#: A backend's token stream. Its return value, when it runs out, is why: "length" (the token
+#: limit, also when it returns None) or "eos" (the model or server ended it).
+Tokens = Generator[Token, None, StopReason | None]
+
+
+class _Text:
+    """The decoded text of a token stream: cut at the first stop text, released to ``on_text``
+    only where no stop text can still begin (the hold-back window)."""
+
+    def __init__(self, stops: list[tuple[str, StopReason]], on_text: OnText | None) -> None:
+        # errors="replace": invalid bytes become U+FFFD; an incomplete character waits in the
+        # decoder for its next bytes instead (never a U+FFFD that later turns into a letter)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stops = stops
+        self._hold = max((len(s) for s, _ in stops), default=1) - 1
+        self._on_text = on_text
+        self._emitted = 0
+        self.text = ""
+
+    def feed(self, piece: bytes) -> StopReason | None:
+        """Add a token's bytes; returns the reason when a stop text now appears (cut off)."""
+        before = len(self.text)
+        self.text += self._decoder.decode(piece)
+        cut, reason = -1, None
+        for stop, why in self._stops:
+            # no stop text was in the text before: a new one ends in the new characters
+            at = self.text.find(stop, max(0, before - len(stop) + 1) if stop else 0)
+            if at != -1 and (cut == -1 or at < cut):
+                cut, reason = at, why
+        if reason is not None:
+            self.text = self.text[:cut]
+            return reason
+        self._release(len(self.text) - self._hold)
+        return None
+
+    def finish(self) -> None:
+        """Release the rest. Bytes of a character the stream ended inside are dropped: the
+        text is what the model finished writing, never a U+FFFD for a cut-off character."""
+        self._release(len(self.text))
+
+    def _release(self, upto: int) -> None:
+        if self._on_text is not None and upto > self._emitted:
+            self._on_text(self.text[self._emitted : upto])
+            self._emitted = upto
+
+
+def stream_tokens(
+    tokens: Tokens,
+    request: GenerationRequest,
+    result: GenerationResult,
+    *,
+    stop_ids: frozenset[int] = frozenset(),
+    deadline: float | None = None,
+    on_text: OnText | None = None,
+    cancel: threading.Event | None = None,
+    end_texts: tuple[str, ...] = (),
+) -> None:
+    """Run ``tokens`` into ``result``: its text, token_ids, logprobs and stop_reason.
+
+    Before a token is taken, ``cancel`` and ``deadline`` (``time.perf_counter()`` seconds) are
+    checked: set or past, it is dropped and the reason is "cancelled" or "time". A token in
+    ``stop_ids`` ends with "eos" and is not kept. The text is cut before the first of
+    ``request.stop_texts`` ("stop_text") or of ``end_texts`` ("eos": control-token text a
+    server printed). ``on_text`` gets the text in order, and all of it joined is the result's
+    text. ``tokens`` is closed when the loop ends (a server's stream is released at once)."""
+    stops = [(s, "stop_text") for s in request.stop_texts] + [(s, "eos") for s in end_texts]
+    text = _Text(stops, on_text)
+    reason: StopReason = "length"
+    try:
+        while True:
+            try:
+                token = next(tokens)
+            except StopIteration as end:
+                reason = end.value or "length"
+                break
+            # checked after the token is computed, before it is kept: for a local model the
+            # work between two checks is one decode step
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                reason = "time"
+                break
+            if token.id is not None:
+                if token.id in stop_ids:
+                    reason = "eos"
+                    break
+                result.token_ids.append(token.id)
+            result.logprobs.extend(token.logprobs)
+            stopped = text.feed(token.piece)
+            if stopped is not None:
+                reason = stopped
+                break
+    finally:
+        tokens.close()
+    text.finish()
+    result.text = text.text
+    result.stop_reason = reason
 
 
 def stop_ids_for(request: GenerationRequest, special: SpecialTokens) -> frozenset[int]:

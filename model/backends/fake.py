@@ -1,7 +1,11 @@
 """A scripted backend for unit tests of engine logic (never for end-to-end tests).
 
-Tokens are characters (so counts are predictable), the "KV cache" is the previous prompt
-(so reuse accounting can be tested), and the output comes from a function of the prompt.
+Tokens are characters (so counts are predictable; a token's ID is its code point), the "KV
+cache" is the previous prompt (so reuse accounting can be tested), and the output comes from a
+function of the prompt. It runs through the shared loop (``model.backends.base.stream_tokens``)
+like every backend: stop texts, cancellation, the deadline and ``on_text`` behave as in the
+real ones. A reply given as a list of ``bytes`` is a token stream of those pieces (a character
+split across tokens), for tests of that loop.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 
-from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
+from model.backends.base import GenerationRequest, GenerationResult, OnText, Token, Tokens, stream_tokens
+
+Reply = str | list[bytes]
 
 
 class FakeBackend:
     def __init__(
         self,
-        reply: Callable[[str], str] | str = "",
+        reply: Callable[[str], Reply] | Reply = "",
         *,
         n_ctx: int = 4096,
         seconds_per_token: float = 0.0,
@@ -56,35 +62,24 @@ class FakeBackend:
         self.calls.append(request)
         result = GenerationResult(text="", prompt_tokens=len(request.prompt))
         result.reused_tokens = self._reuse(request.prompt)
-        out = self._reply(request.prompt)
         start = time.perf_counter()
-        text = ""
-        result.stop_reason = "eos"
-        for i, ch in enumerate(out):
-            if i >= request.max_tokens:
-                result.stop_reason = "length"
-                break
-            if cancel is not None and cancel.is_set():
-                result.stop_reason = "cancelled"
-                break
-            if request.time_limit_s is not None and time.perf_counter() - start > request.time_limit_s:
-                result.stop_reason = "time"
-                break
-            if self.seconds_per_token:
-                time.sleep(self.seconds_per_token)
-            text += ch
-            result.token_ids.append(ord(ch))
-            result.logprobs.append(-0.1)
-            if request.stop_texts:
-                text, stopped = cut_stop_text(text, request.stop_texts)
-                if stopped:
-                    result.stop_reason = "stop_text"
-                    break
-            if on_text is not None:
-                on_text(ch)
-        result.text = text
+        deadline = start + request.time_limit_s if request.time_limit_s is not None else None
+        stream_tokens(self._tokens(self._reply(request.prompt), request.max_tokens), request, result,
+                      stop_ids=request.stop_ids, deadline=deadline, on_text=on_text, cancel=cancel)
         result.gen_s = time.perf_counter() - start
         return result
+
+    def _tokens(self, reply: Reply, max_tokens: int) -> Tokens:
+        pieces = [Token(ord(ch), ch.encode("utf-8"), (-0.1,)) for ch in reply] if isinstance(reply, str) else [
+            Token(i, piece, (-0.1,)) for i, piece in enumerate(reply)
+        ]
+        for i, token in enumerate(pieces):
+            if i >= max_tokens:
+                return "length"
+            if self.seconds_per_token:
+                time.sleep(self.seconds_per_token)  # the decode step: before the loop's checks
+            yield token
+        return "eos"
 
     def close(self) -> None:
         pass

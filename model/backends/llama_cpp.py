@@ -4,9 +4,10 @@ One warm context per model. Each call reuses the KV cache for the longest common
 prefix with what is already evaluated (DESIGN.md §4: a keystroke must re-evaluate a handful
 of tokens, not the prompt). LlamaRAMCache is deliberately not used: it snapshots the whole
 state per call and was measured ~3x slower. Decoding is our own short loop over
-``Llama.eval`` so that we can stop on Qwen's stop-token set, cut at stop strings, honour a
-wall-clock cap, be cancelled between decode steps, and report per-token logprobs, without
-paying for ``logits_all`` (a full vocabulary row per prompt token).
+``Llama.eval`` (run by the shared ``model.backends.base.stream_tokens``, which stops on the
+model's stop set, cuts at stop strings, honours the wall-clock cap and cancellation between
+decode steps), reporting per-token logprobs without paying for ``logits_all`` (a full
+vocabulary row per prompt token).
 
 LoRA adapters (GGUF) are applied to the running context and can be swapped or removed
 between generations without reloading the model (``set_adapter``): the language server's
@@ -21,7 +22,6 @@ by their strings (``special``), never assumed: another family may number them di
 
 from __future__ import annotations
 
-import codecs
 import math
 import os
 import threading
@@ -33,9 +33,11 @@ from model.backends.base import (
     GenerationRequest,
     GenerationResult,
     OnText,
-    cut_stop_text,
+    Token,
+    Tokens,
     fit_prompt,
     stop_ids_for,
+    stream_tokens,
 )
 from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
@@ -299,48 +301,27 @@ class LlamaCppBackend:
                 result.prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             gen_deadline = t1 + request.time_limit_s if request.time_limit_s is not None else None
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            text = ""
-            emitted = 0
-            hold = max((len(s) for s in request.stop_texts), default=1) - 1
-            result.stop_reason = "length"
-            for _ in range(max_new):
-                if cancel is not None and cancel.is_set():
-                    result.stop_reason = "cancelled"
-                    break
-                if gen_deadline is not None and time.perf_counter() > gen_deadline:
-                    result.stop_reason = "time"
-                    break
-                logits = self._logits
-                if rng is None:
-                    token = int(np.argmax(logits))
-                else:
-                    token = _sample(logits, request.temperature, rng)
-                top = float(logits.max())
-                logprob = float(logits[token]) - (top + math.log(float(np.exp(logits - top).sum())))
-                if token in stop_ids:
-                    result.stop_reason = "eos"
-                    break
-                result.token_ids.append(token)
-                result.logprobs.append(logprob)
-                text += decoder.decode(self._llm.detokenize([token]))
-                if request.stop_texts:
-                    text, stopped = cut_stop_text(text, request.stop_texts)
-                    if stopped:
-                        result.stop_reason = "stop_text"
-                        break
-                if on_text is not None and len(text) - hold > emitted:
-                    on_text(text[emitted : len(text) - hold])
-                    emitted = len(text) - hold
-                self._logits = None
-                self._llm.eval([token])
-                self._logits = self._last_logits()
-            text += decoder.decode(b"", final=True) if result.stop_reason != "stop_text" else ""
-            if on_text is not None and len(text) > emitted:
-                on_text(text[emitted:])
-            result.text = text
+            stream_tokens(self._tokens(max_new, request.temperature, rng), request, result,
+                          stop_ids=stop_ids, deadline=gen_deadline, on_text=on_text, cancel=cancel)
             result.gen_s = time.perf_counter() - t1
         return result
+
+    def _tokens(self, max_new: int, temperature: float, rng) -> Tokens:
+        """Pick each next token from the logits; evaluate it when the loop asks for the next one,
+        so a token the loop stops at (a stop ID, a stop text) is never evaluated."""
+        import numpy as np
+
+        for _ in range(max_new):
+            logits = self._logits
+            token = int(np.argmax(logits)) if rng is None else _sample(logits, temperature, rng)
+            top = float(logits.max())
+            logprob = float(logits[token]) - (top + math.log(float(np.exp(logits - top).sum())))
+            yield Token(token, self._llm.detokenize([token]), (logprob,))
+            # not reached when the loop stops at this token (a stop ID): it is never evaluated
+            self._logits = None
+            self._llm.eval([token])
+            self._logits = self._last_logits()
+        return "length"
 
     def reset_cache(self) -> None:
         """Forget the KV cache (the next call evaluates its whole prompt): for benchmarks."""
