@@ -2,8 +2,10 @@
 
 CPU or CUDA. Training's evaluation uses it so that a checkpoint can be scored before it is
 exported to GGUF. It does not keep a KV cache between calls (it is not on the keystroke
-path); within a call it decodes token by token with ``past_key_values`` so it can stream,
-stop on the model's stop set, honour the time cap and be cancelled between steps.
+path); within a call it decodes token by token with ``past_key_values``, through the shared
+loop (``model.backends.base.stream_tokens``) that streams, stops on the model's stop set,
+honours the time cap and is cancelled between steps. Each token's bytes come from the
+byte-level vocabulary, so a character split across tokens is decoded whole.
 
 Control-token IDs (FIM, repo, ChatML, the stop set) are the tokenizer's own: each string's
 ID among its added tokens (``special``), so another family's numbering is followed.
@@ -13,9 +15,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text, fit_prompt, stop_ids_for
+from model.backends.base import (
+    GenerationRequest,
+    GenerationResult,
+    OnText,
+    Token,
+    Tokens,
+    fit_prompt,
+    stop_ids_for,
+    stream_tokens,
+)
 from model.errors import BadModelFile, ModelError
 from model.prompt import encode_prompt
 from model.registry import format_for_architecture
@@ -66,6 +78,7 @@ class HfBackend:
         added = self._tok.backend_tokenizer.get_added_tokens_decoder()  # id -> AddedToken
         by_text = {tok.content: int(i) for i, tok in added.items()}
         self.special = SpecialTokens.read(by_text.get, ref)
+        self._piece = _token_bytes(self._tok.backend_tokenizer, added)
         self.prompt_format = format_for_architecture(str(getattr(net.config, "model_type", "")))
         self.warnings: list[str] = []
         self._lock = threading.Lock()
@@ -101,48 +114,61 @@ class HfBackend:
             out = self._net(torch.tensor([ids], device=self._device), use_cache=True)
             result.prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            past, logits = out.past_key_values, out.logits[0, -1].float()
             deadline = t1 + request.time_limit_s if request.time_limit_s is not None else None
-            text, emitted = "", 0
-            hold = max((len(s) for s in request.stop_texts), default=1) - 1
-            result.stop_reason = "length"
-            for _ in range(min(request.max_tokens, self.n_ctx - len(ids))):
-                if cancel is not None and cancel.is_set():
-                    result.stop_reason = "cancelled"
-                    break
-                if deadline is not None and time.perf_counter() > deadline:
-                    result.stop_reason = "time"
-                    break
-                logp = torch.log_softmax(logits, dim=-1)
-                if request.temperature > 0:
-                    probs = torch.softmax(logits / request.temperature, dim=-1).cpu()
-                    token = int(torch.multinomial(probs, 1, generator=gen))
-                else:
-                    token = int(torch.argmax(logits))
-                if token in stop_ids:
-                    result.stop_reason = "eos"
-                    break
-                result.token_ids.append(token)
-                result.logprobs.append(float(logp[token]))
-                text = self._tok.decode(result.token_ids, skip_special_tokens=False)
-                if request.stop_texts:
-                    text, stopped = cut_stop_text(text, request.stop_texts)
-                    if stopped:
-                        result.stop_reason = "stop_text"
-                        break
-                safe = len(text) - hold
-                if text.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the rest
-                    safe = min(safe, len(text) - 1)
-                if on_text is not None and safe > emitted:
-                    on_text(text[emitted:safe])
-                    emitted = safe
-                out = self._net(torch.tensor([[token]], device=self._device), past_key_values=past, use_cache=True)
-                past, logits = out.past_key_values, out.logits[0, -1].float()
-            if on_text is not None and len(text) > emitted:
-                on_text(text[emitted:])
-            result.text = text
+            steps = min(request.max_tokens, self.n_ctx - len(ids))
+            stream_tokens(self._tokens(out, steps, request.temperature, gen), request, result,
+                          stop_ids=stop_ids, deadline=deadline, on_text=on_text, cancel=cancel)
             result.gen_s = time.perf_counter() - t1
         return result
 
+    def _tokens(self, out, steps: int, temperature: float, gen) -> Tokens:
+        """Pick each next token; run the model on it when the loop asks for the next one."""
+        torch = self._torch
+        past, logits = out.past_key_values, out.logits[0, -1].float()
+        for _ in range(steps):
+            logp = torch.log_softmax(logits, dim=-1)
+            if temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1).cpu()
+                token = int(torch.multinomial(probs, 1, generator=gen))
+            else:
+                token = int(torch.argmax(logits))
+            yield Token(token, self._piece(token), (float(logp[token]),))
+            out = self._net(torch.tensor([[token]], device=self._device), past_key_values=past, use_cache=True)
+            past, logits = out.past_key_values, out.logits[0, -1].float()
+        return "length"
+
     def close(self) -> None:
         self._net = None
+
+
+def _token_bytes(tokenizer, added: dict) -> Callable[[int], bytes]:
+    """Each token's bytes, for ``tokenizer`` (a ``tokenizers.Tokenizer``). A byte-level BPE
+    (Qwen's) spells each byte as one printable character (GPT-2's table); an added token is its
+    text. Another decoder's tokens are decoded one by one (a character split across tokens then
+    arrives as U+FFFD, which byte-level vocabularies never give)."""
+    from tokenizers import decoders
+
+    added_text = {int(i): tok.content.encode("utf-8") for i, tok in added.items()}
+    if not isinstance(tokenizer.decoder, decoders.ByteLevel):
+        return lambda token: added_text.get(token) or tokenizer.decode([token], skip_special_tokens=False).encode("utf-8")
+    byte_of = {ch: b for b, ch in _byte_alphabet().items()}
+
+    def piece(token: int) -> bytes:
+        if token in added_text:
+            return added_text[token]
+        return bytes(byte_of[ch] for ch in tokenizer.id_to_token(token) or "")
+
+    return piece
+
+
+def _byte_alphabet() -> dict[int, str]:
+    """GPT-2's byte-to-character table that byte-level BPE vocabularies are written in: printable
+    Latin-1 bytes stand for themselves, the other 68 bytes for characters from U+0100 on."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in kept}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table

@@ -1,8 +1,9 @@
 """The OpenAI-compatible backend: ``/v1/completions`` on llama-server, vLLM and the like.
 
 How a team outgrows one machine: one GPU server, many editors. Uses only the standard
-library (urllib) with streaming (server-sent events), so cancellation and the time cap take
-effect between chunks. Token counts for budgets come from the local Qwen tokenizer, which
+library (urllib) with streaming (server-sent events); each chunk goes through the shared loop
+(``model.backends.base.stream_tokens``), so cancellation and the time cap take effect between
+chunks and stop texts are held back from ``on_text`` as with the in-process backends. Token counts for budgets come from the local Qwen tokenizer, which
 is exact for every Qwen2.5-Coder size.
 
 Servers parse control tokens in a string prompt. So a prompt whose text spells one (a file
@@ -19,11 +20,11 @@ import time
 import urllib.error
 import urllib.request
 
-from model.backends.base import GenerationRequest, GenerationResult, OnText, cut_stop_text
+from model.backends.base import GenerationRequest, GenerationResult, OnText, StopReason, Token, Tokens, stream_tokens
 from model.errors import ModelError
 from model.prompt import spells_control_tokens
 from model.text_tokens import prompt_ids
-from model.tokens import STOP_TOKEN_TEXTS, cut_at_leaked_token
+from model.tokens import LEGACY_FIM_TOKENS, STOP_TOKEN_TEXTS
 
 
 class OpenAIBackend:
@@ -89,39 +90,13 @@ class OpenAIBackend:
         )
         result = GenerationResult(text="")
         t0 = time.perf_counter()
-        deadline = t0 + request.time_limit_s + (request.prompt_time_limit_s or 0) if request.time_limit_s else None
-        text = ""
-        first = True
+        # the server evaluates the prompt and generates in one call: the caps add up
+        deadline = t0 + request.time_limit_s + (request.prompt_time_limit_s or 0) if request.time_limit_s is not None else None
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                result.stop_reason = "length"
-                for raw in resp:
-                    if cancel is not None and cancel.is_set():
-                        result.stop_reason = "cancelled"
-                        break
-                    if deadline is not None and time.perf_counter() > deadline:
-                        result.stop_reason = "time"
-                        break
-                    line = raw.decode("utf-8", errors="replace").strip()
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    choice = json.loads(data)["choices"][0]
-                    if first:
-                        result.prompt_s = time.perf_counter() - t0
-                        first = False
-                    piece = choice.get("text") or ""
-                    lps = (choice.get("logprobs") or {}).get("token_logprobs") or []
-                    result.logprobs.extend(float(x) for x in lps if x is not None)
-                    text += piece
-                    if on_text is not None and piece:
-                        on_text(piece)
-                    if choice.get("finish_reason") == "stop":
-                        result.stop_reason = "eos"
-                    elif choice.get("finish_reason") == "length":
-                        result.stop_reason = "length"
+                # control-token text a server printed ends the text as the token would (cut_at_leaked_token)
+                stream_tokens(self._chunks(resp, result, t0), request, result, deadline=deadline,
+                              on_text=on_text, cancel=cancel, end_texts=STOP_TOKEN_TEXTS + LEGACY_FIM_TOKENS)
         except urllib.error.HTTPError as exc:
             if as_ids:  # llama-cpp-python's server answers 500 to a body it cannot validate
                 raise ModelError(
@@ -135,15 +110,35 @@ class OpenAIBackend:
             raise ModelError(
                 f"cannot reach the completion server {self.base_url} ({exc}); is it running?"
             ) from exc
-        text = cut_at_leaked_token(text)
-        if request.stop_texts:
-            text, stopped = cut_stop_text(text, request.stop_texts)
-            if stopped:
-                result.stop_reason = "stop_text"
-        result.text = text
         result.gen_s = time.perf_counter() - t0 - result.prompt_s
         result.prompt_tokens = len(self.tokenize(request.prompt))
         return result
+
+    @staticmethod
+    def _chunks(resp, result: GenerationResult, t0: float) -> Tokens:
+        """The server-sent events of ``resp`` as tokens: each chunk's text and logprobs.
+        Sets ``result.prompt_s`` at the first chunk; returns "eos" when the server stopped."""
+        reason: StopReason = "length"
+        first = True
+        for raw in resp:
+            line = raw.decode("utf-8", errors="replace").strip()
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            choice = json.loads(data)["choices"][0]
+            if first:
+                result.prompt_s = time.perf_counter() - t0
+                first = False
+            lps = (choice.get("logprobs") or {}).get("token_logprobs") or []
+            piece = (choice.get("text") or "").encode("utf-8", "surrogatepass")  # a lone surrogate: U+FFFD
+            yield Token(None, piece, tuple(float(x) for x in lps if x is not None))
+            if choice.get("finish_reason") == "stop":
+                reason = "eos"
+            elif choice.get("finish_reason") == "length":
+                reason = "length"
+        return reason
 
     def close(self) -> None:
         pass
