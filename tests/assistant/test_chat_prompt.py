@@ -3,13 +3,12 @@
 Built with the real Qwen2.5 tokenizer (no weights needed) and the real workspace index of
 ``tests/data/sample_repo``, so the repository snippets are what the retriever really picks.
 On a mismatch the test prints a diff; after a deliberate format change, rewrite the files with
-``QWENPAIR_UPDATE_GOLDEN=1`` and review the diff in git.
+``QWENPAIR_UPDATE_GOLDEN=1`` (the tests then skip, saying what they wrote; see tests/golden.py)
+and review the diff in git.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from assistant.chat import ChatEngine
 from assistant.chat_prompt import ChatConfig
 from assistant.retrieval import PromptPolicy, workspace_retriever
 from model.prompt import ChatMessage
+from tests.golden import check_text
 
 GOLDEN = Path(__file__).parent / "golden_chat"
 ROOT = Path(__file__).resolve().parents[1] / "data" / "sample_repo"
@@ -36,12 +36,7 @@ def engine():
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("QWENPAIR_UPDATE_GOLDEN"):
-        path.write_text(text)
-    expected = path.read_text()
-    diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), "golden", "now"))
-    assert text == expected, f"{name} differs from the golden prompt:\n{diff}"
+    check_text(GOLDEN / name, text, what="the chat prompt now")
 
 
 def test_ask_about_a_selection_with_diagnostics_and_history(engine):

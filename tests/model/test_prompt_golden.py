@@ -15,23 +15,22 @@ start on a new line). Our prompt ends at <|fim_middle|>; the test below pins tha
 only difference.
 
 Regenerate the golden files after an intended format change with
-``QWENPAIR_UPDATE_GOLDEN=1 pytest tests/model/test_prompt_golden.py`` and review the diff.
+``QWENPAIR_UPDATE_GOLDEN=1 pytest tests/model/test_prompt_golden.py`` (those tests then skip,
+saying what they wrote; see tests/golden.py) and review the diff.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from model.prompt import RepoFile, fim, repo_fim
 from model.tokens import FILE_SEP_ID, FIM_MIDDLE_ID, FIM_PREFIX_ID, FIM_SUFFIX_ID, REPO_NAME_ID
+from tests.golden import check_text, rewrite, updating
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("QWENPAIR_UPDATE_GOLDEN") == "1"
 
 QUICKSORT_PREFIX = (
     "def quicksort(arr):\n    if len(arr) <= 1:\n        return arr\n    pivot = arr[len(arr) // 2]\n    "
@@ -64,22 +63,20 @@ def library_system_prompt() -> str:
 EXAMPLES = {"fim_quicksort": quicksort_prompt, "repo_fim_library_system": library_system_prompt}
 
 
+def escaped_lines(text: str) -> list[str]:
+    """Lines shown with their escapes (``\\n``, tabs, trailing spaces visible)."""
+    return [repr(line)[1:-1] + "\n" for line in text.splitlines(keepends=True)]
+
+
 def assert_golden_text(name: str, actual: str) -> None:
-    path = GOLDEN / f"{name}.txt"
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-    expected = path.read_text("utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(keepends=True), actual.splitlines(keepends=True), str(path), "model.prompt output"
-        )
-        pytest.fail("prompt differs from the golden file:\n" + "".join(repr(line)[1:-1] + "\n" for line in diff))
+    check_text(GOLDEN / f"{name}.txt", actual, what="model.prompt output", lines=escaped_lines)
 
 
 def golden_ids(name: str, actual: list[int] | None = None) -> list[int]:
+    """The golden token IDs of ``name``; with ``actual``, rewritten from it when updating."""
     path = GOLDEN / f"{name}.ids.json"
-    if UPDATE and actual is not None:
-        path.write_text(json.dumps(actual) + "\n", encoding="utf-8")
+    if actual is not None and updating():
+        rewrite(path, json.dumps(actual) + "\n")
     return json.loads(path.read_text("utf-8"))
 
 

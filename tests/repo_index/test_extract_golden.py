@@ -3,13 +3,12 @@
 Each fixture under ``fixtures/langs/`` is rendered (symbols with kind, parent, span, header
 end, signature and doc span; imports; windows) and compared with
 ``golden/<fixture>.txt``. A failure prints a unified diff. After a deliberate change, run
-with ``QWENPAIR_UPDATE_GOLDEN=1`` and review the golden diff like code.
+with ``QWENPAIR_UPDATE_GOLDEN=1`` (the tests then skip, saying what they wrote; see
+tests/golden.py) and review the golden diff like code.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from repo_index.config import IndexConfig
 from repo_index.chunking import line_starts
 from repo_index.extract import _Lines, extract
 from repo_index.facts import FileFacts
+from tests.golden import check_text
 
 HERE = Path(__file__).parent
 FIXTURES = sorted((HERE / "fixtures" / "langs").iterdir())
@@ -48,15 +48,7 @@ def render(facts: FileFacts) -> str:
 def test_symbols_golden(fixture: Path):
     facts = extract(fixture.name, fixture.read_bytes(), config=IndexConfig())
     assert isinstance(facts, FileFacts)
-    got = render(facts)
-    golden = GOLDEN / f"{fixture.name}.txt"
-    if os.environ.get("QWENPAIR_UPDATE_GOLDEN"):
-        GOLDEN.mkdir(exist_ok=True)
-        golden.write_text(got, encoding="utf-8")
-    want = golden.read_text(encoding="utf-8")
-    if got != want:
-        diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), str(golden), "extracted"))
-        pytest.fail(f"extraction differs from the golden file:\n{diff}")
+    check_text(GOLDEN / f"{fixture.name}.txt", render(facts), what="extracted")
 
 
 def test_every_required_language_has_a_golden_fixture():

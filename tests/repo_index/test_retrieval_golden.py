@@ -3,16 +3,15 @@
 The project under ``fixtures/project`` is indexed; ``fixtures/cursor_case.py`` is an unsaved
 buffer (as the editor would send it) at ``app/services/invite.py`` with the cursor at █.
 A change in ranking shows up as a diff against ``golden/retrieval.txt``; after a deliberate
-change run with ``QWENPAIR_UPDATE_GOLDEN=1`` and review the diff.
+change run with ``QWENPAIR_UPDATE_GOLDEN=1`` (the test then skips, saying what it wrote; see
+tests/golden.py) and review the diff.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
-import pytest
+from tests.golden import check_text
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "retrieval.txt"
@@ -38,12 +37,7 @@ def test_retrieval_golden(open_ws):
     col = offset - (case.rfind("\n", 0, offset) + 1)
     ws.set_overlay("app/services/invite.py", text)
     got = render(ws.retrieve("app/services/invite.py", text, line, col))
-    if os.environ.get("QWENPAIR_UPDATE_GOLDEN"):
-        GOLDEN.write_text(got, encoding="utf-8")
-    want = GOLDEN.read_text(encoding="utf-8")
-    if got != want:
-        diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), str(GOLDEN), "retrieved"))
-        pytest.fail(f"retrieval differs from the golden file:\n{diff}")
     # Facts that hold whatever the golden file says:
     assert "render_template" in got.split("== similar")[0]  # the function being called is defined
     assert "web/src/user.ts" not in got  # TypeScript is no context for Python
+    check_text(GOLDEN, got, what="retrieved")

@@ -24,14 +24,14 @@ right before the next header is a trailing newline). ``--- raw (json) ---`` (or 
 takes one JSON string instead, for whitespace that must be seen: tabs, trailing spaces.
 
 ``QWENPAIR_UPDATE_GOLDEN=1`` writes the chain's item into the cases that are not known-bad
-(their expected section and range); review the diff like code.
+(their expected section and range) and skips them, saying so (tests/golden.py); review the
+diff like code.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +40,10 @@ import pytest
 from pp_cursor import MARKER, at
 
 from assistant.postprocess import decide_line_mode, format_steps, shape_completion
+from tests.golden import rewrite, updating, xfail_param
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(GOLDEN.glob("*.txt"))
-UPDATE = os.environ.get("QWENPAIR_UPDATE_GOLDEN") == "1"
 _HEADER = re.compile(r"^--- (document|raw|expected)( \(json\))? ---$")
 _RANGE = re.compile(r"^(\d+):(\d+)-(\d+):(\d+)$")
 
@@ -134,12 +134,7 @@ def applied(case: Golden, text: str, replace: int) -> str:
 
 
 def _params():
-    out = []
-    for path in CASES:
-        reason = load(path).meta.get("expected_failure")
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-        out.append(pytest.param(path, marks=marks, id=path.stem))
-    return out
+    return [xfail_param(path, load(path).meta.get("expected_failure"), id=path.stem) for path in CASES]
 
 
 @pytest.mark.parametrize("path", _params())
@@ -148,10 +143,10 @@ def test_golden(path: Path):
     ctx, shown, steps = run_case(case)
     line, col = cursor_of(case.document)
     actual_range = (line, col, line, col + shown.replace)
-    if UPDATE and "expected_failure" not in case.meta:
+    if "expected_failure" not in case.meta and updating():
         case.expected = shown.text
         case.meta["range"] = "{}:{}-{}:{}".format(*actual_range)
-        path.write_text(dump(case), encoding="utf-8")
+        rewrite(path, dump(case))
     if "mode" in case.meta:
         assert ("multi" if ctx.multiline else "single") == case.meta["mode"], decide_line_mode(ctx).reason
     problems = []
