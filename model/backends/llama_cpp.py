@@ -313,15 +313,21 @@ class LlamaCppBackend:
 
         for _ in range(max_new):
             logits = self._logits
-            token = int(np.argmax(logits)) if rng is None else _sample(logits, temperature, rng)
+            token = self._pick(logits, temperature, rng)
             top = float(logits.max())
             logprob = float(logits[token]) - (top + math.log(float(np.exp(logits - top).sum())))
             yield Token(token, self._llm.detokenize([token]), (logprob,))
-            # not reached when the loop stops at this token (a stop ID): it is never evaluated
+            # not reached when the loop stops at this token (stop ID, stop text, cancel, deadline)
             self._logits = None
             self._llm.eval([token])
             self._logits = self._last_logits()
         return "length"
+
+    def _pick(self, logits, temperature: float, rng) -> int:
+        """The next token: greedy, or sampled when ``rng`` is given (temperature > 0)."""
+        import numpy as np
+
+        return int(np.argmax(logits)) if rng is None else _sample(logits, temperature, rng)
 
     def reset_cache(self) -> None:
         """Forget the KV cache (the next call evaluates its whole prompt): for benchmarks."""
