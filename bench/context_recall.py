@@ -247,9 +247,9 @@ def _default_budget() -> int:
     return EngineConfig().context_tokens
 
 
-def scratch_cache(work: Path) -> None:
+def scratch_cache(work: Path) -> Path:
     """A temporary qwenpair cache holding only the Qwen2 vocabulary (the index tokenizes
-    with it), so that the measured index is built here and thrown away."""
+    with it), so that the measured index is built there and thrown away."""
     from model.paths import vocab_dir
 
     vocab = vocab_dir()
@@ -257,7 +257,7 @@ def scratch_cache(work: Path) -> None:
         raise SystemExit(f"the Qwen2 vocabulary is not in {vocab}: run `qwenpair model vocab` first")
     (work / "cache").mkdir(parents=True, exist_ok=True)
     (work / "cache" / "vocab").symlink_to(vocab)
-    os.environ["QWENPAIR_CACHE_DIR"] = str(work / "cache")
+    return work / "cache"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -278,14 +278,21 @@ def main(argv: list[str] | None = None) -> dict:
         if not r.is_dir():
             raise SystemExit(f"{r} is not a directory: pass --repo with a repository folder")
     t0 = time.perf_counter()
+    saved = os.environ.get("QWENPAIR_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="context-recall-") as tmp:
         work = Path(tmp)
-        scratch_cache(work)
-        results = [run_repo(r.resolve(), work, limit, args.seed) for r in repos]
-        large = None
-        if not args.no_large:
-            large = run_large(args.large, work, args.seed, 5_000 if args.quick else LARGE_WINDOWS,
-                              20 if args.quick else LARGE_SITES)
+        os.environ["QWENPAIR_CACHE_DIR"] = str(scratch_cache(work))
+        try:
+            results = [run_repo(r.resolve(), work, limit, args.seed) for r in repos]
+            large = None
+            if not args.no_large:
+                large = run_large(args.large, work, args.seed, 5_000 if args.quick else LARGE_WINDOWS,
+                                  20 if args.quick else LARGE_SITES)
+        finally:
+            if saved is None:
+                os.environ.pop("QWENPAIR_CACHE_DIR", None)
+            else:
+                os.environ["QWENPAIR_CACHE_DIR"] = saved
     out = {
         "figure": "context recall at cross-file call sites: engine prompt vs CrossCodeEval BM25 (issue 16)",
         "unit": "share of call sites whose callee's definition line is in the prompt",
