@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 @dataclass
 class SpeedEstimate:
-    prompt_tps: float = 150.0  # tokens/s, DESIGN.md §4 figure for 0.5B on 2 cores
+    prompt_tps: float = 150.0  # tokens/s, docs/design.md §4 figure for 0.5B on 2 cores
     gen_tps: float = 23.0
     samples: int = 0  # 0 = still the default guess
 

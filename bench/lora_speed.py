@@ -54,7 +54,7 @@ def batches(args):
 
 def compare(args, rows) -> dict[str, dict]:
     """Both loops on their own copy of the same model, one step of each in turn, so that a
-    busy machine slows both alike (DESIGN.md: benchmarks report the same-run ratio)."""
+    busy machine slows both alike (docs/design.md#benchmarks-report-ratios)."""
     import torch
 
     runs = {}

@@ -1,4 +1,4 @@
-"""The JSON-RPC protocol layer, where pygls 2.1 needs three corrections (DESIGN.md §9).
+"""The JSON-RPC protocol layer, where pygls 2.1 needs three corrections (docs/design.md §9).
 
 - A request before ``initialize`` is answered ServerNotInitialized (-32002) and a
   notification before it is dropped (pygls would run them as if initialized).

@@ -1,9 +1,10 @@
 """Fit a FIM prefix and suffix into a token budget: the far prefix goes first.
 
-Used when a prompt would not fit the model's context (DESIGN.md §3 budget rules). The text
-next to the cursor matters most, so whole lines are dropped from the start of the prefix
-and the end of the suffix; the suffix keeps at least ``suffix_share`` of the budget when it
-needs it. A single line longer than what is left (minified code) is cut by characters.
+Used when a prompt would not fit the model's context, which holds the prompt and the answer
+together (n_ctx tokens). The text next to the cursor matters most, so whole lines are
+dropped from the start of the prefix and the end of the suffix; the suffix keeps at least
+``suffix_share`` of the budget when it needs it. A single line longer than what is left
+(minified code) is cut by characters.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Models the project makes itself: Qwen2-architecture, real Qwen2.5 tokenizer, random weights.
 
-No weights can be downloaded here (DESIGN.md §4), so tests and benchmarks use models built
+No weights can be downloaded here (docs/design.md §4), so tests and benchmarks use models built
 from a config: ``make_test_model(out, "tiny")`` initializes a ``Qwen2ForCausalLM`` with a
 fixed seed, saves it as a Hugging Face checkpoint (safetensors + our tokenizer) in
 ``out/hf/``, converts it to GGUF F16 (``model.gguf_export``) and quantizes that with

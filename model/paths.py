@@ -32,7 +32,7 @@ def test_models_dir() -> Path:
 
 
 def vocab_dir() -> Path:
-    """The Qwen2 BPE vocabulary taken from the llama-cpp-python sdist (DESIGN.md §4)."""
+    """The Qwen2 BPE vocabulary taken from the llama-cpp-python sdist (docs/design.md §4)."""
     return cache_dir() / "vocab"
 
 

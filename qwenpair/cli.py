@@ -1,4 +1,4 @@
-"""Entry point of the ``qwenpair`` command (DESIGN.md §8).
+"""Entry point of the ``qwenpair`` command (docs/design.md §8).
 
 Builds the argument parser from the subcommand modules, runs the chosen handler and turns
 the errors users can fix (``UserError``) into one clear line on stderr with exit code 2,

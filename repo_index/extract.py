@@ -1,6 +1,6 @@
 """From one file's bytes to its ``FileFacts``: symbols, imports and windows.
 
-The parse tree lives only inside ``extract``; what leaves is plain data (DESIGN.md §4: a kept
+The parse tree lives only inside ``extract``; what leaves is plain data (docs/design.md §4: a kept
 tree costs ~27x the source). The per-language knowledge comes from the query files and the
 ``LanguageSpec`` table; this module only interprets the capture names they use:
 
@@ -209,7 +209,7 @@ def _analyse(rel: str, data: bytes, config: IndexConfig, mtime_ns: int, tree: Tr
         if root.has_error:
             notes.append("syntax errors")
         symbols, imports, package = _query_facts(spec, root, _Lines(data, starts), data)
-        del tree, root  # extract, then drop the tree (DESIGN.md §4)
+        del tree, root  # extract, then drop the tree (docs/design.md §4)
     if n_lines > config.window_max_lines:  # else one window, whatever the boundaries
         boundaries = chunking.blank_line_boundaries(data, starts, 1 if symbols else 0)
         chunking.definition_boundaries(((s.start_line, s.end_line, bool(s.parent)) for s in symbols), boundaries)

@@ -1,7 +1,7 @@
 """Which language a file is, and what we know about each language, as data.
 
 Each ``LanguageSpec`` row names the grammar in tree-sitter-language-pack 0.13.0 (which
-bundles its grammars; 1.x downloads them at run time and fails offline, DESIGN.md §4), the
+bundles its grammars; 1.x downloads them at run time and fails offline, docs/design.md §4), the
 query file under ``queries/`` that says which nodes are definitions and imports,
 and the comment and attribute syntax used to find doc comments above a definition.
 A file with no row is still indexed as plain text (line windows, no symbols).

@@ -1,4 +1,4 @@
-"""May this path be used? The one place that decides (DESIGN.md §7).
+"""May this path be used? The one place that decides (docs/design.md §7).
 
 Indexing, prompts, chat context and training data all ask here, so a file that is ignored or
 secret for one of them is ignored or secret for all. The rules, in the order they are tried:

@@ -8,7 +8,7 @@ A batch asks for a full reconciliation (rescan) instead of per-path updates when
 - a directory was created, moved or deleted (inotify reports no events for its contents),
 - an ignore file changed (the set of indexed files changes),
 - the batch is larger than ``burst_events``, or watchdog logged an inotify queue overflow:
-  watchdog recovers from an overflow without telling its user (DESIGN.md §4), so the lost
+  watchdog recovers from an overflow without telling its user (docs/design.md §4), so the lost
   events can only be made up for by comparing the tree with the index.
 
 On Linux, ignored directories (node_modules, build outputs, .gitignore'd trees) are not

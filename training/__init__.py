@@ -1,4 +1,4 @@
-"""Training: the Qwen2.5-Coder recipe at small scale (DESIGN.md §3), with the same prompt
+"""Training: the Qwen2.5-Coder recipe at small scale (docs/design.md §3), with the same prompt
 formats (``model.prompt``) and path rules (``repo_index.rules``) as the server.
 
 Imports model/, repo_index/ and, from assistant/, the session that builds the server's

@@ -1,7 +1,7 @@
 """The Qwen2 architecture a run trains: a released shape, the tiny test shape, or a custom
 config, plus the RoPE settings of each pretraining stage.
 
-Shapes come from ``model.registry.SHAPES`` (the six released configs, DESIGN.md §3) and
+Shapes come from ``model.registry.SHAPES`` (the six released configs, docs/design.md §3) and
 ``model.make_test.tiny_shape()``; a JSON file of ``Qwen2Config`` fields makes a custom one
 (fields it leaves out come from the tiny shape). RoPE: the report trains the file-level
 stage with base 10,000 and raises it to 1,000,000 for the repo-level stage at 32K tokens;

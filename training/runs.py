@@ -37,7 +37,7 @@ def load_tokenizer(instruct: bool = False) -> Tok:
     from model.tokens import IM_END
 
     tok = load_hf_tokenizer()
-    if instruct:  # instruct checkpoints end turns with <|im_end|> (DESIGN.md §3)
+    if instruct:  # instruct checkpoints end turns with <|im_end|> (docs/design.md §3)
         tok.eos_token = IM_END
     return Tok(tok, tokenizer_fingerprint(tok))
 

@@ -5,7 +5,7 @@ import pytest
 from model import registry
 from model.errors import ModelNotFound
 
-# DESIGN.md §3, corrected table: hidden, layers, Q heads, KV heads, head dim, FFN, tied, context
+# docs/design.md §3, corrected table: hidden, layers, Q heads, KV heads, head dim, FFN, tied, context
 RELEASED = {
     "0.5b": (896, 24, 14, 2, 64, 4864, True, 32_768),
     "1.5b": (1536, 28, 12, 2, 128, 8960, True, 32_768),

@@ -57,7 +57,7 @@ def test_fim_and_spm_rates_are_respected():
 
 
 def test_a_line_span_sample_begins_with_the_servers_cache_friendly_prompt():
-    # The server writes the current line up to the cursor after <|fim_middle|> (DESIGN.md §4);
+    # The server writes the current line up to the cursor after <|fim_middle|> (docs/design.md §4);
     # a line-span sample is that prompt followed by the rest of the middle.
     prefix, middle, suffix = "def add(a, b):\n", "    total = a + b\n", "    return total\n"
     cursor_prefix = prefix + "    total = "
