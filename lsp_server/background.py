@@ -56,6 +56,7 @@ class BackgroundWork:
             self._load_gen += 1
             gen = self._load_gen
             self.model_state = "loading"
+        self.load_wait.begin(settings.model)  # completions asked for meanwhile wait (assistant/load_wait.py)
         threading.Thread(target=self._load_models, args=(settings, gen, done), daemon=True,
                          name="qwenpair-load").start()
         return done
@@ -71,6 +72,7 @@ class BackgroundWork:
                 if current:
                     self.model_state = "ready" if self.models is not None else "failed"
                     self.model_problem = str(exc)
+                    self.load_wait.end(self.models is not None)
             progress.end("failed")
             if current:
                 keep = f" Still using {self.models.completion_ref}." if self.models is not None else " Completions are empty until this is fixed."
@@ -94,6 +96,7 @@ class BackgroundWork:
                 engine.set_backend(models.shared_completion())
             except Exception:  # an engine closed meanwhile (shutdown, root removed)
                 log.info("engine not switched: closed")
+        self.load_wait.end(True)  # after the engines switched: a waiting completion gets the model
         self._chat.clear()
         if old is not None:
             old.close()

@@ -97,6 +97,10 @@ async def _complete(ls: QwenServer, uri: str, position: types.Position,
                     extend: bool = False) -> tuple[str, CompletionResult] | None:
     """The completion at ``position``; with ``extend`` a multi-line one answers with its first
     line and the whole block follows as an ``EXTENDED`` notification."""
+    try:
+        await ls.wait_for_model(uri)  # asked for while the model loads: wait for it, capped
+    except Superseded:
+        raise JsonRpcRequestCancelled("superseded by a newer completion request for this document") from None
     found = ls.completion_request(uri, position)
     if found is None:
         return None

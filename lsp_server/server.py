@@ -26,8 +26,10 @@ from pygls.uris import to_fs_path
 
 from assistant.chat import ChatEngine
 from assistant.engine import CompletionEngine
+from assistant.load_wait import LoadWait
 from assistant.request import CompletionRequest, CompletionResult
 from assistant.retrieval import PromptPolicy
+from assistant.scheduler import Superseded
 from model.backends.base import Backend
 from lsp_server import logs, settings as settings_mod
 from lsp_server.background import BackgroundWork, RootState
@@ -65,6 +67,7 @@ class QwenServer(BackgroundWork, LanguageServer):
         self.root_states: dict[Path, RootState] = {}
         self.models: Models | None = None
         self.model_state = "none"  # none, loading, ready, failed
+        self.load_wait = LoadWait()  # completions asked for while the model loads
         self.model_problem = ""
         self.last_latency_ms: float | None = None
         self.last_engine_ms: float | None = None
@@ -243,6 +246,20 @@ class QwenServer(BackgroundWork, LanguageServer):
         return self.roots.engine_for(path, create=self.models is not None)
 
     # -- completion ----------------------------------------------------------------------
+    async def wait_for_model(self, uri: str) -> None:
+        """A completion asked for while the first model loads waits for it, up to a cap;
+        a newer one for the same document supersedes it (assistant/load_wait.py)."""
+        if not self.load_wait.blocks_completions():
+            return
+        ticket, deadline = self.load_wait.enter(uri, self.settings.engine.latency_target_s)
+        try:
+            while (outcome := self.load_wait.outcome(uri, ticket, deadline)) == "wait":
+                await asyncio.sleep(0.02)
+        finally:
+            self.load_wait.leave(uri, ticket)
+        if outcome == "superseded":
+            raise Superseded("superseded by a newer completion request while the model loaded")
+
     def completion_request(self, uri: str, position: types.Position) -> tuple[CompletionEngine, CompletionRequest] | None:
         if self.models is None or self.roots is None:
             return None
@@ -320,6 +337,7 @@ class QwenServer(BackgroundWork, LanguageServer):
             "adapter": models.adapter if models else None,
             "model_state": self.model_state,
             "model_problem": self.model_problem or None,
+            **({"model_load": self.load_wait.status()} if self.model_state == "loading" else {}),
             "chat_problem": (models.chat_problem or None) if models else None,
             "index": {"files": sum(s.files for s in self.root_states.values()), "state": overall, "roots": roots},
             "last_latency_ms": self.last_latency_ms,

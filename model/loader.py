@@ -8,6 +8,8 @@ engine and the server pass around.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +87,7 @@ def backend_kind(config: BackendConfig) -> str:
 def load_backend(config: BackendConfig) -> Backend:
     """Load the model ``config`` describes; ``ModelError`` says what to do when it can't."""
     kind = backend_kind(config)
+    _test_load_delay()
     if kind == "llama_cpp":
         from model.backends.llama_cpp import LlamaCppBackend
 
@@ -109,3 +112,16 @@ def load_backend(config: BackendConfig) -> Backend:
     if kind == "fake":
         raise ModelError("the fake backend is for unit tests; build it with model.backends.fake")
     raise ModelError(f"unknown backend {kind!r}: use auto, llama_cpp, hf or openai")
+
+
+def _test_load_delay() -> None:
+    """TEST-ONLY: ``QWENPAIR_TEST_LOAD_DELAY_S`` seconds are added before the real load, so
+    that tests can ask for completions while a tiny model "loads" (assistant/load_wait.py;
+    tests/lsp_server/test_lsp_load_wait.py). The real load still runs after it. Not a setting:
+    users never set it."""
+    delay = os.environ.get("QWENPAIR_TEST_LOAD_DELAY_S")
+    if delay:
+        try:
+            time.sleep(min(60.0, max(0.0, float(delay))))
+        except ValueError:
+            pass  # a malformed test value adds no delay
