@@ -40,7 +40,8 @@ PY_REPO = {
         "from .util import Thing as T\n"
         "from pkg import helper\n"
         "import pkg.shapes as sh\n"
-        "from .cycle_a import loop\n\n\n"
+        "from .cycle_a import loop\n"
+        "from .shapes import area\n\n\n"
         "def local_fn():\n    return 0\n\n\n"
         "def run(area):\n"
         "    helper(1)\n"  # site 1: re-exported by __init__
