@@ -96,7 +96,7 @@ JS_REPO = {
     "app.mjs": (
         "import { plus, Box } from './lib/index.ts'\n"
         "import * as m from './lib/math'\n"
-        "const { helper } = require('./util')\n"
+        "const { helper, twice } = require('./util')\n"
         "const u = require('./util.js')\n"
         "function local() {}\n"
         "function run(twice) {\n"
