@@ -28,6 +28,7 @@ from assistant.document import Cursor, lines_of
 from assistant.request import ExplainEntry
 from model.fit import fit_prefix_suffix, keep_tail
 from model.prompt import Prompt, RepoFile, fim, repo_fim, split_current_line
+from model.registry import DEFAULT_FORMAT, PromptFormat
 from repo_index import Snippet
 
 
@@ -68,6 +69,7 @@ class ContextBuilder:
         max_snippets: int = 8,
         refresh_s: float = 1.0,
         naive_layout: bool = False,
+        fmt: PromptFormat = DEFAULT_FORMAT,
     ) -> None:
         self._count_raw = count_tokens
         self._counts: dict[str, int] = {}
@@ -77,6 +79,7 @@ class ContextBuilder:
         self.max_snippets = max_snippets
         self.refresh_s = refresh_s
         self.naive_layout = naive_layout
+        self.fmt = fmt  # the loaded model's family layout (PSM/SPM, repo-level or not)
         self._frozen: dict[Path, _Frozen] = {}
 
     def count(self, text: str) -> int:
@@ -118,6 +121,8 @@ class ContextBuilder:
         repo_budget: int,
     ) -> PromptParts:
         """Pack the prompt into ``budget`` tokens, at most ``repo_budget`` of them cross-file."""
+        if not self.fmt.repo_level:  # no repo layout: file-level, and no snippet is listed as sent
+            repo_name = None
         lines = lines_of(text)
         first = max(0, cursor.line - self.prefix_lines)
         last = min(len(lines), cursor.line + 1 + self.suffix_lines)
@@ -163,9 +168,9 @@ class ContextBuilder:
             )
         )
         if repo_name is not None:
-            prompt = repo_fim(repo_name, files, rel_path, head, suffix, middle_start=current)
+            prompt = repo_fim(repo_name, files, rel_path, head, suffix, middle_start=current, fmt=self.fmt)
         else:
-            prompt = fim(head, suffix, middle_start=current)
+            prompt = fim(head, suffix, middle_start=current, fmt=self.fmt)
         return PromptParts(prompt, head, current, suffix, files, explain, len(prompt) - len(current))
 
 

@@ -40,6 +40,7 @@ from assistant.request import CompletionItem, CompletionRequest, CompletionResul
 from assistant.scheduler import Scheduler, Superseded
 from assistant.streaming import FirstLine, settle
 from model.backends.base import Backend, GenerationRequest
+from model.registry import backend_format
 from repo_index import Snippet, syntax_errors
 
 #: A path policy answers (allowed, reason) for "may this file, with this text, enter a prompt"
@@ -83,6 +84,7 @@ class CompletionEngine:
         self.scheduler = Scheduler()
         self.cache = CompletionCache(self.config.cache_entries)
         self.latency = LatencyModel()
+        self.prompt_format = backend_format(backend)  # the family's layout, file-level without repo tokens
         self.context = ContextBuilder(
             self._count,
             retriever=retriever,
@@ -91,6 +93,7 @@ class CompletionEngine:
             max_snippets=self.config.max_snippets,
             refresh_s=self.config.snippet_refresh_s,
             naive_layout=self.config.naive_layout,
+            fmt=self.prompt_format,
         )
         self._docs: OrderedDict[Path, _Doc] = OrderedDict()
         self._docs_lock = threading.Lock()

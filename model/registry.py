@@ -8,12 +8,13 @@ the released configs (with the technical report's two misprints corrected). Each
 a ``PromptFormat`` (PSM or SPM, repository-level layout or not, the marker strings), which
 ``model.prompt`` builds from, so a new family is a registry entry, not code. Token *IDs* are
 not here: a backend reads them from the loaded model's vocabulary (``model.tokens``).
-Pure data: no I/O.
+Pure data and lookups: no I/O (``backend_format`` logs the warning it adds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from model.errors import ModelNotFound
@@ -28,6 +29,8 @@ from model.tokens import (
     PADDED_VOCAB_LARGE,
     PADDED_VOCAB_SMALL,
     REPO_NAME,
+    REPO_TEXTS,
+    SpecialTokens,
 )
 
 
@@ -79,6 +82,35 @@ def format_for_architecture(arch: str) -> PromptFormat:
     or a Hugging Face ``model_type``: ``qwen3_moe`` is ``qwen3moe``); Qwen2.5-Coder's if unknown."""
     arch = arch.replace("_", "").lower()
     return next((f for f in FORMATS.values() if arch in f.architectures), DEFAULT_FORMAT)
+
+
+def usable_format(fmt: PromptFormat, special: SpecialTokens | None) -> tuple[PromptFormat, str | None]:
+    """``fmt`` as a loaded model with ``special`` (its vocabulary's control tokens; None: not
+    known, taken as complete) can take it: without the repository-level layout when it lacks
+    ``<|repo_name|>`` or ``<|file_sep|>``, with the warning that says so (the words of
+    ``model.backends.base.fit_prompt``, which does the same to a prompt built without this)."""
+    lacking = special.missing(REPO_TEXTS) if special is not None and fmt.repo_level else []
+    if not lacking:
+        return fmt, None
+    note = (
+        f"{special.source} lacks {', '.join(lacking)}: completions use file-level FIM without "
+        "repository context; use a model whose vocabulary has the repo tokens for cross-file context"
+    )
+    return replace(fmt, repo_level=False), note
+
+
+def backend_format(backend: object) -> PromptFormat:
+    """The prompt format to build for a loaded backend (or the server's shared wrapper around
+    it, ``.inner``): its family's, without the repository-level layout when its vocabulary
+    lacks the repo tokens. That warning joins the backend's ``warnings`` once, so the CLI and
+    the server show it, and the context explanation lists only snippets really sent."""
+    model = getattr(backend, "inner", backend)
+    fmt, note = usable_format(getattr(model, "prompt_format", DEFAULT_FORMAT), getattr(model, "special", None))
+    said = getattr(model, "warnings", None)
+    if note and isinstance(said, list) and note not in said:
+        said.append(note)
+        logging.getLogger("qwenpair.model").warning("%s", note)
+    return fmt
 
 
 def prompt_format(family: str | None) -> PromptFormat:

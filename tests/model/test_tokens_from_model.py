@@ -115,7 +115,7 @@ def _complete(eng, root):
 
     path = root / "geometry" / "report.py"
     lines = path.read_text().split("\n")
-    return eng.complete_sync(CompletionRequest(path, "\n".join(lines), 6, len(lines[6])))
+    return eng.complete_sync(CompletionRequest(path, "\n".join(lines), 6, len(lines[6]), explain=True))
 
 
 def evaluated(backend) -> list[int]:
@@ -138,17 +138,45 @@ def test_the_engine_completes_with_the_models_own_ids(variants, load, engine_on)
 def test_a_gguf_without_file_sep_falls_back_to_file_level_fim_with_a_warning(variants, load, engine_on, caplog):
     backend = load(variants["no_file_sep"][0])
     assert backend.special.missing(["<|file_sep|>", "<|repo_name|>"]) == ["<|file_sep|>"]
-    eng, root = engine_on(backend)
     with caplog.at_level(logging.WARNING, logger="qwenpair.model"):
+        eng, root = engine_on(backend)
         result = _complete(eng, root)
         _complete(eng, root)
-    assert "<|file_sep|>" in result.prompt  # the engine built a repo-level prompt
+        backend.tokenize(repo_fim("acme", [RepoFile("a.py", "x")], "b.py", "def f", ""))  # built elsewhere
+    # The engine builds file-level itself, so its explanation lists no snippet that was not sent.
+    assert "<|file_sep|>" not in result.prompt and "<|repo_name|>" not in result.prompt
+    assert not [e for e in result.explain if e.kind in ("snippet", "document") or e.reason.startswith("dropped")]
     ids = evaluated(backend)
     assert ids[0] == TOKEN_IDS["<|fim_prefix|>"] and TOKEN_IDS["<|repo_name|>"] not in ids  # the model got file-level
     assert [ids.count(TOKEN_IDS[t]) for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")] == [1, 1, 1]
     assert len(backend.warnings) == 1 and "lacks <|file_sep|>" in backend.warnings[0]
     assert "file-level FIM" in backend.warnings[0]
     assert [r.getMessage() for r in caplog.records if r.name == "qwenpair.model"] == backend.warnings  # said once
+
+
+def test_the_engine_builds_the_loaded_familys_layout(tiny_model, load, engine_on):
+    """A family whose format is SPM (suffix first), and one without the repository layout: the
+    real engine's prompt, as the model evaluated it, follows the backend's format (issue 22)."""
+    from model.registry import PromptFormat
+
+    fim_ids = [TOKEN_IDS[t] for t in ("<|fim_suffix|>", "<|fim_prefix|>", "<|fim_middle|>")]
+    backend = load(tiny_model.gguf)
+    backend.prompt_format = PromptFormat("spm-family", ("qwen2",), fim_mode="spm")
+    eng, root = engine_on(backend)
+    result = _complete(eng, root)
+    ids = evaluated(backend)
+    assert ids[0] == TOKEN_IDS["<|repo_name|>"] and any(e.kind == "snippet" for e in result.explain)
+    at = [ids.index(i) for i in fim_ids]
+    assert at == sorted(at) and ids[at[0] - 1] != TOKEN_IDS["<|fim_middle|>"]  # suffix, prefix, middle
+    assert result.prompt.index("<|fim_suffix|>") < result.prompt.index("<|fim_prefix|>")
+
+    plain = load(tiny_model.gguf)
+    plain.prompt_format = PromptFormat("file-level-family", ("qwen2",), repo_level=False)
+    eng, root = engine_on(plain)
+    result = _complete(eng, root)
+    ids = evaluated(plain)
+    assert ids[0] == TOKEN_IDS["<|fim_prefix|>"] and TOKEN_IDS["<|file_sep|>"] not in ids
+    assert not [e for e in result.explain if e.kind == "snippet"] and not plain.warnings
 
 
 def test_a_tiny_qwen3_moe_model_with_moved_tokens_completes_through_the_engine(variants, load, engine_on, tmp_path):
