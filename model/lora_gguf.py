@@ -5,15 +5,27 @@ The layout llama.cpp expects (``llama_adapter_lora_init``): ``general.type = "ad
 base GGUF two tensors ``<W>.lora_a`` (rank x in, as peft stores ``lora_A``) and
 ``<W>.lora_b`` (out x rank, peft's ``lora_B``). The fine-tuning issue's export maps peft
 module names onto GGUF tensor names and calls this; tests use it to prove adapters load.
+
+The file is written under a temporary name unique to the writer (``.<name>.<pid>.<random>.tmp``
+beside it) and renamed into place when complete, so two exports to one folder at once never
+write into each other's file: the last rename wins with a whole adapter. A killed writer's
+temporary is removed by the next export to that folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from model.errors import ModelError
+from model.out_of_space import clean_dead_temps
+
+
+def _temp_pattern(out: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(out.name)}\.(?P<pid>\d+)\.[^.]+\.tmp")
 
 
 def write_lora_gguf(
@@ -27,13 +39,35 @@ def write_lora_gguf(
 ) -> Path:
     """Write ``{gguf weight name: (lora_a, lora_b)}`` (numpy arrays) to ``out`` atomically."""
     import gguf
-    import numpy as np
 
     out = Path(out)
     if not pairs:
         raise ModelError("a LoRA adapter needs at least one adapted weight")
-    tmp = out.with_name(out.name + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), architecture)
+    clean_dead_temps(out.parent, _temp_pattern(out))  # what a killed export left
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(name)
+        writer = gguf.GGUFWriter(str(tmp), architecture)
+        try:
+            _write(writer, pairs, alpha, base_name, extra)
+        finally:
+            writer.close()
+        os.replace(tmp, out)
+    except BaseException as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ModelError(f"could not write the adapter {out}: {exc}") from exc
+        raise
+    return out
+
+
+def _write(writer, pairs: Mapping[str, tuple[object, object]], alpha: float, base_name: str | None,
+           extra: Mapping[str, str] | None) -> None:
+    import numpy as np
+
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(alpha))
@@ -48,13 +82,6 @@ def write_lora_gguf(
             raise ModelError(f"LoRA pair for {name} has shapes {a.shape} and {b.shape}; expected (r, in) and (out, r)")
         writer.add_tensor(f"{name}.lora_a", a)
         writer.add_tensor(f"{name}.lora_b", b)
-    try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(f"could not write the adapter {out}: {exc}") from exc
-    return out
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
