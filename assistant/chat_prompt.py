@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import EngineConfig
+from assistant import settings_convert
 from assistant.postprocess.languages import language_from_path
+from assistant.settings_convert import setting
 from model.prompt import ChatMessage
 from repo_index import Snippet
 
@@ -26,35 +27,35 @@ CountTokens = Callable[[str], int]
 
 @dataclass(frozen=True)
 class ChatConfig:
-    context_tokens: int = 6144
+    context_tokens: int = setting(6144, min=0)
     """Most prompt tokens (system, history, context, question); also capped by the model's
     context window less the answer's tokens."""
-    history_tokens: int = 1536
+    history_tokens: int = setting(1536, min=0)
     """Most tokens of earlier turns; the oldest go first. An earlier turn that carries the
     very context of this question may use the context's share too (it is not sent again)."""
-    repo_context_tokens: int = 1024
+    repo_context_tokens: int = setting(1024, min=0)
     """Most tokens of repository snippets."""
-    max_snippets: int = 6
+    max_snippets: int = setting(6, min=0)
     """Most repository snippets."""
-    file_context_lines: int = 80
+    file_context_lines: int = setting(80, min=0)
     """Lines of the current file shown before and after the selection (before trimming)."""
-    max_selection_tokens: int = 3000
+    max_selection_tokens: int = setting(3000, min=0)
     """A larger selection is refused with a message (select one function or class)."""
-    max_answer_tokens: int = 1024
+    max_answer_tokens: int = setting(1024, min=0)
     """Most tokens of a chat answer."""
-    max_diagnostics: int = 20
+    max_diagnostics: int = setting(20, min=0)
     """Most diagnostics quoted in the prompt."""
-    temperature: float = 0.0
+    temperature: float = setting(0.0, min=0)
     """0 is greedy (reproducible answers)."""
-    generation_time_cap_s: float = 600.0
+    generation_time_cap_s: float = setting(600.0, min=0)
     """Generation stops here (the answer so far is kept, marked as cut off)."""
     use_gguf_template: bool = True
     """Format with the chat template carried in the GGUF when there is one (else ChatML)."""
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> tuple[ChatConfig, list[str]]:
-        """A config from untrusted keys, with the same fall-back rules as ``EngineConfig``."""
-        return EngineConfig.from_mapping.__func__(cls, values)  # type: ignore[attr-defined]
+        """A config from untrusted keys, by the one settings converter (``assistant.settings_convert``)."""
+        return settings_convert.from_mapping(cls, values)
 
 
 @dataclass(frozen=True)

@@ -8,46 +8,51 @@ config file and the command line only: ``client_layer`` drops them from what a c
 sends, with a message (docs/security.md). Engine
 settings live in an ``[engine]`` table (``assistant.config.EngineConfig`` fields), chat and
 edit settings in ``[chat]`` (``assistant.chat_prompt.ChatConfig``). Every key
-that is unknown or invalid yields a message naming it, and its default is used.
+that is unknown or invalid yields a message naming it, and its default is used: one converter
+for all three (``assistant.settings_convert``), driven by each field's type and ``setting``
+bounds and choices. docs/configuration.md's tables are these fields (a test compares them).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant import settings_convert
 from assistant.chat_prompt import ChatConfig
 from assistant.config import EngineConfig
+from assistant.settings_convert import setting
 from model.paths import config_dir
+
+_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    model: str = "auto"
+    model: str = setting("auto", nonempty=True, expected="a model name or path")
     """Completion model: registry name, .gguf path, HF dir or URL; "auto" = the default
     model if downloaded."""
-    chat_model: str = "auto"
+    chat_model: str = setting("auto", nonempty=True, expected="a model name or path")
     """Chat/edit (instruct) model; the same reference as ``model`` shares one loaded model."""
-    adapter: str | None = None
+    adapter: str | None = setting(None, expected="a path or null")
     """LoRA adapter applied to the completion model (GGUF for llama.cpp); null for none."""
-    n_ctx: int = 4096
+    n_ctx: int = setting(4096, min=256)
     """Context window allocated per model."""
-    threads: int = 0
+    threads: int = setting(0, min=0)
     """CPU threads for the model; 0 = one per core."""
-    gpu_layers: int = 0
+    gpu_layers: int = setting(0, min=-1)
     """Layers offloaded to a GPU build of llama.cpp (-1 = all)."""
     calibrate: bool = True
     """Measure the model's speed once after loading (sizes cold prompts to the latency target)."""
     watch: bool = True
     """Watch the workspace for file changes after the first index build."""
-    log_file: str = ""
+    log_file: str = setting("", expected="a path")
     """Server log file; "" = ``$QWENPAIR_CACHE_DIR``/logs/server.log (~/.cache/qwenpair).
     Server-side only: the config file or ``serve --log-file``, never the client."""
-    log_level: str = "info"
+    log_level: str = setting("info", choices=_LEVELS)
     """debug, info, warning or error (the file and window/logMessage)."""
     engine: EngineConfig = field(default_factory=EngineConfig)
     """Completion engine settings, the ``[engine]`` table (see assistant/config.py)."""
@@ -55,7 +60,6 @@ class ServerSettings:
     """Chat and edit settings, the ``[chat]`` table (see assistant/chat_prompt.py)."""
 
 
-_LEVELS = ("debug", "info", "warning", "error")
 #: Settings a client may not choose: with ``log_file`` a client (a TCP peer, say) could make
 #: the server create directories and append to any file it can write.
 SERVER_ONLY = ("log_file",)
@@ -110,51 +114,7 @@ def parse(values: Any) -> tuple[ServerSettings, list[str]]:
         if values is None:
             return ServerSettings(), []
         return ServerSettings(), [f"qwenpair settings must be an object, got {type(values).__name__}; using defaults"]
-    messages: list[str] = []
-    base = ServerSettings()
-    kwargs: dict[str, Any] = {}
-    known = {f.name: f for f in fields(ServerSettings)}
-    for key, value in values.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            messages.append(f"unknown setting {key!r} ignored")
-            continue
-        if name in _TABLES:
-            if not isinstance(value, dict):
-                messages.append(f"setting {name!r} must be a table of {name} settings; using defaults")
-                continue
-            table, notes = _TABLES[name].from_mapping(value)
-            messages.extend(f"{name}: {m}" for m in notes)
-            kwargs[name] = table
-            continue
-        ok, coerced = _coerce(name, value)
-        if not ok:
-            messages.append(f"setting {key!r} = {value!r} is invalid ({coerced}); using {getattr(base, name)!r}")
-            continue
-        kwargs[name] = coerced
-    return dataclasses.replace(base, **kwargs), messages
-
-
-def _coerce(name: str, value: Any) -> tuple[bool, Any]:
-    if name in ("model", "chat_model"):
-        return (True, value.strip()) if isinstance(value, str) and value.strip() else (False, "expected a model name or path")
-    if name == "adapter":
-        if value is None or value == "":
-            return True, None
-        return (True, value) if isinstance(value, str) else (False, "expected a path or null")
-    if name in ("n_ctx", "threads", "gpu_layers"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            return False, "expected an integer"
-        low = {"n_ctx": 256, "threads": 0, "gpu_layers": -1}[name]
-        return (True, value) if value >= low else (False, f"must be at least {low}")
-    if name in ("calibrate", "watch"):
-        return (True, value) if isinstance(value, bool) else (False, "expected true or false")
-    if name == "log_file":
-        return (True, value) if isinstance(value, str) else (False, "expected a path")
-    if name == "log_level":
-        ok = isinstance(value, str) and value.lower() in _LEVELS
-        return (True, value.lower()) if ok else (False, f"expected one of {', '.join(_LEVELS)}")
-    return False, "unsupported"
+    return settings_convert.from_mapping(ServerSettings, values)
 
 
 def model_fields_changed(old: ServerSettings, new: ServerSettings) -> bool:
