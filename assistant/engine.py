@@ -225,6 +225,7 @@ class CompletionEngine:
 
         def swap(cancel):
             old, self.backend = self.backend, backend
+            self.prompt_format = self.context.fmt = backend_format(backend)  # the new model's family
             self.cache.clear()
             self._last_prompt = ""
             self.context._counts.clear()

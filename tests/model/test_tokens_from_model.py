@@ -169,6 +169,13 @@ def test_the_engine_builds_the_loaded_familys_layout(tiny_model, load, engine_on
     at = [ids.index(i) for i in fim_ids]
     assert at == sorted(at) and ids[at[0] - 1] != TOKEN_IDS["<|fim_middle|>"]  # suffix, prefix, middle
     assert result.prompt.index("<|fim_suffix|>") < result.prompt.index("<|fim_prefix|>")
+    # The server makes its engines before the model loads, then swaps the model in.
+    from model.backends.fake import FakeBackend
+
+    eng, root = engine_on(FakeBackend())  # the server's placeholder before the load
+    assert eng.prompt_format.fim_mode == "psm"
+    eng.set_backend(backend)
+    assert _complete(eng, root).prompt.index("<|fim_suffix|>") < result.prompt.index("<|fim_prefix|>")
 
     plain = load(tiny_model.gguf)
     plain.prompt_format = PromptFormat("file-level-family", ("qwen2",), repo_level=False)
