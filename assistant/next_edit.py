@@ -1,0 +1,232 @@
+"""Next-edit suggestions: from the edit history, predict the rewrite of the window at the cursor.
+
+``NextEditEngine.suggest`` builds the prompt (``model.nes_prompt``: the Sweep layout by
+default) from ``assistant.edit_history``, generates the updated window greedily with the
+completion model under its own time caps (prompt-lookup decoding on llama.cpp,
+``model.prompt_lookup``), checks that the answer is a whole window, diffs it against the
+current window into minimal line edits, and picks the one to offer: at the cursor, an inline
+completion whose range replaces text; elsewhere, a jump to it (docs/next-edit.md, "Answers").
+
+It is not LSP (lsp_server turns a ``NextEdit`` into messages) and does not schedule: the
+caller runs one request at a time on the model, as for completions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from assistant.edit_history import EditHistory, line_hunks, split_lines
+from model.backends.base import GenerationRequest, GenerationResult
+from model.nes_prompt import (
+    EditBlock,
+    NesBudget,
+    NesFormat,
+    NesPromptError,
+    build_nes_prompt,
+    parse_answer,
+    stop_texts,
+)
+from model.prompt import RepoFile
+
+log = logging.getLogger("qwenpair.next_edit")
+
+
+@dataclass(frozen=True)
+class NextEditConfig:
+    """How next edits are predicted."""
+
+    nes_format: NesFormat = "sweep"
+    """Prompt layout: "sweep" (Sweep's next-edit model; default) or "zeta" (Zeta-style markers)."""
+    max_tokens: int = 512
+    """Cap on the answer: a 21-line window of code is about 250 tokens."""
+    prompt_time_cap_s: float = 4.0
+    """Cap on evaluating the prompt (as for completions)."""
+    generation_time_cap_s: float = 8.0
+    """Cap on writing the window; an answer cut by it is no suggestion (a partial window)."""
+    prompt_lookup: bool = True
+    """Draft tokens from the prompt (prompt-lookup decoding) on llama.cpp: same output, faster."""
+    max_line_delta: int = 10
+    """An answer whose line count differs from the window's by more is not a window."""
+    max_edit_blocks: int = 15
+    """Recent edits shown to the model, newest kept."""
+    budget: NesBudget = NesBudget()
+    """Token budgets of the prompt (docs/next-edit.md, "Budgets")."""
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """Lines ``start .. end`` (0-based, end exclusive) of the current text become ``lines``."""
+
+    start: int
+    end: int
+    lines: tuple[str, ...]
+    old: tuple[str, ...] = ()
+
+    def range_and_text(self, doc: list[str]) -> tuple[tuple[int, int], tuple[int, int], str]:
+        """(start (line, character), end (line, character), new text): the replacement as an
+        editor applies it, a document's last line (no final line break) included."""
+        n = len(doc)
+        if self.end < n:
+            return (self.start, 0), (self.end, 0), "".join(f"{s}\n" for s in self.lines)
+        last = (n - 1, len(doc[-1])) if n else (0, 0)
+        if self.start < n:  # reaches the last line
+            if self.lines:
+                return (self.start, 0), last, "\n".join(self.lines)
+            if self.start == 0:
+                return (0, 0), last, ""
+            return (self.start - 1, len(doc[self.start - 1])), last, ""
+        return last, last, "".join(f"\n{s}" for s in self.lines) if n else "\n".join(self.lines)
+
+
+@dataclass
+class NextEdit:
+    """A suggestion, or none with the reason."""
+
+    kind: Literal["inline", "jump", "none"]
+    changes: list[LineChange] = field(default_factory=list)  # all edits of the window, in order
+    target: LineChange | None = None  # the one offered (nearest the cursor)
+    reason: str = ""  # why there is none
+    window: tuple[int, int] = (0, 0)  # [start, end) lines of the current window
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    generated_tokens: int = 0
+    drafted: int = 0
+    accepted: int = 0
+    latency_s: float = 0.0
+    gen_s: float = 0.0
+    answer: str = ""  # the model's text (for logs and evaluation)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.generated_tokens / self.gen_s if self.gen_s > 0 else 0.0
+
+
+def window_changes(current: list[str], updated: list[str], window_start: int) -> list[LineChange]:
+    """Minimal line edits from ``current`` (a window) to ``updated``, placed at
+    ``window_start``; edits that change only whitespace are dropped."""
+    out = []
+    for start, before, after in line_hunks(current, updated):
+        if "".join("".join(before).split()) == "".join("".join(after).split()):
+            continue  # no-op or whitespace-only: not worth a suggestion
+        out.append(LineChange(window_start + start, window_start + start + len(before), tuple(after), tuple(before)))
+    return out
+
+
+def clip(changes: list[LineChange], lo: int, hi: int) -> list[LineChange]:
+    """Changes cut to lines ``lo .. hi``: a change reaching outside the window loses the part
+    outside (its replacement lines are kept only when it lies wholly inside)."""
+    out = []
+    for c in changes:
+        if lo <= c.start and c.end <= hi:
+            out.append(c)
+        elif c.end > lo and c.start < hi:  # overlaps: keep the deletion inside, drop the rest
+            out.append(LineChange(max(lo, c.start), min(hi, c.end), (), c.old))
+    return out
+
+
+def _distance(c: LineChange, line: int) -> int:
+    if c.start <= line < c.end or (c.start == c.end and c.start in (line, line + 1)):
+        return 0
+    return c.start - line if c.start > line else line - max(c.start, c.end - 1)
+
+
+class NextEditEngine:
+    """Next edits on one backend, from one edit history."""
+
+    def __init__(self, backend, history: EditHistory, config: NextEditConfig | None = None,
+                 *, root: Path | None = None) -> None:
+        self.backend = backend
+        self.history = history
+        self.config = config or NextEditConfig()
+        self.root = Path(root) if root is not None else None
+        self._lock = threading.Lock()  # one generation at a time on the model
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` as the prompt names it: relative to the workspace root when inside it."""
+        p = Path(path)
+        if self.root is not None:
+            try:
+                return p.resolve().relative_to(self.root.resolve()).as_posix()
+            except ValueError:
+                pass
+        return p.name
+
+    def _count(self, text: str) -> int:
+        return len(self.backend.tokenize(text))  # a plain str: all text (docs/security.md)
+
+    def suggest(self, path: str | Path, text: str, line: int, col: int = 0, *,
+                cancel: threading.Event | None = None) -> NextEdit:
+        """The next edit for the cursor at (``line``, ``col``) of ``path`` whose text is ``text``."""
+        t0 = time.perf_counter()
+        key = str(path)
+        if key in self.history:
+            self.history.update(key, text)
+        elif not self.history.open(key, text):
+            return self._none(f"{key} is refused: {self.history.refused.get(key, 'by the source policy')}")
+        if key not in self.history:  # the update made it refused (a secret typed in)
+            return self._none(f"{key} is refused: {self.history.refused.get(key, 'by the source policy')}")
+        cfg = self.config
+        current = split_lines(text)
+        edits = [EditBlock(self.rel(e.path), e.before, e.after) for e in self.history.edits() if not e.summary]
+        context = []
+        for other in reversed(self.history.recent()):  # oldest first; the builder keeps the newest
+            if other != key and (lines := self.history.current(other)) is not None:
+                context.append(RepoFile(self.rel(other), "\n".join(lines)))
+        try:
+            built = build_nes_prompt(self.rel(path), self.history.original(key), current, line,
+                                     edits=edits[-cfg.max_edit_blocks:], context=context, count_tokens=self._count,
+                                     budget=cfg.budget, cursor_col=col, nes_format=cfg.nes_format,
+                                     fmt=getattr(self.backend, "prompt_format", None) or _default_format())
+        except NesPromptError as exc:
+            return self._none(str(exc))
+        window = (built.window_start, built.window_start + len(built.current_window))
+        request = GenerationRequest(built.prompt, max_tokens=cfg.max_tokens, stop_texts=stop_texts(cfg.nes_format),
+                                    time_limit_s=cfg.generation_time_cap_s, prompt_time_limit_s=cfg.prompt_time_cap_s)
+        with self._lock:
+            result, drafted, accepted = self._generate(request, cancel)
+        out = NextEdit("none", window=window, prompt_tokens=result.prompt_tokens, reused_tokens=result.reused_tokens,
+                       generated_tokens=len(result.token_ids), drafted=drafted, accepted=accepted,
+                       gen_s=result.gen_s, answer=result.text)
+        out.latency_s = time.perf_counter() - t0
+        if result.stop_reason in ("length", "time", "cancelled"):
+            return self._none(f"the answer was cut ({result.stop_reason}) after {len(result.token_ids)} tokens: "
+                              "a partial window", out)
+        updated, why = parse_answer(result.text, cfg.nes_format)
+        if updated is None:
+            return self._none(why, out)
+        if abs(len(updated) - len(built.current_window)) > cfg.max_line_delta:
+            return self._none(f"the answer has {len(updated)} lines for a window of {len(built.current_window)}: "
+                              "not a window", out)
+        out.changes = clip(window_changes(list(built.current_window), updated, built.window_start), *window)
+        if not out.changes:
+            return self._none("the model changes nothing in the window", out)
+        out.target = min(out.changes, key=lambda c: (_distance(c, line), c.start))
+        out.kind = "inline" if _distance(out.target, line) == 0 else "jump"
+        return out
+
+    def _generate(self, request: GenerationRequest, cancel) -> tuple[GenerationResult, int, int]:
+        if self.config.prompt_lookup and hasattr(self.backend, "raw"):
+            from model.prompt_lookup import generate_with_lookup
+
+            result, stats = generate_with_lookup(self.backend, request, cancel=cancel)
+            return result, stats.drafted, stats.accepted
+        return self.backend.generate(request, cancel=cancel), 0, 0
+
+    @staticmethod
+    def _none(reason: str, out: NextEdit | None = None) -> NextEdit:
+        log.info("no next edit: %s", reason)
+        out = out or NextEdit("none")
+        out.kind, out.reason, out.changes, out.target = "none", reason, [], None
+        return out
+
+
+def _default_format():
+    from model.registry import DEFAULT_FORMAT
+
+    return DEFAULT_FORMAT
+

@@ -1,0 +1,109 @@
+"""NextEditEngine (assistant/next_edit.py) logic with the fake backend: the answer checks, the
+diff into minimal edits, inline-vs-jump, ranges at the end of a document, and the policy.
+The real llama.cpp path (a scripted GGUF) is tests/assistant/test_next_edit_real.py."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from assistant.edit_history import EditHistory
+from assistant.next_edit import LineChange, NextEditConfig, NextEditEngine, clip, window_changes
+from assistant.retrieval import PromptPolicy
+from model.backends.fake import FakeBackend
+
+DOC = [f"    value_{i} = count + {i}" for i in range(40)]
+DOC[15] = "def tally(count):"
+
+
+def text(lines):
+    return "\n".join(lines) + "\n"
+
+
+def engine(reply, tmp_path, **cfg):
+    backend = FakeBackend(reply)  # a token is a character: room for a window of them
+    cfg = {"max_tokens": 4_000, **cfg}
+    eng = NextEditEngine(backend, EditHistory(PromptPolicy(None)), NextEditConfig(**cfg), root=tmp_path)
+    return eng, backend
+
+
+def renamed(lines, at):
+    out = list(lines)
+    for k in at:
+        out[k] = out[k].replace("count", "total")
+    return out
+
+
+def window_reply(change_lines, cursor=15):
+    """A fake model: answers the current window (from the prompt) with ``change_lines`` renamed."""
+    def reply(prompt: str) -> str:
+        win = prompt.split("current/a.py\n", 1)[1].split("<|file_sep|>", 1)[0].removesuffix("\n").split("\n")
+        start = max(0, cursor - 10)
+        return text(renamed(win, [k - start for k in change_lines]))
+    return reply
+
+
+def test_a_rename_elsewhere_in_the_window_is_a_jump(tmp_path):
+    eng, backend = engine(window_reply([19, 20]), tmp_path)
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    now = renamed(DOC, [15])
+    got = eng.suggest(path, text(now), 15, 10)
+    assert got.kind == "jump", got.reason
+    assert [(c.start, c.end, c.lines) for c in got.changes] == [(19, 21, tuple(renamed(DOC, [19, 20])[19:21]))]
+    assert got.target.start == 19 and got.window == (5, 26)
+    prompt = str(backend.calls[0].prompt)
+    assert "a.py.diff\noriginal:\ndef tally(count):\nupdated:\ndef tally(total):\n" in prompt
+    assert "original/a.py\n" + text(DOC[5:26]) in prompt and "current/a.py\n" + text(now[5:26]) in prompt
+
+
+def test_an_edit_on_the_cursor_line_is_inline_with_a_range(tmp_path):
+    eng, _ = engine(window_reply([16], cursor=16), tmp_path)
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    got = eng.suggest(path, text(renamed(DOC, [15])), 16, 4)
+    assert got.kind == "inline" and got.target == LineChange(16, 17, (DOC[16].replace("count", "total"),), (DOC[16],))
+    assert got.target.range_and_text(renamed(DOC, [15])) == ((16, 0), (17, 0), DOC[16].replace("count", "total") + "\n")
+
+
+@pytest.mark.parametrize("reply, cfg, reason", [
+    (lambda p: "", {}, "the answer is empty"),
+    (lambda p: text(DOC), {"max_tokens": 5}, "the answer was cut (length) after 5 tokens"),
+    (lambda p: text(DOC), {}, "the answer has 40 lines for a window of 21: not a window"),
+    (lambda p: text([s + "  " for s in DOC[5:26]]), {}, "the model changes nothing in the window"),
+])
+def test_answers_that_are_not_a_window_give_no_suggestion_and_log_why(tmp_path, caplog, reply, cfg, reason):
+    eng, _ = engine(reply, tmp_path, **cfg)
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    with caplog.at_level(logging.INFO, logger="qwenpair.next_edit"):
+        got = eng.suggest(path, text(DOC), 15)
+    assert got.kind == "none" and got.reason.startswith(reason) and got.target is None
+    assert reason in caplog.text
+
+
+def test_a_secret_document_never_reaches_the_model(tmp_path):
+    eng, backend = engine(lambda p: "x\n", tmp_path)
+    got = eng.suggest(tmp_path / ".env", "API_TOKEN=abc\n", 0)
+    assert got.kind == "none" and "secret file" in got.reason and backend.calls == []
+
+
+def test_window_changes_are_minimal_and_skip_whitespace_only_edits():
+    cur = ["a", "b", "c", "d"]
+    assert window_changes(cur, ["a", "B", "c", "  d  "], 10) == [LineChange(11, 12, ("B",), ("b",))]
+    assert window_changes(cur, ["a", "b", "x", "c", "d"], 0) == [LineChange(2, 2, ("x",), ())]
+    assert window_changes(cur, cur, 0) == []
+
+
+def test_changes_reaching_outside_the_window_are_clipped():
+    changes = [LineChange(3, 6, ("new",), ("a", "b", "c")), LineChange(12, 14, (), ("x", "y")), LineChange(20, 21, ("z",))]
+    assert clip(changes, 5, 13) == [LineChange(5, 6, (), ("a", "b", "c")), LineChange(12, 13, (), ("x", "y"))]
+
+
+def test_ranges_at_the_end_of_a_document():
+    doc = ["a", "b", "c"]  # no final line break after "c"
+    assert LineChange(2, 3, ("C",)).range_and_text(doc) == ((2, 0), (2, 1), "C")
+    assert LineChange(2, 3, ()).range_and_text(doc) == ((1, 1), (2, 1), "")
+    assert LineChange(3, 3, ("d",)).range_and_text(doc) == ((2, 1), (2, 1), "\nd")
+    assert LineChange(0, 1, ("A", "A2")).range_and_text(doc) == ((0, 0), (1, 0), "A\nA2\n")
