@@ -175,7 +175,8 @@ def test_the_engine_builds_the_loaded_familys_layout(tiny_model, load, engine_on
     eng, root = engine_on(FakeBackend())  # the server's placeholder before the load
     assert eng.prompt_format.fim_mode == "psm"
     eng.set_backend(backend)
-    assert _complete(eng, root).prompt.index("<|fim_suffix|>") < result.prompt.index("<|fim_prefix|>")
+    swapped = _complete(eng, root).prompt
+    assert swapped.index("<|fim_suffix|>") < swapped.index("<|fim_prefix|>")
 
     plain = load(tiny_model.gguf)
     plain.prompt_format = PromptFormat("file-level-family", ("qwen2",), repo_level=False)
