@@ -24,7 +24,7 @@ class EngineConfig:
     """Local window: lines of the current file after the cursor."""
     context_tokens: int = setting(2048, min=0)
     """Token budget for the whole prompt when warm (repo context + current file)."""
-    repo_context_share: float = setting(0.5, min=0, max=1.0)
+    repo_context_share: float = setting(0.5, min=0, max=1)
     """At most this share of the budget goes to cross-file snippets and other documents."""
     latency_target_s: float = setting(1.5, min=0)
     """A cold completion (nothing cached) is sized to finish within this many seconds."""

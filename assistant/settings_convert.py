@@ -114,6 +114,8 @@ def expected(f: dataclasses.Field, hint: Any) -> str:
         return rules["expected"]
     if rules.get("choices"):
         return "one of " + ", ".join(rules["choices"])
+    if rules.get("nonempty"):
+        return "a non-empty string"
     inner = _optional(hint)
     if inner is not None:
         return f"{_REASONS.get(inner, inner.__name__)} or null"
@@ -227,5 +229,6 @@ def doc_table(cls: type) -> str:
         if dataclasses.is_dataclass(hint):
             continue
         default = json.dumps(_default(f))
-        rows.append(f"| `{f.name}` | {_type_words(f, hint)} | `{default}` | {_allowed(f)} | {docs.get(f.name, '')} |")
+        meaning = docs.get(f.name, "").replace("|", "\\|")  # a "|" would end the cell
+        rows.append(f"| `{f.name}` | {_type_words(f, hint)} | `{default}` | {_allowed(f)} | {meaning} |")
     return "\n".join(rows) + "\n"

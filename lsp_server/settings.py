@@ -33,27 +33,34 @@ _LEVELS = ("debug", "info", "warning", "error")
 @dataclass(frozen=True)
 class ServerSettings:
     model: str = setting("auto", nonempty=True, expected="a model name or path")
-    """Completion model: registry name, .gguf path, HF dir or URL; "auto" = the default
-    model if downloaded."""
+    """Completion model: registry name, `.gguf` path, HF checkpoint directory or URL of an
+    OpenAI-compatible server. `auto` = `qwen2.5-coder-1.5b` if downloaded; otherwise
+    completions are empty and a message says to run `qwenpair model pull qwen2.5-coder-1.5b`
+    or set `model`."""
     chat_model: str = setting("auto", nonempty=True, expected="a model name or path")
-    """Chat/edit (instruct) model; the same reference as ``model`` shares one loaded model."""
+    """Chat and edit (instruct) model; `auto` = `qwen2.5-coder-1.5b-instruct` if downloaded.
+    The same file as `model` shares one loaded model (and its adapter)."""
     adapter: str | None = setting(None, expected="a path or null")
-    """LoRA adapter applied to the completion model (GGUF for llama.cpp); null for none."""
+    """LoRA adapter for the completion model (GGUF LoRA for llama.cpp, peft directory for hf);
+    null or "" for none."""
     n_ctx: int = setting(4096, min=256)
-    """Context window allocated per model."""
+    """Context window allocated per model, in tokens."""
     threads: int = setting(0, min=0)
     """CPU threads for the model; 0 = one per core."""
     gpu_layers: int = setting(0, min=-1)
     """Layers offloaded to a GPU build of llama.cpp (-1 = all)."""
     calibrate: bool = True
-    """Measure the model's speed once after loading (sizes cold prompts to the latency target)."""
+    """Measure prompt and generation speed once after a model loads (sizes cold prompts to
+    `engine.latency_target_s`)."""
     watch: bool = True
-    """Watch the workspace for file changes after the first index build."""
+    """Watch workspace folders for file changes after the first index."""
     log_file: str = setting("", expected="a path")
-    """Server log file; "" = ``$QWENPAIR_CACHE_DIR``/logs/server.log (~/.cache/qwenpair).
-    Server-side only: the config file or ``serve --log-file``, never the client."""
+    """Server log; "" = `$QWENPAIR_CACHE_DIR/logs/server.log` (`~/.cache/qwenpair/logs/server.log`),
+    rotated at 5 MB, two kept. Config file or `serve --log-file` only, never the editor. One
+    record per line: control characters (newline, CR, ESC...) are written as escapes (`\\n`,
+    `\\x1b`), tracebacks are indented by four spaces."""
     log_level: str = setting("info", choices=_LEVELS)
-    """debug, info, warning or error (the file and window/logMessage)."""
+    """Level of the log file and window/logMessage; `debug` also logs every LSP message."""
     engine: EngineConfig = field(default_factory=EngineConfig)
     """Completion engine settings, the ``[engine]`` table (see assistant/config.py)."""
     chat: ChatConfig = field(default_factory=ChatConfig)
