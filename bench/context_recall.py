@@ -14,14 +14,15 @@ headed by the defining file's path.
 The CrossCodeEval BM25 recipe runs on the same sites in the same run (``recall_bm25``),
 and the ratio engine/BM25 is reported. Ranking cost: the engine's whole context building per
 request (``build_prompt``: retrieval, token counting, packing) and the retrieval alone, p50
-and p95, and the same on a large index of ~30k windows (the standard library by default).
+and p95, and the same on a large index of ~30k windows (the standard library, pip and
+setuptools by default).
 
 Each repository is copied (its source files only) into a temporary directory, and the index
 lives in a temporary ``QWENPAIR_CACHE_DIR``: nothing of the user's cache or of this project's
 ignore rules is involved. The repositories must be given as directories on this machine.
 
     .venv/bin/python bench/context_recall.py [--repo DIR ...] [--sites 300] [--seed 0]
-        [--large DIR | --no-large] [--quick] [--out FILE]
+        [--large DIR ... | --no-large] [--quick] [--out FILE]
 """
 
 from __future__ import annotations
@@ -222,10 +223,22 @@ def run_repo(src: Path, work: Path, limit: int, seed: int) -> dict:
     }
 
 
-def run_large(src: Path, work: Path, seed: int, windows: int, sites_n: int) -> dict:
-    """Ranking cost on an index of about ``windows`` windows (~15 lines each)."""
-    root = work / "large" / "stdlib"
-    lines = copy_sources(src, root, (".py",), max_lines=windows * 15)
+def large_sources() -> list[Path]:
+    """The standard library, then pip and setuptools: together well over 30k windows."""
+    return [Path(sysconfig.get_paths()["stdlib"]), SITE_PACKAGES / "pip", SITE_PACKAGES / "setuptools"]
+
+
+def run_large(sources: list[Path], work: Path, seed: int, windows: int, sites_n: int) -> dict:
+    """Ranking cost on an index of about ``windows`` windows (~15 lines each): the sources
+    copied in order (a package folder under its own name) until they hold enough lines."""
+    root = work / "large"
+    budget = windows * 16
+    lines = 0
+    for src in sources:
+        if lines >= budget:
+            break
+        dst = root / src.name if (src / "__init__.py").is_file() else root
+        lines += copy_sources(src, dst, (".py",), max_lines=budget - lines)
     sites = sample(find_sites(root, "python"), sites_n, seed)
     t0 = time.perf_counter()
     session = open_engine(root)
@@ -235,7 +248,7 @@ def run_large(src: Path, work: Path, seed: int, windows: int, sites_n: int) -> d
         rows, context_ms, retrieve_ms = measure_sites(session, root, sites)
     finally:
         session.close()
-    return {"source": str(src), "lines": lines, "files": stats.files, "windows": stats.windows,
+    return {"sources": [str(s) for s in sources], "lines": lines, "files": stats.files, "windows": stats.windows,
             "index_build_s": round(build_s, 2), "sites": len(sites),
             "engine_recall": round(sum(r["engine"] for r in rows) / max(1, len(rows)), 3),
             "context_build": timing(context_ms), "retrieval": timing(retrieve_ms), "target_p50_ms": 5.0}
@@ -266,8 +279,9 @@ def main(argv: list[str] | None = None) -> dict:
                         f"{', '.join(PYTHON_REPOS)} from site-packages and {', '.join(JS_REPOS)} from the VS Code extension's node_modules)")
     parser.add_argument("--sites", type=int, default=300, help="most call sites per repository (seeded sample)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--large", type=Path, default=Path(sysconfig.get_paths()["stdlib"]),
-                        help="source of the ~30k-window index for the ranking cost (default: the standard library)")
+    parser.add_argument("--large", action="append", type=Path,
+                        help="source folder of the ~30k-window index for the ranking cost (repeatable; "
+                        "default: the standard library, then site-packages' pip and setuptools)")
     parser.add_argument("--no-large", action="store_true", help="skip the large-index ranking cost")
     parser.add_argument("--quick", action="store_true", help="one Python and one JS repository, 40 sites, a 5k-window large index")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
@@ -286,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
             results = [run_repo(r.resolve(), work, limit, args.seed) for r in repos]
             large = None
             if not args.no_large:
-                large = run_large(args.large, work, args.seed, 5_000 if args.quick else LARGE_WINDOWS,
+                large = run_large(args.large or large_sources(), work, args.seed, 5_000 if args.quick else LARGE_WINDOWS,
                                   20 if args.quick else LARGE_SITES)
         finally:
             if saved is None:
