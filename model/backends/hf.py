@@ -18,16 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from model.backends.base import (
-    GenerationRequest,
-    GenerationResult,
-    OnText,
-    Token,
-    Tokens,
-    fit_prompt,
-    stop_ids_for,
-    stream_tokens,
-)
+from model.backends.base import GenerationRequest, GenerationResult, OnText, Token, Tokens
+from model.backends.base import fit_prompt, stop_ids_for, stream_tokens
 from model.errors import BadModelFile, ModelError
 from model.prompt import encode_prompt
 from model.registry import format_for_architecture
