@@ -2,7 +2,8 @@
 
 One warm context per model. Each call reuses the KV cache for the longest common token
 prefix with what is already evaluated (DESIGN.md §4: a keystroke must re-evaluate a handful
-of tokens, not the prompt). LlamaRAMCache is deliberately not used: it snapshots the whole
+of tokens, not the prompt); after that prefix, unchanged runs of the cached text are moved
+into place instead of re-evaluated (``model.kv_reuse``, llama-server's ``--cache-reuse``). LlamaRAMCache is deliberately not used: it snapshots the whole
 state per call and was measured ~3x slower. Decoding is our own short loop over
 ``Llama.eval`` (run by the shared ``model.backends.base.stream_tokens``, which stops on the
 model's stop set, cuts at stop strings, honours the wall-clock cap and cancellation between
@@ -42,6 +43,7 @@ from model.backends.base import (
 from model.adapter_meta import BaseModel, check_adapter
 from model.errors import BadModelFile, ModelError
 from model.file_identity import FileIdentity
+from model import kv_reuse
 from model.gguf_check import inspect_gguf
 from model.prompt import encode_prompt
 from model.registry import format_for_architecture
@@ -100,6 +102,7 @@ class LlamaCppBackend:
         self.warnings: list[str] = []  # said once each: e.g. repo-level FIM fell back to file-level
         self._lock = threading.Lock()
         self._logits = None  # logits after the last evaluated token, if still valid
+        self.chunk_reuse = True  # move unchanged runs of cached text into place (model/kv_reuse.py)
         if lora_path is not None:
             try:
                 self.set_adapter(lora_path)
@@ -225,8 +228,12 @@ class LlamaCppBackend:
         differ = np.flatnonzero(llm.input_ids[:n] != np.asarray(tokens[:n], dtype=llm.input_ids.dtype))
         return int(differ[0]) if differ.size else n
 
-    def _evaluate(self, tokens: list[int], cancel, deadline: float | None) -> int:
-        """Bring the KV cache to ``tokens``; returns how many tokens were reused."""
+    def _evaluate(self, tokens: list[int], cancel, deadline: float | None, chunk: int | None = None) -> int:
+        """Bring the KV cache to ``tokens``; returns how many tokens were reused. The cached
+        prefix is kept; after it, unchanged runs of the old text are moved into place
+        (``model.kv_reuse``) when ``chunk_reuse`` is on. ``chunk`` evaluates in steps of that
+        many tokens (background growth: cancel is checked between steps, and a cancelled
+        evaluation leaves the cache holding exactly the steps done)."""
         self._identity.check()  # a model file changed in place would fault in llama.cpp (SIGBUS)
         llm = self._llm
         keep = self._cached_prefix(tokens)
@@ -234,10 +241,16 @@ class LlamaCppBackend:
             return keep  # exact repeat: the logits for the next token are still here
         if keep == len(tokens):
             keep -= 1  # replay the last token to get its logits
-        llm.n_tokens = keep  # Llama.eval drops the KV cells past n_tokens first
         self._logits = None
+        if self.chunk_reuse and llm.n_tokens - keep >= kv_reuse.MIN_CHUNK:
+            plan = kv_reuse.plan(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+            if plan.chunks:
+                reused = kv_reuse.apply(llm, tokens, plan, cancel=cancel, deadline=deadline)
+                self._logits = self._last_logits()
+                return reused
+        llm.n_tokens = keep  # Llama.eval drops the KV cells past n_tokens first
         todo = tokens[keep:]
-        step = llm.n_batch
+        step = min(llm.n_batch, chunk or llm.n_batch)
         for start in range(0, len(todo), step):
             if cancel is not None and cancel.is_set():
                 raise Cancelled
@@ -247,18 +260,27 @@ class LlamaCppBackend:
         self._logits = self._last_logits()
         return keep
 
+    def cached_tokens(self, prompt: str) -> tuple[int, int]:
+        """(tokens of ``prompt`` whose KV entries are cached as its prefix, its tokens): what
+        a request for it would not have to evaluate, before chunk reuse."""
+        tokens = self.tokenize(prompt)
+        with self._lock:
+            return self._cached_prefix(tokens), len(tokens)
+
     def _last_logits(self):
         import numpy as np
 
         ptr = self._llm._ctx.get_logits_ith(-1)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
 
-    def prefill(self, prompt: str, *, cancel: threading.Event | None = None) -> int:
+    def prefill(self, prompt: str, *, cancel: threading.Event | None = None, chunk: int | None = None) -> int:
+        """Evaluate ``prompt`` into the KV cache (``chunk`` tokens at a time, cancel checked
+        between them); the tokens evaluated, 0 when cancelled (the steps done stay cached)."""
         tokens = self.tokenize(prompt)
         self._check_fits(tokens, 1)
         with self._lock:
             try:
-                reused = self._evaluate(tokens, cancel, None)
+                reused = self._evaluate(tokens, cancel, None, chunk)
             except Cancelled:
                 return 0
         return len(tokens) - reused
