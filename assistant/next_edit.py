@@ -26,6 +26,7 @@ from model.nes_prompt import (
     EditBlock,
     NesBudget,
     NesFormat,
+    NesPrompt,
     NesPromptError,
     build_nes_prompt,
     parse_answer,
@@ -56,6 +57,10 @@ class NextEditConfig:
     """Recent edits shown to the model, newest kept."""
     budget: NesBudget = NesBudget()
     """Token budgets of the prompt (docs/next-edit.md, "Budgets")."""
+
+
+class NoSuggestion(Exception):
+    """No next edit can be asked for; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -159,30 +164,39 @@ class NextEditEngine:
     def _count(self, text: str) -> int:
         return len(self.backend.tokenize(text))  # a plain str: all text (docs/security.md)
 
-    def suggest(self, path: str | Path, text: str, line: int, col: int = 0, *,
-                cancel: threading.Event | None = None) -> NextEdit:
-        """The next edit for the cursor at (``line``, ``col``) of ``path`` whose text is ``text``."""
-        t0 = time.perf_counter()
+    def prompt(self, path: str | Path, text: str, line: int, col: int = 0) -> NesPrompt:
+        """The prompt for the cursor at (``line``, ``col``) of ``path`` whose text is ``text``;
+        ``NoSuggestion`` when the document is refused or the window cannot be sent. The history
+        learns ``text`` first."""
         key = str(path)
         if key in self.history:
             self.history.update(key, text)
-        elif not self.history.open(key, text):
-            return self._none(f"{key} is refused: {self.history.refused.get(key, 'by the source policy')}")
-        if key not in self.history:  # the update made it refused (a secret typed in)
-            return self._none(f"{key} is refused: {self.history.refused.get(key, 'by the source policy')}")
+        else:
+            self.history.open(key, text)
+        if key not in self.history:  # refused on open, or by this update (a secret typed in)
+            raise NoSuggestion(f"{key} is refused: {self.history.refused.get(key, 'by the source policy')}")
         cfg = self.config
-        current = split_lines(text)
         edits = [EditBlock(self.rel(e.path), e.before, e.after) for e in self.history.edits() if not e.summary]
         context = []
         for other in reversed(self.history.recent()):  # oldest first; the builder keeps the newest
             if other != key and (lines := self.history.current(other)) is not None:
                 context.append(RepoFile(self.rel(other), "\n".join(lines)))
         try:
-            built = build_nes_prompt(self.rel(path), self.history.original(key), current, line,
-                                     edits=edits[-cfg.max_edit_blocks:], context=context, count_tokens=self._count,
-                                     budget=cfg.budget, cursor_col=col, nes_format=cfg.nes_format,
-                                     fmt=getattr(self.backend, "prompt_format", None) or _default_format())
+            return build_nes_prompt(self.rel(path), self.history.original(key), split_lines(text), line,
+                                    edits=edits[-cfg.max_edit_blocks:], context=context, count_tokens=self._count,
+                                    budget=cfg.budget, cursor_col=col, nes_format=cfg.nes_format,
+                                    fmt=getattr(self.backend, "prompt_format", None) or _default_format())
         except NesPromptError as exc:
+            raise NoSuggestion(str(exc)) from exc
+
+    def suggest(self, path: str | Path, text: str, line: int, col: int = 0, *,
+                cancel: threading.Event | None = None) -> NextEdit:
+        """The next edit for the cursor at (``line``, ``col``) of ``path`` whose text is ``text``."""
+        t0 = time.perf_counter()
+        cfg = self.config
+        try:
+            built = self.prompt(path, text, line, col)
+        except NoSuggestion as exc:
             return self._none(str(exc))
         window = (built.window_start, built.window_start + len(built.current_window))
         request = GenerationRequest(built.prompt, max_tokens=cfg.max_tokens, stop_texts=stop_texts(cfg.nes_format),
@@ -207,6 +221,7 @@ class NextEditEngine:
             return self._none("the model changes nothing in the window", out)
         out.target = min(out.changes, key=lambda c: (_distance(c, line), c.start))
         out.kind = "inline" if _distance(out.target, line) == 0 else "jump"
+        out.latency_s = time.perf_counter() - t0
         return out
 
     def _generate(self, request: GenerationRequest, cancel) -> tuple[GenerationResult, int, int]:
