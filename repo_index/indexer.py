@@ -7,7 +7,8 @@ batches stay in-process, where starting workers would cost more than they save),
 results in batched transactions, and drops files that disappeared or became ignored.
 Progress goes to a callback; a cancel token stops it between results, keeping what was
 already applied (a later sync resumes from there). A large first build starts the workers
-while it scans and hands them its first files before the scan ends (``_EarlyTasks``).
+while it scans and hands them its first files before the scan ends (``EarlyTasks``). The
+worker processes themselves are ``extract_pool``'s.
 
 ``update_paths`` is the watcher's cheaper path for a handful of known paths.
 """
@@ -16,37 +17,29 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 import os
-import sys
 import threading
 import time
-from collections import deque
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Union
+from typing import Callable, Iterable
 
-from repo_index import orphans
 from repo_index.config import IndexConfig
-from repo_index.extract import digest, read_and_extract, read_and_extract_many, read_limited
-from repo_index.facts import BuildStats, FileFacts, FileSkip
+from repo_index.extract import digest, read_and_extract
+from repo_index.extract_pool import CancelToken, EarlyTasks, ExtractorPool, is_cancelled, record
+from repo_index.facts import BuildStats, FileSkip
+from repo_index.file_read import read_limited
 from repo_index.rules import PathRules, ScanEntry
 from repo_index.state import IndexState
-from repo_index.store import CONTENT_SKIPS, FileRecord, SkipRow, record_of
+from repo_index.store_rows import CONTENT_SKIPS, FileRecord, SkipRow
 
 log = logging.getLogger(__name__)
 
 #: Stat times within this much of the moment a file was indexed are not trusted alone
 #: (coarse file-system timestamps: a second write in the same tick keeps the mtime).
 RACY_NS = 2_000_000_000
-_TASK_BYTES = 512 * 1024
-_TASK_FILES = 64
 _COMMIT_EVERY_S = 0.5
 _COMMIT_EVERY_FILES = 500
-_POOL_IDLE_S = 60.0
 _BULK_LOAD_FILES = 1000
-_EARLY_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,278 +52,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-CancelToken = Union[threading.Event, Callable[[], bool], None]
-
-
-def is_cancelled(cancel: CancelToken) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
-
-
-# -- worker processes --------------------------------------------------------------------
-
-_worker_root = ""
-_worker_config = IndexConfig()
-
-
-def _init_worker(root: str, config: IndexConfig, owner_pid: int) -> None:
-    global _worker_root, _worker_config
-    _worker_root, _worker_config = root, config
-    orphans.guard(owner_pid)  # end with the indexing process, even when it is SIGKILLed
-    if config.worker_nice:
-        try:
-            os.nice(config.worker_nice)  # background work: the user's programs keep priority
-        except (AttributeError, OSError):
-            pass
-    gc.freeze()  # modules and grammars: later collections need not walk them
-
-
-def _extract_task(rels: list[str]) -> list[FileRecord | FileSkip]:
-    # No cyclic collections during a task: it allocates millions of short-lived objects
-    # (nodes, match dicts, symbol tuples) that reference counting frees, and the collector
-    # only walked them, 0.5 CPU-s over the 31k-file tree here. Any cycle waits for the next.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return [_record(result) for result in read_and_extract_many(_worker_root, rels, _worker_config)]
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _record(result: FileFacts | FileSkip) -> FileRecord | FileSkip:
-    return record_of(result) if isinstance(result, FileFacts) else result
-
-
-class ExtractorPool:
-    """Worker processes, started on first use and stopped after a minute idle."""
-
-    def __init__(self, root: str, config: IndexConfig) -> None:
-        self._root = root
-        self._config = config
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._idle_timer: threading.Timer | None = None
-        self._runs = 0  # runs in progress: the idle timer must not close the pool under them
-        self._ready = threading.Event()  # the workers are up (start_soon)
-        self._prefetched: deque[tuple[Future, list[str]]] = deque()
-
-    def _get(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-                self._idle_timer = None
-            if self._executor is None:
-                # forkserver, not fork: the parent has threads (watcher, LSP) and forking
-                # a threaded process can deadlock the child.
-                method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-                context = multiprocessing.get_context(method)
-                if method == "forkserver":
-                    context.set_forkserver_preload(["repo_index.extract", "repo_index.worker_preload"])
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self._config.worker_count(), mp_context=context,
-                    initializer=_init_worker, initargs=(self._root, self._config, os.getpid()),
-                )
-            return self._executor
-
-    def start_soon(self) -> None:
-        """Start the workers in the background, e.g. while a cold build scans the tree:
-        starting the fork server and the workers costs about a second of wall time."""
-        threading.Thread(target=self._start, name="repo-index-pool-start", daemon=True).start()
-
-    def _start(self) -> None:
-        try:
-            executor = self._get()
-            for future in [executor.submit(_extract_task, []) for _ in range(self._config.worker_count())]:
-                future.result()  # one empty task per worker: each submit starts one
-            self._ready.set()
-        except Exception as exc:  # run() meets the same problem and falls back
-            log.debug("could not start index workers early: %s", exc)
-        self._schedule_idle_close()
-
-    @property
-    def ready(self) -> bool:
-        """Whether the workers are up (``start_soon`` started them)."""
-        return self._ready.is_set()
-
-    def prefetch(self, rels: list[str]) -> bool:
-        """Hand the workers a task ahead of ``run`` (a large first build, while the scan is
-        still going and a core would idle); ``run`` then yields its results first and skips
-        those files. False when the workers are not up yet: the files are the caller's."""
-        if not self._ready.is_set():
-            return False
-        with self._lock:
-            executor = self._executor
-        if executor is None:
-            return False
-        try:
-            self._prefetched.append((executor.submit(_extract_task, rels), rels))
-        except Exception:  # a broken pool: run() meets it and deals with those files
-            return False
-        return True
-
-    def drop_prefetched(self) -> None:
-        """Forget tasks handed out by ``prefetch`` that no ``run`` will collect."""
-        while self._prefetched:
-            future, _ = self._prefetched.popleft()
-            future.cancel()
-
-    def run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
-        with self._lock:
-            self._runs += 1
-        try:
-            yield from self._run(entries, cancel)
-        finally:
-            with self._lock:
-                self._runs -= 1
-
-    def _run(self, entries: list[ScanEntry], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
-        executor = self._get()
-        # Results are taken in submission order: the workers take tasks in that order, so
-        # they also finish about in it, and waiting on the oldest costs nothing per task
-        # (waiting for the first of all pending futures installs a waiter on each of them,
-        # hundreds of times over in a large build).
-        pending, self._prefetched = self._prefetched, deque()
-        handed = {rel for _, task in pending for rel in task}
-        tasks = list(_tasks([e for e in entries if e.rel not in handed] if handed else entries))
-        try:
-            for i, task in enumerate(tasks):
-                try:
-                    pending.append((executor.submit(_extract_task, task), task))
-                except BrokenProcessPool:
-                    # A worker died while the tasks were handed out (e.g. one that could not
-                    # start): redo the lot one file at a time, as when a result says so.
-                    leftover = [rel for _, sent in pending for rel in sent] + [rel for rest in tasks[i:] for rel in rest]
-                    pending.clear()
-                    yield from self._isolate(leftover, cancel)
-                    return
-            while pending and not is_cancelled(cancel):
-                future, task = pending[0]
-                try:
-                    results = future.result(timeout=0.2)
-                except TimeoutError:
-                    continue
-                except CancelledError:
-                    # Handed out ahead of this run (prefetch) by workers since closed: again.
-                    pending[0] = (executor.submit(_extract_task, task), task)
-                    continue
-                except BrokenProcessPool:
-                    # A worker died (a crash inside a grammar): every task in flight failed
-                    # with it. Redo them one file at a time to find and skip the culprit.
-                    leftover = [rel for _, task in pending for rel in task]
-                    pending.clear()
-                    yield from self._isolate(leftover, cancel)
-                    continue
-                pending.popleft()
-                yield from results
-        finally:
-            for future, _ in pending:
-                future.cancel()
-            if not sys.is_finalizing():  # a thread started now never runs: start() would wait forever
-                self._schedule_idle_close()
-
-    def _isolate(self, rels: list[str], cancel: CancelToken) -> Iterator[FileRecord | FileSkip]:
-        self.close()
-        suspects: list[str] = []  # files whose single-file task died, in a row
-        for i, rel in enumerate(rels):
-            if is_cancelled(cancel):
-                return
-            if len(suspects) >= 3:
-                # Three different files in a row: the workers cannot start at all (e.g. an
-                # unguarded __main__ that forkserver re-imports), it is not the files. Go on
-                # here, suspects included.
-                log.warning("worker processes keep dying; indexing the rest in-process")
-                for rest in suspects + rels[i:]:
-                    if is_cancelled(cancel):
-                        return
-                    yield _record(read_and_extract(self._root, rest, self._config))
-                return
-            try:
-                results = self._get().submit(_extract_task, [rel]).result()
-            except BrokenProcessPool:
-                suspects.append(rel)
-                self.close()
-                continue
-            for suspect in suspects:  # a worker ran after them: they did crash it
-                log.error("indexing %s crashed a worker process; skipping it", suspect)
-                yield FileSkip(suspect, "extraction crashed")
-            suspects = []
-            yield from results
-        for suspect in suspects:
-            yield FileSkip(suspect, "extraction crashed")
-
-    def _schedule_idle_close(self) -> None:
-        with self._lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-            self._idle_timer = threading.Timer(_POOL_IDLE_S, self._close_if_idle)
-            self._idle_timer.daemon = True
-            self._idle_timer.start()
-
-    def _close_if_idle(self) -> None:
-        with self._lock:
-            if self._runs or self._prefetched:
-                return  # the run in progress (or to come) schedules the next idle close when it ends
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-                self._idle_timer = None
-            executor, self._executor = self._executor, None
-            self._ready.clear()
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-
-
-class _EarlyTasks:
-    """Files handed to the workers while a large first build is still scanning: the scan
-    takes one core for most of a second (31k files here) and the workers would otherwise
-    wait for its end. Only the first ``_EARLY_BYTES``, in scan order: the rest still goes
-    out big files first, so that the workers finish together."""
-
-    def __init__(self, pool: ExtractorPool) -> None:
-        self.pool = pool
-        self.waiting: list[ScanEntry] = []
-        self.waiting_bytes = 0
-        self.handed = 0
-
-    def extend(self, entries: Iterable[ScanEntry]) -> None:
-        if self.handed >= _EARLY_BYTES:
-            return
-        for entry in entries:
-            self.waiting.append(entry)
-            self.waiting_bytes += entry.size
-        if (self.waiting_bytes < _TASK_BYTES and len(self.waiting) < _TASK_FILES) or not self.pool.ready:
-            return
-        sizes = {e.rel: e.size for e in self.waiting}
-        handed: set[str] = set()
-        for task in _tasks(self.waiting):
-            if not self.pool.prefetch(task):
-                break  # the workers are not up yet: the rest waits for the next entries
-            handed.update(task)
-            self.handed += sum(sizes[rel] for rel in task)
-        if handed:
-            self.waiting = [e for e in self.waiting if e.rel not in handed]
-            self.waiting_bytes = sum(e.size for e in self.waiting)
-
-
-def _tasks(entries: list[ScanEntry]) -> Iterator[list[str]]:
-    # Big files first: the longest tasks start early, so the workers finish together.
-    task: list[str] = []
-    size = 0
-    for entry in sorted(entries, key=lambda e: (-e.size, e.rel)):
-        task.append(entry.rel)
-        size += entry.size
-        if size >= _TASK_BYTES or len(task) >= _TASK_FILES:
-            yield task
-            task, size = [], 0
-    if task:
-        yield task
 
 
 # -- planning and applying -----------------------------------------------------------------
@@ -382,7 +103,7 @@ def sync(
     report(Progress("scanning", 0, 0))
     entries: list[ScanEntry] = []
     first_build = not state.files and config.worker_count() > 1
-    early = _EarlyTasks(pool) if first_build and not state.skips else None
+    early = EarlyTasks(pool) if first_build and not state.skips else None
     for entry in rules.scan():
         entries.append(entry)
         if first_build and len(entries) == _BULK_LOAD_FILES:
@@ -487,7 +208,7 @@ def _extract_and_apply(state, config, pool, todo, root, report, cancel, skips, t
         results = pool.run(todo, cancel)
     else:
         pool.drop_prefetched()
-        results = (_record(read_and_extract(root, e.rel, config, open_facts)) for e in todo)
+        results = (record(read_and_extract(root, e.rel, config, open_facts)) for e in todo)
     bulk = len(todo) > config.pool_min_files
     done = 0
     batch: list[FileRecord | FileSkip] = []

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from repo_index import indexer
+from repo_index import extract_pool
 from repo_index.config import IndexConfig
-from repo_index.extract import read_and_extract, read_and_extract_many, read_limited
+from repo_index.extract import read_and_extract, read_and_extract_many
+from repo_index.file_read import read_limited
 from repo_index.facts import FileSkip
 
 
@@ -78,19 +79,19 @@ def test_a_task_of_files_leaves_no_file_open(tmp_path):
 
 
 def test_a_worker_task_restores_the_garbage_collector(tmp_path, monkeypatch):
-    # Tasks run without cyclic collections (indexer._extract_task); a task that fails must
+    # Tasks run without cyclic collections (extract_pool._extract_task); a failing task must
     # not leave the worker without them.
-    monkeypatch.setattr(indexer, "_worker_root", str(tmp_path))
+    monkeypatch.setattr(extract_pool, "_worker_root", str(tmp_path))
     (tmp_path / "ok.py").write_text("def ok():\n    return 1\n")
     assert gc.isenabled()
-    assert [r.path for r in indexer._extract_task(["ok.py"])] == ["ok.py"]
+    assert [r.path for r in extract_pool._extract_task(["ok.py"])] == ["ok.py"]
     assert gc.isenabled()
     with pytest.raises(TypeError):
-        indexer._extract_task([None])
+        extract_pool._extract_task([None])
     assert gc.isenabled()
     gc.disable()  # and leaves it off where it was off
     try:
-        indexer._extract_task(["ok.py"])
+        extract_pool._extract_task(["ok.py"])
         assert not gc.isenabled()
     finally:
         gc.enable()
@@ -161,16 +162,16 @@ def test_a_pool_that_broke_before_a_run_still_indexes_every_file(make_tree):
     from repo_index.rules import ScanEntry
 
     root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(40)})
-    pool = indexer.ExtractorPool(str(root), IndexConfig(workers=2, worker_nice=0))
+    pool = extract_pool.ExtractorPool(str(root), IndexConfig(workers=2, worker_nice=0))
     try:
         executor = pool._get()
-        executor.submit(indexer._extract_task, []).result()
+        executor.submit(extract_pool._extract_task, []).result()
         for process in list(executor._processes.values()):
             os.kill(process.pid, signal.SIGKILL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                executor.submit(indexer._extract_task, []).result()
+                executor.submit(extract_pool._extract_task, []).result()
             except BrokenProcessPool:
                 break
             time.sleep(0.05)

@@ -207,7 +207,7 @@ def test_a_large_first_build_leaves_the_garbage_collector_on(make_tree, open_ws)
 def test_tasks_handed_out_while_scanning_are_collected_once(make_tree):
     # A large first build hands the workers files while it still scans (ExtractorPool.prefetch);
     # run() yields those first, then the rest, every file exactly once; dropped ones are redone.
-    from repo_index.indexer import ExtractorPool
+    from repo_index.extract_pool import ExtractorPool
     from repo_index.rules import ScanEntry
 
     root = make_tree({f"m{i:02}.py": f"def f{i}(x):\n    return x\n" for i in range(12)})
@@ -237,7 +237,7 @@ def test_workers_start_with_every_query_compiled(tmp_path):
     # The fork server compiles every language's query once (worker_preload); forked
     # workers inherit them instead of compiling their own.
     from repo_index import languages
-    from repo_index.indexer import ExtractorPool
+    from repo_index.extract_pool import ExtractorPool
 
     pool = ExtractorPool(str(tmp_path), IndexConfig(workers=2, worker_nice=0))
     try:
