@@ -6,7 +6,10 @@ to the code before the cursor), and the other open or recently edited documents.
 the parts of a Qwen repo-level FIM prompt (``model.prompt.repo_fim``) with the real
 repository name and relative paths, and an explanation of every piece.
 
-KV-cache discipline (DESIGN.md §4): the prompt is laid out stable-first — other documents,
+Which snippets fit is ``context_pack``'s: short forms of every definition in use first,
+then fuller texts by tier (issue 16).
+
+KV-cache discipline (docs/design.md §4): the prompt is laid out stable-first — other documents,
 then definitions, then similar windows, then the current file — and the current line up to
 the cursor goes after ``<|fim_middle|>``. The snippet set is frozen while the cursor stays on
 one line (and refreshed after a pause), so typing re-evaluates a handful of tokens.
@@ -29,15 +32,12 @@ from assistant.request import ExplainEntry
 from model.fit import fit_prefix_suffix, keep_tail
 from model.prompt import Prompt, RepoFile, fim, repo_fim, split_current_line
 from model.registry import DEFAULT_FORMAT, PromptFormat
+from assistant.context_pack import pack
 from repo_index import Snippet
 
 
 class Retriever(Protocol):
     def retrieve(self, path: Path, text: str, line: int, col: int) -> Sequence[Snippet]: ...
-
-
-#: Order of snippet kinds in the prompt: the most stable first.
-KIND_ORDER = {"document": 0, "import": 1, "definition": 2, "similar": 3}
 
 
 @dataclass
@@ -101,8 +101,17 @@ class ContextBuilder:
         if not self.naive_layout and frozen is not None and frozen.line == cursor.line and now - frozen.at < self.refresh_s:
             frozen.at = now  # still typing: keep the set (and the KV prefix) as it is
             return frozen.snippets
-        found = list(self.retriever.retrieve(path, text, cursor.line, cursor.col))[: self.max_snippets]
-        found.sort(key=lambda s: (KIND_ORDER.get(s.kind, 9), s.path, s.start_line))
+        explained = getattr(self.retriever, "explained", None)  # also the candidates left out
+        if explained is not None:
+            found = list(explained(path, text, cursor.line, cursor.col))
+        else:
+            found = list(self.retriever.retrieve(path, text, cursor.line, cursor.col))
+        # Best first as retrieved: definitions (by tier), then similar code. Similar code
+        # keeps two places even when definitions fill ``max_snippets``; the budget decides.
+        definitions = [s for s in found if s.kind == "definition"][: self.max_snippets]
+        rest = [s for s in found if s.kind not in ("definition", "dropped")]
+        rest = rest[: max(2, self.max_snippets - len(definitions))]
+        found = definitions + rest + [s for s in found if s.kind == "dropped"]
         self._frozen[path] = _Frozen(cursor.line, now, found)
         return found
 
@@ -138,19 +147,16 @@ class ContextBuilder:
         files: list[RepoFile] = []
         used = 0
         if repo_name is not None:
+            packed = pack(snippets, rel_path, repo_budget, self.count)
+            used = packed.used
+            explain += packed.explain
             grouped: dict[str, list[Snippet]] = {}
             order: list[str] = []
-            for snip in _distinct(snippets, rel_path):
-                cost = self.count(snip.text) + 4
-                if used + cost > repo_budget:
-                    explain.append(ExplainEntry("budget", _where(snip), f"dropped: over the cross-file budget ({snip.reason})", cost))
-                    continue
-                used += cost
+            for snip in packed.snippets:
                 if snip.path not in grouped:
                     grouped[snip.path] = []
                     order.append(snip.path)
                 grouped[snip.path].append(snip)
-                explain.append(ExplainEntry("snippet", _where(snip), f"{snip.kind}: {snip.reason}", cost))
             for p in order:
                 parts = sorted(grouped[p], key=lambda s: s.start_line)
                 files.append(RepoFile(p, "\n".join(s.text.rstrip("\n") for s in parts) + "\n"))
@@ -172,23 +178,3 @@ class ContextBuilder:
         else:
             prompt = fim(head, suffix, middle_start=current, fmt=self.fmt)
         return PromptParts(prompt, head, current, suffix, files, explain, len(prompt) - len(current))
-
-
-def _distinct(snippets: Sequence[Snippet], current: str) -> list[Snippet]:
-    """Drop snippets of the current file (the local window shows it) and ones inside another."""
-    kept: list[Snippet] = []
-    for snip in snippets:
-        if snip.path == current:
-            continue
-        if any(k.path == snip.path and k.start_line <= snip.start_line and snip.end_line <= k.end_line for k in kept):
-            continue
-        kept = [
-            k for k in kept
-            if not (k.path == snip.path and snip.start_line <= k.start_line and k.end_line <= snip.end_line)
-        ]
-        kept.append(snip)
-    return kept
-
-
-def _where(s: Snippet) -> str:
-    return f"{s.path}:{s.start_line + 1}-{s.end_line}"

@@ -48,6 +48,11 @@ class WorkspaceRetriever:
     def retrieve(self, path: Path, text: str, line: int, col: int) -> Sequence[Snippet]:
         return self.workspace.retrieve(path, text, line, col)
 
+    def explained(self, path: Path, text: str, line: int, col: int) -> Sequence[Snippet]:
+        """``retrieve`` plus the candidates left out (kind "dropped", empty text: a definition
+        in an ignored or secret file, one in the current file), for the completion's explain."""
+        return self.workspace.retrieve(path, text, line, col, explain=True)
+
 
 def workspace_retriever(root: Path, config: IndexConfig | None = None, *, build: bool = True):
     """(retriever, close) for ``root``: opens (and brings up to date) its persisted index."""

@@ -38,6 +38,15 @@ class OpenDocument:
             self._lines = self.text.split("\n")
         return self._lines
 
+    def extracted_facts(self) -> FileFacts | FileSkip | None:
+        """This version's facts when they were extracted already (``OpenDocuments.facts``)."""
+        return self._facts
+
+    def known_facts(self) -> FileFacts | FileSkip | None:
+        """This version's facts, else an earlier version's (good enough for imports and
+        same-file names while the user types), else None: extracts nothing."""
+        return self._facts or self.stale_facts
+
 
 def common_prefix(a: bytes, b: bytes) -> int:
     """Length of the common prefix, by binary search over slice comparisons (memcmp)."""

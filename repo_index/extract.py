@@ -14,20 +14,18 @@ A query for call sites would have to visit every node of the tree, which costs h
 parse; definitions and imports live near the top and are queried to a bounded depth.
 
 ``read_and_extract_many`` is what index worker processes run on a task of files: it reads
-each file itself (with a size cap), re-checks content rules, turns every failure into a
+each file itself (with a size cap, ``file_read``), re-checks content rules, turns every failure into a
 ``FileSkip`` with a reason instead of an exception, and tokenizes the whole task in one pass
 (``chunking.window_terms_many``).
 """
 
 from __future__ import annotations
 
-import errno
 import functools
 import hashlib
 import logging
 import os
 import re
-import stat
 import threading
 from importlib import resources
 from typing import Callable, NamedTuple
@@ -38,6 +36,7 @@ from tree_sitter import Node, QueryCursor, Tree
 from repo_index import chunking, languages
 from repo_index.config import IndexConfig
 from repo_index.facts import CLASS_KINDS, FileFacts, FileSkip, ImportStmt, Symbol
+from repo_index.file_read import open_file, read_file, read_limited, read_open, will_read  # noqa: F401 (read_limited: workspace's import)
 from repo_index.languages import LanguageSpec
 from repo_index.rules import SNIFF_BYTES, contains_secret, judge_content
 
@@ -51,67 +50,12 @@ def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def read_limited(path: str, max_bytes: int) -> bytes | str:
-    """The file's bytes, or a skip reason. Never reads more than ``max_bytes + 1`` bytes, so
-    a 200 MB file (or one that grew since it was listed) costs one small read."""
-    got = _read(path, max_bytes)
-    return got if isinstance(got, str) else got[0]
-
-
-_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-_advise = getattr(os, "posix_fadvise", None)
-
-
-def _open(path: str) -> int | str:
-    """A file descriptor, or a skip reason. Non-blocking, so that a file swapped for a FIFO
-    since the scan cannot stall a worker."""
-    try:
-        return os.open(path, _FLAGS)
-    except FileNotFoundError:
-        return "vanished"
-    except OSError as exc:
-        return "symlink loop" if exc.errno == errno.ELOOP else "unreadable"
-
-
-def _read(path: str, max_bytes: int) -> tuple[bytes, int] | str:
-    """(bytes, mtime_ns taken before reading) or a skip reason; see ``read_limited``."""
-    fd = _open(path)
-    return fd if isinstance(fd, str) else _read_fd(fd, max_bytes)
-
-
-def _read_fd(fd: int, max_bytes: int) -> tuple[bytes, int] | str:
-    """``_read`` of an open file, which this closes. Reads the size fstat gives (plus a
-    byte, to see growth), not a buffer of the cap."""
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return "not a regular file"
-        if st.st_size > max_bytes:
-            return "too large"
-        parts: list[bytes] = []
-        total, want = 0, st.st_size + 1
-        while want > 0:
-            chunk = os.read(fd, want)
-            if not chunk:
-                break
-            parts.append(chunk)
-            total += len(chunk)
-            want = max_bytes + 1 - total
-    except OSError:
-        return "unreadable"
-    finally:
-        os.close(fd)
-    if total > max_bytes:
-        return "too large"
-    return (parts[0] if len(parts) == 1 else b"".join(parts)), st.st_mtime_ns
-
-
 def read_and_extract(root: str, rel: str, config: IndexConfig,
                      open_facts: Callable[[str, bytes], FileFacts | Tree | None] | None = None) -> FileFacts | FileSkip:
     """``open_facts(rel, data)`` may offer what an open editor document with exactly this
     content already has (its facts, or its parse tree): saving an open file then costs no
     parse."""
-    got = _read(os.path.join(root, rel), config.max_bytes)
+    got = read_file(os.path.join(root, rel), config.max_bytes)
     if isinstance(got, str):
         return FileSkip(rel, got)
     data, mtime_ns = got
@@ -126,19 +70,13 @@ def read_and_extract_many(root: str, rels: list[str], config: IndexConfig) -> li
     costs of tokenizing between them. The files are all opened first and the kernel asked
     to read them (WILLNEED), so that with a cold page cache the disk reads the rest while the
     first ones parse: waiting on each read in turn cost 2.3 s for the 31k-file tree here."""
-    fds = [_open(os.path.join(root, rel)) for rel in rels]
-    if _advise is not None:
-        for fd in fds:
-            if isinstance(fd, int):
-                try:
-                    _advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-                except OSError:
-                    pass
+    fds = [open_file(os.path.join(root, rel)) for rel in rels]
+    will_read([fd for fd in fds if isinstance(fd, int)])
     parts: list[_Parts | FileSkip] = []
     try:
         for i, rel in enumerate(rels):
             fd, fds[i] = fds[i], ""
-            got = fd if isinstance(fd, str) else _read_fd(fd, config.max_bytes)
+            got = fd if isinstance(fd, str) else read_open(fd, config.max_bytes)
             parts.append(FileSkip(rel, got) if isinstance(got, str) else _analyse_safely(rel, got[0], config, got[1], None))
     finally:
         for fd in fds:

@@ -95,8 +95,15 @@ class Snippet:
     """A piece of workspace code offered as context, with why it was chosen.
 
     ``kind`` is "definition" (a symbol used near the cursor or imported by the file) or
-    "similar" (a window lexically similar to the code before the cursor). Scores compare
-    within a kind; ``retrieve`` returns definitions first, each kind best first.
+    "similar" (a window lexically similar to the code before the cursor); "dropped" is a
+    candidate that was found and left out (a definition in an ignored or secret file), with
+    empty ``text``, for ``--explain`` only. Scores compare within a kind; ``retrieve``
+    returns definitions first, each kind best first.
+
+    ``tier`` is the use's priority (0 = called at the cursor ... 4 = only imported, 9 =
+    similar code; ``usage``), ``resolution`` how the definition was found ("import", "same
+    file", "self method", ..., "name only"), and ``brief`` the signature-only text the
+    packer falls back to when ``text`` does not fit ("" when there is no shorter form).
     """
 
     path: str
@@ -107,6 +114,9 @@ class Snippet:
     kind: str
     reason: str
     symbol: str = ""
+    tier: int = 9
+    resolution: str = ""
+    brief: str = ""
 
 
 @dataclass(frozen=True)

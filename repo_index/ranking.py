@@ -1,15 +1,18 @@
-"""Ranking cross-file context for a cursor: which definitions, which similar windows, and why.
+"""Ranking cross-file context for a cursor: the order of definitions, similar windows, and why.
 
-Pure functions over plain data, so every ranking rule has a direct test; the workspace
-gathers the candidates (symbol store, lexical index, open documents) and calls these.
+Pure functions over plain data, so every rule has a direct test; ``gathering`` finds the
+candidates (what the cursor uses, resolved through imports and scope) and calls these.
 
-(a) Definitions (Refact's idea, DESIGN.md §5): identifiers used near the cursor, closest
-first, and the names the file imports. A definition scores
+(a) Definitions (issue 16; the idea is Refact's, docs/design.md §5): a candidate
+is a definition reached from a use near the cursor. Its priority is its use's tier (see
+``usage``: called at the cursor, statement, function, file, only imported), then whether
+it was resolved (through an import, this file's scope, a receiver's class) or only found
+by name, then closeness to the cursor, then the kind and how many same-named definitions
+compete. The score shown is
 
-    proximity(name) x kind weight x (2 if its file is imported here) / sqrt(#same-name defs)
+    10 x (5 - tier) + (5 if resolved) + proximity x kind weight / sqrt(#same-name defs)
 
-and at most two definitions per name are kept. The identifier being typed at the cursor
-also matches definitions by prefix.
+and at most two definitions per name are kept.
 
 (b) Similar windows (CrossCodeEval, RepoCoder): the last ``query_lines`` non-blank lines
 before the cursor are the BM25 query; each hit is shown with the lines that follow it.
@@ -24,24 +27,16 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from repo_index.facts import CLASS_KINDS, Definition, Snippet
+from repo_index.facts import Definition, Snippet
+from repo_index.usage import STOP_WORDS, TIER_NAMES
 
 _WORD = re.compile(r"(?!\d)\w+")
-_KIND_WEIGHT = {
+KIND_WEIGHT = {
     "class": 1.3, "struct": 1.3, "interface": 1.3, "enum": 1.2, "type": 1.2, "function": 1.1,
     "method": 1.0, "property": 0.9, "constant": 1.0, "macro": 0.9, "module": 0.6,
 }
-#: Words that are never worth a definition lookup (keywords and receivers of many languages).
-STOP_WORDS = frozenset(
-    "self this cls super def class return if else elif for while in is not and or import from as "
-    "with try except finally raise pass break continue lambda yield async await None True False "
-    "null nil true false undefined new delete function const let var static public private "
-    "protected final void int str string bool float double char long short byte unsigned "
-    "struct enum interface type package namespace using include func go defer fn mut impl pub "
-    "use mod where match local end then do begin module require print len range".split()
-)
+NAME_ONLY = "name only"
 _PER_NAME = 2
-_PREFIX_MIN = 3
 
 
 @dataclass(frozen=True)
@@ -54,34 +49,54 @@ class Cursor:
     lines: Sequence[str]
 
 
-def identifiers_near(cursor: Cursor, before: int, after: int) -> dict[str, int]:
-    """Identifier -> distance in lines from the cursor, for lines around it. The word being
-    typed at the cursor is left out (it is usually incomplete; see ``typed_prefix``)."""
-    found: dict[str, int] = {}
-    first = max(0, cursor.line - before)
-    last = min(len(cursor.lines), cursor.line + after + 1)
-    for row in range(first, last):
-        text = cursor.lines[row]
-        distance = abs(row - cursor.line)
-        for match in _WORD.finditer(text):
-            word = match.group()
-            if row == cursor.line and match.start() <= cursor.col <= match.end():
-                continue
-            if len(word) < 2 or word in STOP_WORDS:
-                continue
-            if distance < found.get(word, 1 << 30):
-                found[word] = distance
-    return found
+@dataclass(frozen=True)
+class Candidate:
+    """A definition reached from a use near the cursor, and how."""
+
+    definition: Definition
+    tier: int
+    distance: int  # lines between the use and the cursor
+    resolution: str  # "import", "same file", "self method", "annotation", "constructor", ..., "name only"
+    use: str  # the name or chain used: "send", "self.adapter.send", "mod.f"
+    detail: str = ""  # e.g. "re-exported by pkg/__init__.py"
+    same_named: int = 1  # definitions of this name in the index (name-only lookups)
+
+    @property
+    def score(self) -> float:
+        proximity = 1.0 / (1.0 + self.distance / 4.0)
+        weight = KIND_WEIGHT.get(self.definition.kind, 1.0) / math.sqrt(max(1, self.same_named))
+        resolved = 0.0 if self.resolution == NAME_ONLY else 5.0
+        return round(10.0 * (5 - self.tier) + resolved + proximity * weight, 6)
+
+    @property
+    def reason(self) -> str:
+        d = self.definition
+        where = "at the cursor" if self.distance == 0 else f"{self.distance} line{'s' * (self.distance > 1)} from the cursor"
+        use = f"`{self.use}`" if self.use != d.name else f"`{d.name}`"
+        text = f"definition of `{d.name}`, tier {self.tier} ({TIER_NAMES.get(self.tier, '?')}): {use} {where}"
+        text += f"; resolved by {self.resolution}"
+        return text + (f" ({self.detail})" if self.detail else "")
 
 
-def typed_prefix(cursor: Cursor) -> str:
-    """The identifier fragment just before the cursor ("" when there is none)."""
-    if cursor.line >= len(cursor.lines):
-        return ""
-    head = cursor.lines[cursor.line][: cursor.col]
-    match = re.search(r"(?!\d)\w+$", head)
-    word = match.group() if match else ""
-    return word if len(word) >= _PREFIX_MIN else ""
+def order(candidates: Iterable[Candidate], limit: int) -> list[Candidate]:
+    """Best first, one entry per definition span, at most two per name, at most ``limit``."""
+    best: dict[tuple[str, int], Candidate] = {}
+    for c in candidates:
+        key = (c.definition.path, c.definition.start_line)
+        if key not in best or c.score > best[key].score:
+            best[key] = c
+    ranked = sorted(best.values(), key=lambda c: (-c.score, c.definition.path, c.definition.start_line, c.definition.name))
+    picked: list[Candidate] = []
+    per_name: dict[str, int] = {}
+    for c in ranked:
+        name = c.definition.name
+        if per_name.get(name, 0) >= _PER_NAME:
+            continue
+        per_name[name] = per_name.get(name, 0) + 1
+        picked.append(c)
+        if len(picked) >= limit:
+            break
+    return picked
 
 
 def query_span(cursor: Cursor, query_lines: int) -> tuple[str, int]:
@@ -101,108 +116,6 @@ def query_span(cursor: Cursor, query_lines: int) -> tuple[str, int]:
     return "\n".join(reversed(picked)), max(first, 0)
 
 
-@dataclass(frozen=True)
-class RankedDefinition:
-    score: float
-    definition: Definition
-    reason: str
-
-
-def rank_definitions(
-    candidates: Iterable[Definition],
-    near: dict[str, int],
-    *,
-    cursor: Cursor,
-    imported_paths: dict[str, int],
-    imported_names: dict[str, int],
-    prefix: str = "",
-    name_counts: dict[str, int] | None = None,
-    limit: int = 8,
-) -> list[RankedDefinition]:
-    """Score and pick definitions; see the module docstring for the formula.
-
-    ``imported_paths`` and ``imported_names`` map to the line of the import statement.
-    Definitions enclosing the cursor in its own file are skipped (they are in the prompt).
-    """
-    counts: dict[str, int] = dict(name_counts or {})
-    pool = list(candidates)
-    if name_counts is None:
-        for d in pool:
-            counts[d.name] = counts.get(d.name, 0) + 1
-    ranked: list[RankedDefinition] = []
-    for d in pool:
-        if d.path == cursor.path and d.start_line <= cursor.line < d.end_line:
-            continue
-        distance = near.get(d.name)
-        imported_line = imported_names.get(d.name)
-        if distance is not None:
-            proximity = 1.0 / (1.0 + distance / 4.0)
-            where = "at the cursor line" if distance == 0 else f"{distance} line{'s' if distance > 1 else ''} from the cursor"
-            reason = f"definition of `{d.name}`, used {where}"
-        elif prefix and d.name.startswith(prefix):
-            proximity = 0.9
-            reason = f"definition of `{d.name}`, which starts with `{prefix}` typed at the cursor"
-        elif imported_line is not None:
-            proximity = 0.3
-            reason = f"definition of `{d.name}`, imported on line {imported_line + 1}"
-        else:
-            continue
-        score = proximity * _KIND_WEIGHT.get(d.kind, 1.0)
-        if d.path in imported_paths:
-            score *= 2.0
-            reason += f"; {d.path} is imported on line {imported_paths[d.path] + 1}"
-        elif d.path == cursor.path:
-            score *= 0.5
-            reason += "; in this file"
-        score /= math.sqrt(max(1, counts.get(d.name, 1)))
-        ranked.append(RankedDefinition(round(score, 6), d, reason))
-    ranked.sort(key=lambda r: (-r.score, r.definition.path, r.definition.start_line, r.definition.name))
-    picked: list[RankedDefinition] = []
-    per_name: dict[str, int] = {}
-    spans: set[tuple[str, int]] = set()
-    for r in ranked:
-        d = r.definition
-        if per_name.get(d.name, 0) >= _PER_NAME or (d.path, d.start_line) in spans:
-            continue
-        per_name[d.name] = per_name.get(d.name, 0) + 1
-        spans.add((d.path, d.start_line))
-        picked.append(r)
-        if len(picked) >= limit:
-            break
-    return picked
-
-
-def definition_text(d: Definition, lines: Sequence[str], members: Sequence[Definition], max_lines: int) -> str:
-    """The text shown for a definition: all of it when short; a class as an outline (header,
-    docstring, member headers); a long function as its first ``max_lines`` lines."""
-    end = min(d.end_line, len(lines))
-    if end - d.start_line <= max_lines:
-        return "\n".join(lines[d.start_line:end])
-    if d.kind in CLASS_KINDS and members:
-        head = d.head_end if d.head_end > d.start_line else d.start_line + 1
-        keep = list(range(d.start_line, min(head, end)))
-        if d.doc_start >= head and d.doc_end <= end:
-            keep += range(d.doc_start, d.doc_end)
-        for m in members:
-            keep += range(m.start_line, min(max(m.head_end, m.start_line + 1), m.end_line))
-        rows = sorted(set(r for r in keep if 0 <= r < end))
-        out: list[str] = []
-        previous = None
-        for r in rows:
-            if previous is not None and r > previous + 1:
-                out.append(_indent_of(lines[r]) + "...")
-            out.append(lines[r])
-            previous = r
-        if previous is not None and previous < end - 1:
-            out.append(_indent_of(lines[previous]) + "...")
-        return "\n".join(out[: max_lines * 2])
-    return "\n".join(lines[d.start_line:d.start_line + max_lines])
-
-
-def _indent_of(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
-
-
 def shared_words(query: str, text: str, limit: int = 5) -> list[str]:
     """Identifiers the query and a hit have in common, longest first (for the reason)."""
     q = {w for w in _WORD.findall(query) if len(w) > 1 and w not in STOP_WORDS}
@@ -217,4 +130,4 @@ def similar_snippet(path: str, start: int, end: int, score: float, lines: Sequen
     words = shared_words(query, text)
     reason = f"similar to the code before the cursor (BM25 {score:.2f}"
     reason += f"; shared: {', '.join(words)})" if words else ")"
-    return Snippet(path, start, stop, text, round(score, 6), "similar", reason)
+    return Snippet(path, start, stop, text, round(score, 6), "similar", reason, tier=9, resolution="BM25")

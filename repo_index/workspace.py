@@ -21,18 +21,17 @@ import logging
 import os
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from repo_index import chunking, disk_space, indexer, resolve, sharing
-from repo_index import retrieve as _retrieve
+from repo_index import disk_space, indexer, sharing
 from repo_index.config import IndexConfig
 from repo_index.documents import OpenDocuments
-from repo_index.extract import extract, read_limited
+from repo_index.extract import read_limited
 from repo_index.errors import WorkspaceError
-from repo_index.facts import BuildStats, Definition, FileFacts, ImportStmt, ResolvedImport, Snippet
+from repo_index.facts import BuildStats, Definition, FileFacts, ResolvedImport, Snippet
+from repo_index.gathering import Retrieval, definition_of
 from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
 from repo_index.rules import PathRules, contains_secret
 from repo_index.state import IndexState
@@ -41,8 +40,6 @@ from repo_index.tokens import term_of
 from repo_index.watcher import Watcher
 
 log = logging.getLogger(__name__)
-
-_LINE_CACHE_FILES = 64
 
 
 @dataclass(frozen=True)
@@ -79,12 +76,9 @@ class Workspace:
         self._pool = ExtractorPool(str(root), config)
         self._watcher: Watcher | None = None
         self._sync_lock = threading.Lock()
-        self._fileset: tuple[int, resolve.FileSet] | None = None
-        self._resolved: dict[tuple, list] = {}
-        self._unopened: dict[tuple, object] = {}
-        self._overlay_applied: dict[str, int] = {}  # open document -> version in the lexical index
-        self._lines: OrderedDict[str, tuple[tuple[int, int], list[str] | None]] = OrderedDict()
-        self._lines_lock = threading.Lock()
+        #: cross-file context for a cursor, with its caches (lines, imports, per-file facts)
+        self.retrieval = Retrieval(root, config, self.rules, self.state, self.documents, self._read_text,
+                                   self.skipped)
         self.notify: Callable[[str], None] = log.warning  # see open
 
     @classmethod
@@ -134,8 +128,7 @@ class Workspace:
                 return BuildStats(cancelled=True)
             self.rules.reload()
             self.rules_generation += 1
-            with self._lines_lock:
-                self._lines.clear()  # the rules may have changed: re-check on next read
+            self.retrieval.forget_lines()  # the rules may have changed: re-check on next read
             stats = indexer.sync(self.state, self.rules, self.config, self._pool, progress=progress,
                                  cancel=cancel, skipped=self.skipped, snapshot=snapshot)
             self.last_build = stats
@@ -156,7 +149,7 @@ class Workspace:
 
     def _take_committed_state(self) -> None:
         self.state.reload()
-        self._overlay_applied.clear()  # the open buffers' windows are laid over again
+        self.retrieval.forget_overlays()  # the open buffers' windows are laid over again
 
     @property
     def rebuild_notice(self) -> str:
@@ -174,7 +167,8 @@ class Workspace:
         doc = self.documents.get(rel)
         if doc is None or doc.data != data:
             return None
-        return doc._facts if isinstance(doc._facts, FileFacts) else doc.tree
+        facts = doc.extracted_facts()
+        return facts if isinstance(facts, FileFacts) else doc.tree
 
     def start_watching(self) -> None:
         """Follow file changes from now on (debounced; see ``watcher``)."""
@@ -217,22 +211,9 @@ class Workspace:
         """The editor closed ``path`` (didClose): the disk version counts again."""
         rel = self._rel(path)
         if rel and self.documents.close(rel):
-            self._overlay_applied.pop(rel, None)
+            self.retrieval.forget_overlays(rel)
             with self.state.lock:
                 self.state.drop_overlay(rel)
-
-    def _sync_overlays(self, current: str | None) -> None:
-        """Bring the lexical index up to date with open documents other than ``current``
-        (which changes with every keystroke and is excluded near the cursor anyway)."""
-        for rel in self.documents.paths():
-            doc = self.documents.get(rel)
-            if doc is None or rel == current or self._overlay_applied.get(rel) == doc.version:
-                continue
-            facts = self.documents.facts(doc)
-            if isinstance(facts, FileFacts):
-                with self.state.lock:
-                    self.state.set_overlay_windows(rel, chunking.unpack_windows(facts.windows))
-            self._overlay_applied[rel] = doc.version
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -241,7 +222,7 @@ class Workspace:
         overlays = self.documents.paths()
         with self.state.lock:
             found = self.state.definitions_named([name], skip_paths=overlays)
-        found += [d for d in self._overlay_definitions({name})]
+        found += self.retrieval.overlay_definitions({name})
         return sorted(found, key=lambda d: (d.path, d.start_line))
 
     def symbols(self, path: Path | str) -> list[Definition]:
@@ -250,7 +231,7 @@ class Workspace:
         doc = self.documents.get(rel) if rel else None
         if doc is not None:
             facts = self.documents.facts(doc)
-            return [_definition(rel, s) for s in facts.symbols] if isinstance(facts, FileFacts) else []
+            return [definition_of(rel, s) for s in facts.symbols] if isinstance(facts, FileFacts) else []
         with self.state.lock:
             return self.state.symbols_of(rel) if rel else []
 
@@ -259,9 +240,7 @@ class Workspace:
         rel = self._rel(path)
         if not rel:
             return []
-        statements, language = self._imports_of(rel, text)
-        files = self._files()
-        return [ResolvedImport(s.line, s.module, s.names, resolve.resolve(language, rel, s, files)) for s in statements]
+        return self.retrieval.imports(rel, text)
 
     def references(self, name: str, limit: int = 200) -> list[tuple[str, int]]:
         """(path, line) of every use of the identifier ``name`` (definitions included),
@@ -320,59 +299,21 @@ class Workspace:
         *,
         max_definitions: int | None = None,
         max_similar: int | None = None,
+        explain: bool = False,
     ) -> list[Snippet]:
         """Cross-file context for a cursor at 0-based ``line`` and ``col`` (Unicode code
         points) in ``path``, whose current text is ``text`` (default: the open document's,
-        else the disk's). Definitions first, then similar windows; see ``retrieval``."""
-        return _retrieve.retrieve(self, path, text, line, col,
-                        max_definitions=self.config.max_definitions if max_definitions is None else max_definitions,
-                        max_similar=self.config.max_similar if max_similar is None else max_similar)
+        else the disk's). Definitions first (best first by tier; see ``gather_defs``), then
+        similar windows; with ``explain``, then the candidates left out ("dropped")."""
+        return self.retrieval.retrieve(
+            path, text, line, col,
+            max_definitions=self.config.max_definitions if max_definitions is None else max_definitions,
+            max_similar=self.config.max_similar if max_similar is None else max_similar, explain=explain)
 
     # -- helpers --------------------------------------------------------------------------
 
     def _rel(self, path: Path | str) -> str | None:
         return self.rules.relative(path)
-
-    def _files(self) -> resolve.FileSet:
-        with self.state.lock:
-            version = self.state.fileset_version
-            if self._fileset is None or self._fileset[0] != version:
-                fileset = resolve.FileSet(self.state.files.keys(), self.state.packages(), self._read_text)
-                self._fileset = (version, fileset)
-            return self._fileset[1]
-
-    def _resolved_imports(self, rel: str, text: str | None) -> list[tuple[ImportStmt, tuple[str, ...]]]:
-        """The file's imports with their targets, cached until the set of files changes
-        (resolution tries many candidate paths; the keystroke path must not)."""
-        statements, language = self._imports_of(rel, text)
-        files = self._files()
-        key = (rel, language, tuple(statements))
-        cached = self._resolved.get(key)
-        if cached is None or cached[0] is not files:
-            if len(self._resolved) > 256:
-                self._resolved.clear()
-            cached = (files, [(s, resolve.resolve(language, rel, s, files)) for s in statements])
-            self._resolved[key] = cached
-        return cached[1]
-
-    def _indexed_lines(self, rel: str) -> list[str] | None:
-        """Lines of an indexed file for snippets, from a small LRU keyed by the (mtime, size)
-        the index holds: snippet files repeat from one keystroke to the next, and reading and
-        splitting them was the largest cost of a retrieval. None when the rules refuse it."""
-        row = self.state.files.get(rel)
-        key = (row.mtime_ns, row.size) if row is not None else (0, 0)
-        with self._lines_lock:
-            hit = self._lines.get(rel)
-            if hit is not None and hit[0] == key:
-                self._lines.move_to_end(rel)
-                return hit[1]
-        text = self._read_text(rel)
-        lines = text.split("\n") if text is not None else None
-        with self._lines_lock:
-            self._lines[rel] = (key, lines)
-            while len(self._lines) > _LINE_CACHE_FILES:
-                self._lines.popitem(last=False)
-        return lines
 
     def _read_text(self, rel: str) -> str | None:
         doc = self.documents.get(rel)
@@ -386,42 +327,6 @@ class Workspace:
             # its text must not reach a snippet (callers cache the answer per (mtime, size))
             return None
         return data.decode("utf-8", "replace")
-
-    def _imports_of(self, rel: str, text: str | None) -> tuple[list[ImportStmt], str]:
-        doc = self.documents.get(rel)
-        facts = None
-        if doc is not None and (text is None or text == doc.text):
-            facts = doc._facts or doc.stale_facts or self.documents.facts(doc)
-        elif text is not None:
-            # A document the editor did not open (a CLI query, an engine call without
-            # set_overlay): parse it once per distinct text, not once per call.
-            key = (rel, len(text), hash(text))
-            facts = self._unopened.get(key)
-            if facts is None:
-                facts = extract(rel, text.encode("utf-8", "surrogatepass"), config=self.config)
-                # at most 32 texts and 16 M characters of them (each key holds its length):
-                # 4 MB documents opened one after another filled this (issue 18 finding 3)
-                while self._unopened and (len(self._unopened) >= 32 or
-                                          sum(k[1] for k in self._unopened) + len(text) > 16_000_000):
-                    self._unopened.pop(next(iter(self._unopened)))
-                self._unopened[key] = facts
-        if isinstance(facts, FileFacts):
-            return list(facts.imports), facts.language
-        with self.state.lock:
-            row = self.state.files.get(rel)
-            return self.state.imports_of(rel), (row.language if row else "")
-
-    def _overlay_definitions(self, names: set[str], prefix: str = "") -> list[Definition]:
-        found = []
-        for rel in self.documents.paths():
-            doc = self.documents.get(rel)
-            if doc is None:
-                continue
-            facts = doc._facts or doc.stale_facts or self.documents.facts(doc)
-            if isinstance(facts, FileFacts):
-                found += [_definition(rel, s) for s in facts.symbols
-                          if s.name in names or (prefix and s.name.startswith(prefix))]
-        return found
 
     def close(self) -> None:
         """Stop watching, persist the lexical index and release the store and workers."""
@@ -441,8 +346,3 @@ class Workspace:
                 log.log(level, "could not save the lexical index snapshot: %s", exc)
             self.state.store.close()
         self._pool.close()
-
-
-def _definition(rel: str, s) -> Definition:
-    return Definition(rel, s.name, s.kind, s.parent, s.start_line, s.end_line, s.signature,
-                      s.doc_start, s.doc_end, s.head_end_line)

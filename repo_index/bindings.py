@@ -1,0 +1,153 @@
+"""Which local names a file's imports bind, with aliases: Python and JavaScript/TypeScript.
+
+``extract`` records import statements for resolution to files (module and imported names,
+aliases dropped); resolving a *name* needs the alias too: ``from .x import a as b`` binds
+``b`` to ``a`` of ``.x``. This reads the import lines as text, so it works on a buffer
+with syntax errors and costs one pass of ``str.startswith`` over the lines.
+
+Covered, Python: ``import a.b``, ``import a.b as m``, ``from M import x, y as z``
+(parenthesised over several lines too), ``from M import *``, relative modules.
+JavaScript/TypeScript: ``import D, {a as b} from './x'``, ``import * as ns from './x'``,
+``const x = require('./x')``, ``const {a, b: c} = require('./x')``, and the re-exports
+``export {a as b} from './x'`` and ``export * from './x'``. Dynamic imports
+(``importlib.import_module``, ``import()``) bind nothing: a name they give falls back to a
+lookup by name. Not here: finding the files (``resolve``) or definitions (``gathering``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Sequence
+
+MODULE = ""  # Binding.name of a binding to the module itself
+STAR = "*"
+DEFAULT = "default"
+
+
+class Binding(NamedTuple):
+    local: str  # the name bound in the importing file ("*" for a star import)
+    module: str  # as written: "pkg.mod", ".mod", "./mod"
+    name: str  # the name in that module; MODULE for the module itself, STAR, DEFAULT
+    line: int
+
+
+_PY_FROM = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+(.*)$", re.S)
+_PY_IMPORT = re.compile(r"^\s*import\s+(.+)$", re.S)
+_JS_IMPORT = re.compile(r"^\s*import\s+(?:type\s+)?(.*?)\s*from\s*['\"]([^'\"]+)['\"]", re.S)
+_JS_EXPORT_FROM = re.compile(r"^\s*export\s+(?:type\s+)?(\*|\{[^}]*\})\s*from\s*['\"]([^'\"]+)['\"]", re.S)
+_JS_REQUIRE = re.compile(r"^\s*(?:const|let|var)\s+(\{[^}]*\}|[\w$]+)\s*=\s*require\s*\(\s*['\"]([^'\"]+)['\"]\s*\)", re.S)
+_MAX_JOIN = 40  # lines one import statement may span
+
+
+_JS_START = re.compile(r"\s*(?:import\b|export\b.*\bfrom\b|(?:const|let|var)\b.*\brequire\s*\()")
+
+
+def parse(language: str, lines: Sequence[str]) -> list[Binding]:
+    """The bindings of a file given as lines (a substring test per line picks the few to read)."""
+    if language == "python":
+        rows = [i for i, line in enumerate(lines) if "import" in line and line.lstrip().startswith(("from ", "import "))]
+        return _python(lines, rows)
+    if language in ("javascript", "typescript", "tsx"):
+        rows = [i for i, line in enumerate(lines) if ("import" in line or "require" in line or "export" in line)
+                and _JS_START.match(line)]
+        return _javascript(lines, rows)
+    return []
+
+
+def _joined(lines: Sequence[str], row: int, done) -> tuple[str, int]:
+    """The statement starting at ``row``, joined until ``done(text)``; (text, next row)."""
+    text = lines[row]
+    end = row + 1
+    while not done(text) and end < len(lines) and end - row < _MAX_JOIN:
+        text += "\n" + lines[end]
+        end += 1
+    return text, end
+
+
+def _python(lines: Sequence[str], rows: list[int]) -> list[Binding]:
+    found: list[Binding] = []
+    done = 0
+    for row in rows:
+        if row < done or row >= len(lines):
+            continue
+        text, end = _joined(lines, row, lambda t: "(" not in t or ")" in t)
+        if not text.rstrip().endswith(")") and text.rstrip().endswith("\\"):
+            text, end = _joined(lines, row, lambda t: not t.rstrip().endswith("\\"))
+        text = text.split("#", 1)[0].replace("\\\n", " ")
+        m = _PY_FROM.match(text)
+        if m:
+            module, names = m.group(1), m.group(2).strip().strip("()")
+            for item in names.replace("\n", " ").split(","):
+                parts = item.split()
+                if not parts:
+                    continue
+                if parts[0] == "*":
+                    found.append(Binding(STAR, module, STAR, row))
+                elif parts[0].isidentifier():
+                    local = parts[2] if len(parts) == 3 and parts[1] == "as" and parts[2].isidentifier() else parts[0]
+                    found.append(Binding(local, module, parts[0], row))
+        else:
+            m = _PY_IMPORT.match(text)
+            if m:
+                for item in m.group(1).replace("\n", " ").split(","):
+                    parts = item.split()
+                    if not parts or not all(p.isidentifier() for p in parts[0].split(".")):
+                        continue
+                    if len(parts) == 3 and parts[1] == "as" and parts[2].isidentifier():
+                        found.append(Binding(parts[2], parts[0], MODULE, row))
+                    else:
+                        # `import a.b.c` binds `a`; `a.b.c.f` is looked up through the full name
+                        found.append(Binding(parts[0], parts[0], MODULE, row))
+                        if "." in parts[0]:
+                            found.append(Binding(parts[0].split(".")[0], parts[0].split(".")[0], MODULE, row))
+        done = end
+    return found
+
+
+def _braces(inner: str, module: str, row: int, *, sep: str) -> list[Binding]:
+    """``{a as b, c}`` (imports, exports: sep "as") or ``{a: b, c}`` (require: sep ":")."""
+    found = []
+    for item in inner.strip().strip("{}").split(","):
+        item = re.sub(r"^\s*type\s+", "", item).strip()
+        if not item:
+            continue
+        name, _, local = (p.strip() for p in item.partition(f" {sep} " if sep == "as" else sep))
+        local = local or name
+        if re.fullmatch(r"[\w$]+", name) and re.fullmatch(r"[\w$]+", local):
+            found.append(Binding(local, module, name, row))
+    return found
+
+
+def _javascript(lines: Sequence[str], rows: list[int]) -> list[Binding]:
+    found: list[Binding] = []
+    done = 0
+    for row in rows:
+        if row < done or row >= len(lines):
+            continue
+        text, end = _joined(lines, row, lambda t: bool(re.search(r"['\"]\s*\)?\s*;?\s*$", t)) or "{" not in t or "}" in t)
+        if (m := _JS_IMPORT.match(text)) is not None:
+            clause, module = m.group(1).strip(), m.group(2)
+            if clause.startswith("* as "):
+                found.append(Binding(clause[5:].strip(), module, MODULE, row))
+            else:
+                default, _, rest = clause.partition(",") if not clause.startswith("{") else ("", "", clause)
+                if re.fullmatch(r"[\w$]+", default.strip()):
+                    found.append(Binding(default.strip(), module, DEFAULT, row))
+                rest = rest.strip()
+                if rest.startswith("* as "):
+                    found.append(Binding(rest[5:].strip(), module, MODULE, row))
+                elif "{" in rest:
+                    found += _braces(rest, module, row, sep="as")
+        elif (m := _JS_EXPORT_FROM.match(text)) is not None:
+            if m.group(1) == "*":
+                found.append(Binding(STAR, m.group(2), STAR, row))
+            else:
+                found += _braces(m.group(1), m.group(2), row, sep="as")
+        elif (m := _JS_REQUIRE.match(text)) is not None:
+            target, module = m.group(1), m.group(2)
+            if target.startswith("{"):
+                found += _braces(target, module, row, sep=":")
+            else:
+                found.append(Binding(target, module, MODULE, row))
+        done = end
+    return found

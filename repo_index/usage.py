@@ -1,0 +1,305 @@
+"""What the code around the cursor uses, in priority tiers, and what its receivers are.
+
+Tiers, highest first (issue 16; docs/design.md §5):
+
+0. the symbol being called or typed at the cursor (``foo(|``, ``obj.meth|``, ``a(b, |``);
+1. names used on the cursor's line and in its enclosing statement;
+2. names used in the enclosing function;
+3. names used elsewhere in the file (the 300 lines above the cursor and 60 below);
+4. names only imported.
+
+This reads text, not a parse tree: indentation, brackets and a few patterns. A half-typed
+line or a syntax error around the cursor, which is the normal state while typing, changes
+nothing here, and nothing here raises on any text. Not here: what a name resolves to
+(``bindings``) or how candidates score (``ranking``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+TIER_CURSOR, TIER_STATEMENT, TIER_FUNCTION, TIER_FILE, TIER_IMPORTED = range(5)
+TIER_SIMILAR = 9
+TIER_NAMES = {
+    TIER_CURSOR: "called or typed at the cursor",
+    TIER_STATEMENT: "used in the cursor's statement",
+    TIER_FUNCTION: "used in the enclosing function",
+    TIER_FILE: "used in the file",
+    TIER_IMPORTED: "only imported",
+    TIER_SIMILAR: "similar code",
+}
+
+_CHAIN = re.compile(r"(?<![\w.])(?!\d)\w+(?:\.(?!\d)\w+)*")
+#: String literals, not f-strings (their braces hold code that uses names)
+_STRING = re.compile(r"(?<![fF])(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`[^`]*`)", re.S)
+_DEFINES = re.compile(r"\b(?:def|class|function|interface|type)\s+[\w$]+")
+_PY_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)")
+_CLASS = re.compile(r"^(\s*)(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+(\w+)\s*(?:\(([^)]*)\)|extends\s+([\w.]+))?")
+_ANNOTATION = re.compile(r"(?<![\w.])(self\.\w+|\w+)\s*:\s*(?:Optional\[|Final\[|ClassVar\[)?\"?([A-Z]\w*(?:\.\w+)*)")
+_CONSTRUCTOR = re.compile(r"(?<![\w.])(self\.\w+|this\.\w+|\w+)\s*(?::[^=\n]*)?=\s*(?:new\s+|await\s+)?([\w.]*[A-Z]\w*)\s*\(")
+_PY_LOCAL = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=\n]*)?=(?!=)|\bfor\s+([\w\s,]+?)\s+in\b|\bas\s+(\w+)")
+_PY_PARAMS = re.compile(r"def\s+\w+\s*\(([^)]*)")
+_BRACKETS = re.compile(r"[()\[\]{}]")
+_STATEMENT_LINES = 20
+_TEXT_CAP = 200_000  # characters scanned for the file tier: a minified line must not cost a request
+#: Words that are never worth a definition lookup (keywords and receivers of many languages).
+STOP_WORDS = frozenset(
+    "self this cls super def class return if else elif for while in is not and or import from as "
+    "with try except finally raise pass break continue lambda yield async await None True False "
+    "null nil true false undefined new delete function const let var static public private "
+    "protected final void int str string bool float double char long short byte unsigned "
+    "struct enum interface type package namespace using include func go defer fn mut impl pub "
+    "use mod where match local end then do begin module require print len range export default".split()
+)
+
+
+@dataclass
+class Site:
+    """The cursor's surroundings, as far as retrieval cares."""
+
+    #: name or dotted chain ("self.client.get", "mod.f") -> (tier, distance in lines)
+    uses: dict[str, tuple[int, int]] = field(default_factory=dict)
+    called: str = ""  # the chain being called or typed at the cursor
+    typed: str = ""  # the identifier fragment just before the cursor ("" when none)
+    enclosing_class: str = ""
+    class_bases: tuple[str, ...] = ()
+    #: variable (or "self.attr") -> (class name, "annotation" or "constructor")
+    types: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: names bound locally in the enclosing function (parameters, assignments): never definitions
+    local_names: frozenset[str] = frozenset()
+    function_span: tuple[int, int] = (0, 0)
+
+    def tier_of(self, key: str) -> tuple[int, int] | None:
+        return self.uses.get(key)
+
+
+def analyze(lines: Sequence[str], line: int, col: int, *, python: bool, before: int = 300, after: int = 60) -> Site:
+    """Tiers of names around ``(line, col)`` in ``lines``; see the module docstring."""
+    site = Site()
+    if not lines:
+        return site
+    line = max(0, min(line, len(lines) - 1))
+    col = max(0, min(col, len(lines[line])))
+    head = lines[line][:col]
+    typed = re.search(r"(?!\d)\w+$", head)
+    site.typed = typed.group() if typed else ""
+    stmt_start, called = _statement(lines, line, col)
+    site.called = called
+    fn_start, fn_end = _function_span(lines, stmt_start, python)
+    site.function_span = (fn_start, fn_end)
+    cls_line = _enclosing_class(lines, fn_start if fn_start < stmt_start else stmt_start)
+    if cls_line is not None:
+        match = _CLASS.match(lines[cls_line])
+        site.enclosing_class = match.group(2)
+        bases = match.group(3) or match.group(4) or ""
+        site.class_bases = tuple(b.strip() for b in bases.split(",") if re.fullmatch(r"[\w.]+", b.strip()))
+    stmt_end = _statement_end(lines, line)
+    cursor_line = lines[line]
+    if called:
+        _add(site, called, TIER_CURSOR, 0)
+    elif site.typed:
+        _add(site, site.typed, TIER_CURSOR, 0)
+    for row in range(stmt_start, stmt_end):
+        text = cursor_line[:col] + " " + cursor_line[col:] if row == line else lines[row]
+        _scan(site, text, TIER_STATEMENT, abs(row - line), skip=(site.typed,) if row == line else ())
+    for row in range(fn_start, fn_end):
+        if not stmt_start <= row < stmt_end:
+            _scan(site, lines[row], TIER_FUNCTION, abs(row - line))
+    first, last = max(0, line - before), min(len(lines), line + after)
+    budget = _TEXT_CAP
+    importing = False
+    for row in range(first, last):
+        if fn_start <= row < fn_end or stmt_start <= row < stmt_end:
+            continue
+        text = lines[row]
+        # an import names what it imports without using it (tier 4, "only imported")
+        if importing or ("import" in text and text.lstrip().startswith(("import ", "from "))):
+            importing = "(" in text and ")" not in text or (importing and ")" not in text)
+            continue
+        budget -= len(text)
+        if budget < 0:
+            break
+        _scan(site, text, TIER_FILE, abs(row - line))
+    _types(site, lines, fn_start, fn_end, cls_line, first, last)
+    if python and _PY_DEF.match(lines[fn_start]):
+        site.local_names = frozenset(_python_locals(lines, fn_start, fn_end))
+    return site
+
+
+def _add(site: Site, key: str, tier: int, distance: int) -> None:
+    old = site.uses.get(key)
+    if old is None or (tier, distance) < old:
+        site.uses[key] = (tier, distance)
+
+
+def _scan(site: Site, text: str, tier: int, distance: int, skip: tuple[str, ...] = ()) -> None:
+    uses = site.uses
+    for key in line_uses(text):
+        if key in skip:
+            continue
+        old = uses.get(key)
+        if old is None or (tier, distance) < old:
+            uses[key] = (tier, distance)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def line_uses(text: str) -> tuple[str, ...]:
+    """Names and attribute chains one line uses (cached: a file's lines recur from one
+    keystroke to the next, and this scan was most of a request's cost)."""
+    code = _STRING.sub(" ", text.split("#", 1)[0] if "#" in text and "'" not in text and '"' not in text else text)
+    code = _DEFINES.sub(" ", code)  # `def area(` defines `area`; it does not use it
+    found: list[str] = []
+    for match in _CHAIN.finditer(code):
+        parts = match.group().split(".")
+        head = parts[0]
+        if head not in STOP_WORDS and len(head) > 1:
+            found.append(head)
+        # every prefix with an attribute: `a.b.c` uses `a.b` and `a.b.c`
+        for end in range(2, min(len(parts), 4) + 1):
+            found.append(".".join(parts[:end]))
+    return tuple(dict.fromkeys(found))
+
+
+def _statement(lines: Sequence[str], line: int, col: int) -> tuple[int, str]:
+    """(first line of the statement holding the cursor, the chain being called or typed).
+
+    Scans backwards (at most ``_STATEMENT_LINES`` lines, and not past a line at the left
+    margin) counting brackets: the first unclosed ``(`` is the innermost call the cursor is
+    in, and the statement starts on the line of the outermost unclosed bracket."""
+    called = ""
+    text = lines[line][:col]
+    m = re.search(r"(?!\d)[\w.]*\w$", text)
+    if m and (m.start() == 0 or text[m.start() - 1] != "."):
+        called = m.group().strip(".")
+    depth = 0
+    start = row = line
+    while True:
+        code = _STRING.sub(lambda s: " " * len(s.group()), text) if ("'" in text or '"' in text) else text
+        for b in reversed(_BRACKETS.findall(code) and list(_BRACKETS.finditer(code))):
+            ch = b.group()
+            if ch in ")]}":
+                depth += 1
+            elif depth:
+                depth -= 1
+            else:
+                start = row
+                if ch == "(" and not called:
+                    callee = re.search(r"(?!\d)\w+(?:\s*\.\s*\w+)*\s*$", code[:b.start()])
+                    if callee and callee.group().strip() not in STOP_WORDS:
+                        called = re.sub(r"\s+", "", callee.group())
+        if row == 0 or line - row >= _STATEMENT_LINES or (text[:1].strip() and row < line):
+            break
+        row -= 1
+        text = lines[row]
+    return start, called
+
+
+def _statement_end(lines: Sequence[str], line: int) -> int:
+    depth = 0
+    end = line
+    for row in range(line, min(len(lines), line + 6)):
+        code = _STRING.sub(" ", lines[row])
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        end = row + 1
+        if depth <= 0:
+            break
+    return end
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _function_span(lines: Sequence[str], row: int, python: bool) -> tuple[int, int]:
+    """The enclosing function's lines (Python: the nearest ``def`` above with less indent;
+    elsewhere: the enclosing top-level block). (row, row + 1) when there is none."""
+    indent = _indent(lines[row]) if lines[row].strip() else 1 << 30
+    start = None
+    for r in range(row, max(-1, row - 2000), -1):
+        text = lines[r]
+        if not text.strip():
+            continue
+        if python:
+            m = _PY_DEF.match(text) if "def" in text else None
+            if m and (len(m.group(1)) < indent or r == row):
+                start = r
+                break
+            indent = min(indent, _indent(text)) if r != row else indent
+            if indent == 0:
+                break  # at the top level: no function encloses the cursor
+        elif _indent(text) == 0 and r != row:
+            start = r
+            break
+    if start is None:
+        return row, row + 1
+    base = _indent(lines[start])
+    end = start + 1
+    for r in range(start + 1, min(len(lines), start + 3000)):
+        text = lines[r]
+        if text.strip() and _indent(text) <= base and not (not python and text.strip()[:1] in "})]"):
+            break
+        end = r + 1
+    return start, max(end, row + 1)
+
+
+def _enclosing_class(lines: Sequence[str], row: int) -> int | None:
+    """The line of the class whose body holds ``row`` (by indentation), else None."""
+    text = lines[row]
+    indent = _indent(text) if text.strip() else 1 << 30
+    pad = " " * indent if indent < 1 << 30 else None
+    for r in range(row - 1, max(-1, row - 5000), -1):
+        text = lines[r]
+        if pad is not None and text.startswith(pad):
+            continue  # as deep as what encloses us so far, or deeper: not an enclosing line
+        if not text.strip():
+            continue
+        ind = _indent(text)
+        if ind >= indent:
+            continue
+        if _CLASS.match(text):
+            return r
+        if ind == 0:
+            return None
+        indent, pad = ind, " " * ind
+    return None
+
+
+def _types(site: Site, lines: Sequence[str], fn_start: int, fn_end: int, cls_line: int | None,
+           first: int, last: int) -> None:
+    """Receiver classes: annotations and constructor calls; the module's top level, then the
+    class's ``self.x`` lines, then the function's own (the last one read wins)."""
+    rows = [r for r in range(first, last) if lines[r][:1] not in (" ", "\t")]
+    if cls_line is not None:
+        rows += [r for r in range(cls_line, min(len(lines), cls_line + 400)) if "self." in lines[r]]
+    rows += range(fn_start, fn_end)
+    for row in rows:
+        text = lines[row]
+        if ":" in text or "=" in text:
+            for name, cls, how in _line_types(text):
+                site.types[name] = (cls, how)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _line_types(text: str) -> tuple[tuple[str, str, str], ...]:
+    found = [(m.group(1), m.group(2), "annotation") for m in _ANNOTATION.finditer(text)]
+    found += [(m.group(1).replace("this.", "self."), m.group(2), "constructor") for m in _CONSTRUCTOR.finditer(text)]
+    return tuple(found)
+
+
+def _python_locals(lines: Sequence[str], start: int, end: int) -> set[str]:
+    names: set[str] = set()
+    params = _PY_PARAMS.search(" ".join(lines[start:min(end, start + 8)]))
+    if params:
+        for p in params.group(1).split(","):
+            p = p.strip().lstrip("*").split(":")[0].split("=")[0].strip()
+            if p.isidentifier():
+                names.add(p)
+    for row in range(start + 1, end):
+        for m in _PY_LOCAL.finditer(lines[row]):
+            for group in m.groups():
+                if group:
+                    names.update(n.strip() for n in group.split(",") if n.strip().isidentifier())
+    return names
