@@ -21,7 +21,8 @@ from typing import Iterable
 from repo_index import chunking
 from repo_index.facts import Definition, FileFacts, ImportStmt
 from repo_index.lexical import LexicalIndex
-from repo_index.store import FileRecord, FileRow, IndexStore, SkipRow, StoredSymbol, definition_from, record_of
+from repo_index.store import IndexStore
+from repo_index.store_rows import FileRecord, FileRow, SkipRow, StoredSymbol, definition_from, record_of
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class IndexState:
         self.store = store
         self.lock = threading.RLock()
         self.files: dict[str, FileRow] = {}
-        self.skips: dict[str, SkipRow] = {}  # files refused for their content (store.CONTENT_SKIPS)
+        self.skips: dict[str, SkipRow] = {}  # files refused for their content (store_rows.CONTENT_SKIPS)
         self.paths_by_id: dict[int, str] = {}
         self.lexical = LexicalIndex()
         self.generation = 0

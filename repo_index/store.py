@@ -21,6 +21,7 @@ A store with another schema version, another root, or that SQLite cannot read is
 and recreated empty, its snapshot with it; the caller then re-indexes. Several processes
 may use one store: one writes at a time, holding ``writer`` (see ``writer_lock``), and
 the others read the last committed state. Not thread-safe: the owner serialises calls.
+The rows it reads and writes are plain tuples defined in ``store_rows``.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ import struct
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator
 
-from repo_index.facts import Definition, FileFacts, ImportStmt
+from repo_index.facts import ImportStmt
+from repo_index.store_rows import FileRecord, FileRow, SkipRow, StoredSymbol
 from repo_index.writer_lock import WRITER_LOCK_NAME, WriterLock
 
 log = logging.getLogger(__name__)
@@ -87,71 +89,10 @@ CREATE TABLE skips (
 #: Skip reasons that come from a file's content and hold until the file changes: remembered
 #: (with size and mtime) so that a restart does not read every binary or minified file again.
 #: ("too large" is the scan's to judge, from the size it lists.)
-CONTENT_SKIPS = frozenset({"binary", "minified", "generated", "secret file"})
-
 SNAPSHOT_NAME = "lexical.snapshot"
 #: magic, store id (16 bytes), generation, payload length, payload CRC-32.
 _SNAPSHOT_HEADER = struct.Struct("<8s16sQQI")
 _SNAPSHOT_MAGIC = b"QWLEX\x001\x00"
-
-
-class SkipRow(NamedTuple):
-    """A file refused for its content, as it was when judged."""
-
-    size: int
-    mtime_ns: int
-    judged_ns: int
-    reason: str
-
-
-class FileRow(NamedTuple):
-    id: int
-    path: str
-    language: str
-    size: int
-    mtime_ns: int
-    digest: bytes
-    indexed_ns: int
-    n_lines: int
-    package: str
-
-
-class FileRecord(NamedTuple):
-    """One file's facts in the form the store keeps them. Built where the file was
-    extracted (a worker process): what crosses to the parent is then strings, bytes and plain
-    tuples, the cheapest things to pickle, and the parent only inserts."""
-
-    path: str
-    language: str
-    size: int
-    mtime_ns: int
-    digest: bytes
-    n_lines: int
-    package: str
-    imports: str  # JSON: [[line, module, [names], relative], ...]
-    windows: bytes  # packed by chunking.pack_windows
-    notes: str  # comma-separated
-    symbols: tuple[tuple, ...]  # (seq, *Symbol) rows, without the file id
-
-
-def record_of(facts: FileFacts) -> FileRecord:
-    imports = json.dumps([[i.line, i.module, list(i.names), int(i.relative)] for i in facts.imports])
-    return FileRecord(facts.rel, facts.language, facts.size, facts.mtime_ns, facts.digest, facts.n_lines,
-                      facts.package, imports, facts.windows, ",".join(facts.notes),
-                      tuple((i, *s) for i, s in enumerate(facts.symbols)))
-
-
-class StoredSymbol(NamedTuple):
-    file_id: int
-    name: str
-    kind: str
-    parent: str
-    start_line: int
-    end_line: int
-    head_end: int
-    signature: str
-    doc_start: int
-    doc_end: int
 
 
 def store_dir(cache_dir: Path, root: Path) -> Path:
@@ -506,8 +447,3 @@ class IndexStore:
                 temp.unlink(missing_ok=True)
             except OSError:
                 pass  # alive, another user's process: leave it
-
-
-def definition_from(row: StoredSymbol, path: str) -> Definition:
-    return Definition(path, row.name, row.kind, row.parent, row.start_line, row.end_line,
-                      row.signature, row.doc_start, row.doc_end, row.head_end)
