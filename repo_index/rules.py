@@ -11,7 +11,8 @@ secret for one of them is ignored or secret for all. The rules, in the order the
    header) is skipped;
 3. ignore files: ``.gitignore`` (nested, with negation), ``.ignore``, ``.aiignore`` and
    ``.qwenpairignore`` in every directory, plus ``.git/info/exclude``; within a directory
-   later files in that list override earlier ones, deeper directories override shallower;
+   later files in that list override earlier ones, deeper directories override shallower
+   (``ignore_files``);
 4. what the file is: not a regular file, unreadable, a symlink loop, too large, empty of text;
 5. what the first bytes say (sniffing): binary (a NUL byte), a private key or a credential
    JSON ("secret file"), minified, generated (a "DO NOT EDIT" header, lock files).
@@ -42,12 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-import pathspec
-
 from repo_index.file_kinds import (
     GENERATED_NAMES, SNIFF_BYTES, contains_private_key, contains_secret, is_binary_name, is_secret_name,
     judge_content,
 )
+from repo_index.ignore_files import IGNORE_FILES, IgnoreFiles
 
 __all__ = [
     "PathRules", "PathVerdict", "ScanEntry", "may_use_path", "judge_content", "contains_private_key",
@@ -76,8 +76,6 @@ DEFAULT_EXCLUDED_DIRS = frozenset({
 #: Directory-name globs excluded like the names above.
 DEFAULT_EXCLUDED_DIR_GLOBS = ("*.egg-info", "*.dist-info")
 
-#: Ignore files read in every directory; a later one overrides an earlier one.
-IGNORE_FILES = (".gitignore", ".ignore", ".aiignore", ".qwenpairignore")
 
 @dataclass(frozen=True)
 class PathVerdict:
@@ -104,11 +102,6 @@ def _is_excluded_dir_name(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, g) for g in DEFAULT_EXCLUDED_DIR_GLOBS)
 
 
-class _IgnoreLayer(NamedTuple):
-    source: str  # e.g. ".gitignore", reported as "ignored by .gitignore"
-    spec: pathspec.GitIgnoreSpec
-
-
 class PathRules:
     """The rules for one workspace root, with cached ignore files and directory verdicts.
 
@@ -128,18 +121,16 @@ class PathRules:
         self.max_bytes = max_bytes
         self.extra_ignores = tuple(extra_ignores)
         self.skipped: dict[str, str] = {}
-        self._layers: dict[str, tuple[_IgnoreLayer, ...]] = {}
-        self._chains: dict[str, tuple[tuple[str, tuple[_IgnoreLayer, ...]], ...]] = {}
         self._dir_verdicts: dict[str, PathVerdict] = {}
         self._root_str = str(self.root)
+        self._ignores = IgnoreFiles(self._root_str, self.extra_ignores)
         self._real_root = os.path.realpath(self._root_str)
 
     # -- public -------------------------------------------------------------------------
 
     def reload(self) -> None:
         """Forget cached ignore files and directory verdicts."""
-        self._layers.clear()
-        self._chains.clear()
+        self._ignores.clear()
         self._dir_verdicts.clear()
 
     def relative(self, path: Path | str) -> str | None:
@@ -191,7 +182,7 @@ class PathRules:
             verdict = self.check_dir("/".join(parts[:depth]))
             if not verdict.allowed:
                 return f"symlink target: {verdict.reason}"
-        source = self._ignored_by(rel, is_dir=False)
+        source = self._ignores.ignored_by(rel, is_dir=False)
         return f"symlink target: ignored by {source}" if source else ""
 
     def check_dir(self, rel_dir: str) -> PathVerdict:
@@ -205,7 +196,7 @@ class PathRules:
         elif self._is_environment(rel_dir):
             verdict = PathVerdict(False, "excluded directory")
         else:
-            source = self._ignored_by(rel_dir, is_dir=True)
+            source = self._ignores.ignored_by(rel_dir, is_dir=True)
             verdict = PathVerdict(False, f"ignored by {source}") if source else ALLOWED
         self._dir_verdicts[rel_dir] = verdict
         return verdict
@@ -235,8 +226,8 @@ class PathRules:
             except OSError as exc:
                 self.skipped[rel_dir or "."] = _os_error_reason(exc)
                 continue
-            if rel_dir not in self._layers:  # the listing says which ignore files to read
-                self._layers_for(rel_dir, {e.name for e in entries if e.name in IGNORE_FILES})
+            if not self._ignores.knows(rel_dir):  # the listing says which ignore files to read
+                self._ignores.layers_for(rel_dir, {e.name for e in entries if e.name in IGNORE_FILES})
             subdirs: list[str] = []
             for entry in entries:
                 name = entry.name
@@ -302,7 +293,7 @@ class PathRules:
         if is_secret_name(name):
             return PathVerdict(False, "secret file"), None
         if rel is not None:
-            source = self._ignored_by(rel, is_dir=False)
+            source = self._ignores.ignored_by(rel, is_dir=False)
             if source:
                 return PathVerdict(False, f"ignored by {source}"), None
         try:
@@ -341,100 +332,6 @@ class PathRules:
             if reason:
                 return PathVerdict(False, reason), None
         return ALLOWED, st
-
-    def _ignored_by(self, rel: str, *, is_dir: bool) -> str:
-        """The ignore file that excludes ``rel`` ("" when none does). Deeper directories and
-        later ignore files win, as in git; a negated pattern can re-include."""
-        cut = rel.rfind("/")
-        decision: str | None = None
-        source = ""
-        for base, layers in self._chain(rel[:cut] if cut >= 0 else ""):
-            sub = (rel[len(base) + 1:] if base else rel) + ("/" if is_dir else "")
-            for layer in layers:
-                include = _direct_match(layer.spec, sub)
-                if include is None:
-                    continue
-                decision = "ignored" if include else "kept"
-                source = layer.source
-        return source if decision == "ignored" else ""
-
-    def _chain(self, directory: str) -> tuple[tuple[str, tuple[_IgnoreLayer, ...]], ...]:
-        """(base, layers) of every directory from the root down to ``directory`` that has
-        ignore rules, outermost first: most have none, and a file is then judged by the
-        few that do, without building each ancestor's path again."""
-        chain = self._chains.get(directory)
-        if chain is None:
-            cut = directory.rfind("/")
-            parent = self._chain(directory[:cut] if cut >= 0 else "") if directory else ()
-            layers = self._layers_for(directory)
-            chain = parent + ((directory, layers),) if layers else parent
-            self._chains[directory] = chain
-        return chain
-
-    def _layers_for(self, base: str, present: set[str] | None = None) -> tuple[_IgnoreLayer, ...]:
-        """The ignore layers of directory ``base``; ``present`` (from a listing of it) names
-        the ignore files there, so the others are not tried."""
-        layers = self._layers.get(base)
-        if layers is not None:
-            return layers
-        found: list[_IgnoreLayer] = []
-        directory = os.path.join(self._root_str, base) if base else self._root_str
-        if base == "":
-            found += self._load_layer(os.path.join(directory, ".git", "info", "exclude"), ".git/info/exclude")
-            if self.extra_ignores:
-                spec = pathspec.GitIgnoreSpec.from_lines(self.extra_ignores)
-                found.append(_IgnoreLayer("index settings", spec))
-        for ignore_name in IGNORE_FILES:
-            if present is None or ignore_name in present:
-                found += self._load_layer(os.path.join(directory, ignore_name), ignore_name)
-        layers = tuple(found)
-        self._layers[base] = layers
-        return layers
-
-    @staticmethod
-    def _load_layer(path: str, source: str) -> list[_IgnoreLayer]:
-        try:
-            with open(path, "rb") as f:
-                text = f.read(DEFAULT_MAX_BYTES).decode("utf-8", "replace")
-        except OSError:
-            return []
-        try:
-            spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
-        except Exception:  # a malformed line must not disable the other rules
-            lines = []
-            for line in text.splitlines():
-                try:
-                    pathspec.GitIgnoreSpec.from_lines([line])
-                    lines.append(line)
-                except Exception:
-                    continue
-            spec = pathspec.GitIgnoreSpec.from_lines(lines)
-        return [_IgnoreLayer(source, spec)] if spec.patterns else []
-
-
-def _direct_match(spec: pathspec.GitIgnoreSpec, sub: str) -> bool | None:
-    """Whether the last pattern of ``spec`` that matches ``sub`` itself excludes it (True),
-    re-includes it (False), or no pattern does (None). pathspec also counts a directory
-    pattern as matching everything below that directory; a path's ancestors are judged on
-    their own here (and a path below an excluded one is never reached), so such a match says
-    nothing about the path, and a negated one ("!src/") would wrongly re-include it."""
-    result = spec.check_file(sub)
-    if result.include is None or _matches_itself(spec.patterns[result.index], sub):
-        return result.include  # nearly always: the winner matched the path itself
-    for pattern in reversed(spec.patterns):
-        if pattern.include is not None and _matches_itself(pattern, sub):
-            return pattern.include
-    return None
-
-
-def _matches_itself(pattern, sub: str) -> bool:
-    match = pattern.regex.match(sub) if pattern.regex is not None else None
-    if match is None:
-        return False
-    if "ps_d" in match.re.groupindex and match.group("ps_d") is not None:
-        return match.end("ps_d") == len(sub)  # not just an ancestor directory of it
-    return True
-
 
 def may_use_path(root: Path | str | None, path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> PathVerdict:
     """May ``path`` be indexed, put in a prompt, shown in chat or used for training?
