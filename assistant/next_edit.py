@@ -144,12 +144,14 @@ class NextEditEngine:
     """Next edits on one backend, from one edit history."""
 
     def __init__(self, backend, history: EditHistory, config: NextEditConfig | None = None,
-                 *, root: Path | None = None) -> None:
+                 *, root: Path | None = None, lock: threading.Lock | None = None) -> None:
         self.backend = backend
         self.history = history
         self.config = config or NextEditConfig()
         self.root = Path(root) if root is not None else None
-        self._lock = threading.Lock()  # one generation at a time on the model
+        # The model's lock, shared with completions when the server gives it (one user of the
+        # llama.cpp context at a time); held while the prompt is counted and generated.
+        self._lock = lock or threading.Lock()
 
     def rel(self, path: str | Path) -> str:
         """``path`` as the prompt names it: relative to the workspace root when inside it."""
@@ -194,15 +196,15 @@ class NextEditEngine:
         """The next edit for the cursor at (``line``, ``col``) of ``path`` whose text is ``text``."""
         t0 = time.perf_counter()
         cfg = self.config
-        try:
-            built = self.prompt(path, text, line, col)
-        except NoSuggestion as exc:
-            return self._none(str(exc))
-        window = (built.window_start, built.window_start + len(built.current_window))
-        request = GenerationRequest(built.prompt, max_tokens=cfg.max_tokens, stop_texts=stop_texts(cfg.nes_format),
-                                    time_limit_s=cfg.generation_time_cap_s, prompt_time_limit_s=cfg.prompt_time_cap_s)
         with self._lock:
+            try:
+                built = self.prompt(path, text, line, col)
+            except NoSuggestion as exc:
+                return self._none(str(exc))
+            request = GenerationRequest(built.prompt, max_tokens=cfg.max_tokens, stop_texts=stop_texts(cfg.nes_format),
+                                        time_limit_s=cfg.generation_time_cap_s, prompt_time_limit_s=cfg.prompt_time_cap_s)
             result, drafted, accepted = self._generate(request, cancel)
+        window = (built.window_start, built.window_start + len(built.current_window))
         out = NextEdit("none", window=window, prompt_tokens=result.prompt_tokens, reused_tokens=result.reused_tokens,
                        generated_tokens=len(result.token_ids), drafted=drafted, accepted=accepted,
                        gen_s=result.gen_s, answer=result.text)

@@ -22,7 +22,7 @@ from assistant.chat_errors import ChatError, Refused, StaleEdit
 from assistant.large_document import is_large
 from assistant.request import CompletionItem, CompletionResult
 from assistant.scheduler import Superseded
-from lsp_server import code_actions, commands, transport
+from lsp_server import code_actions, commands, next_edit, transport
 from lsp_server.documents import Change, DocumentError
 from lsp_server.positions import to_line_col, to_position
 from lsp_server.progress import WorkProgress
@@ -126,6 +126,7 @@ async def _complete(ls: QwenServer, uri: str, position: types.Position,
 
 def build_server() -> QwenServer:
     ls = QwenServer()
+    ls.next_edits = next_edit.NextEdits(ls)  # edit history + qwenpair/nextEdit (docs/lsp.md, "Next edits")
 
     @ls.feature(types.INITIALIZE)
     def initialize(ls: QwenServer, params: types.InitializeParams) -> None:
@@ -148,6 +149,7 @@ def build_server() -> QwenServer:
         engine = ls.sync_engine(path)
         if engine is not None:
             engine.document_opened(path, d.text)
+        ls.next_edits.opened(path, d.text)
         if path is not None and ls.roots is not None:
             ls.roots.overlay(path, _indexable(d.text))
 
@@ -165,6 +167,7 @@ def build_server() -> QwenServer:
         engine = ls.sync_engine(path)
         if engine is not None:
             engine.document_changed(path, doc.text, line)
+        ls.next_edits.changed(path, doc.text)
         if path is not None and ls.roots is not None:
             ls.roots.overlay(path, _indexable(doc.text))
 
@@ -183,6 +186,7 @@ def build_server() -> QwenServer:
         engine = ls.sync_engine(path)
         if engine is not None:
             engine.document_closed(path)
+        ls.next_edits.closed(path)
         if path is not None and ls.roots is not None:
             ls.roots.overlay(path, None)
 
@@ -207,6 +211,10 @@ def build_server() -> QwenServer:
         return types.InlineCompletionList(
             items=[types.InlineCompletionItem(insert_text=i.text, range=_range(ls, text, i)) for i in result.items]
         )
+
+    @ls.feature(next_edit.METHOD)
+    async def next_edit_request(ls: QwenServer, params: Any) -> dict:
+        return await ls.next_edits.request(params)
 
     @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: QwenServer, params: types.CompletionParams) -> types.CompletionList:

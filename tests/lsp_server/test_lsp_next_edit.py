@@ -1,0 +1,53 @@
+"""``qwenpair/nextEdit`` over the real server (docs/lsp.md, "Next edits"): the user renames a
+parameter on line 1 and the server proposes the matching change on line 2, as a jump from
+line 1 and as an inline item with a replacing range on line 2; a secret file gets none.
+
+The model is a scripted GGUF (``scripted_chat_model``: real llama.cpp, weights chosen so that
+its greedy answer after the next-edit prompt's last token is the updated window).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from conftest import fast_options
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
+from scripted_chat_model import scripted_gguf  # noqa: E402
+
+ORIGINAL = "def scale(width):\n    return width * 3\n"
+ANSWER = "def scale(w):\n    return w * 3"  # distinct tokens: a bigram chain can say it
+LINE_2 = {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 20}}
+
+
+def test_rename_then_next_edit_jump_and_inline(start, workspace, tiny_model):
+    from model.tokenizer import load_fast_tokenizer
+
+    model = scripted_gguf(tiny_model, ANSWER, after=load_fast_tokenizer().encode("updated/pkg/scale.py\n").ids[-1])
+    path = workspace / "pkg" / "scale.py"
+    path.write_text(ORIGINAL)
+    wire = start()
+    wire.initialize(workspace, fast_options(model))
+    uri = wire.open(path)
+    wire.wait_ready()
+    for k, typed in enumerate(["", "w"]):  # "width" deleted, then "w" typed: one edit in the history
+        wire.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": 2 + k},
+            "contentChanges": [{"range": {"start": {"line": 0, "character": 10},
+                                          "end": {"line": 0, "character": 15 if k == 0 else 10}}, "text": typed}]})
+
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
+    assert got["kind"] == "jump", got
+    assert got["edits"] == [{"range": LINE_2, "newText": "    return w * 3"}]
+    assert got["jump"] == {"line": 1, "character": 0} and got["item"] is None
+
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}})
+    assert got["kind"] == "inline"
+    assert got["item"] == {"insertText": "    return w * 3", "range": LINE_2,
+                           "command": {"title": "next edit", "command": "qwenpair.nextEdit"}}
+
+    secret = wire.open(workspace / ".env")
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": secret}, "position": {"line": 0, "character": 0}})
+    assert got["kind"] == "none" and "secret file" in got["reason"] and got["edits"] == []
+    assert wire.shutdown_and_exit() == 0
