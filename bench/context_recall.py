@@ -153,15 +153,28 @@ def measure_sites(session, root: Path, sites: list[Site]) -> tuple[list[dict], l
         ws.set_overlay(path, text)  # the open document, as the server keeps it
         engine.context.forget(path)  # each site is a fresh cursor line, not the same one retyped
         t0 = time.perf_counter()
-        prompt, _, _ = engine.build_prompt(CompletionRequest(path, text, site.line, site.col))
+        prompt, explain, _ = engine.build_prompt(CompletionRequest(path, text, site.line, site.col))
         t1 = time.perf_counter()
         ws.retrieve(path, text, site.line, site.col)
         t2 = time.perf_counter()
         ws.clear_overlay(path)
         context_ms.append(1000 * (t1 - t0))
         retrieve_ms.append(1000 * (t2 - t1))
-        rows.append({"site": site, "engine": recalled(prompt, site), "prompt_chars": len(prompt)})
+        hit = recalled(prompt, site)
+        rows.append({"site": site, "engine": hit, "why": "" if hit else why_missed(explain, site)})
     return rows, context_ms, retrieve_ms
+
+
+def why_missed(explain, site: Site) -> str:
+    """What ``--explain`` said about the callee's definition: the reason of the entry whose
+    span (``path:first-last``, 1-based) holds its line, shortened to its kind; or that no
+    entry did (retrieval never offered it)."""
+    for e in explain:
+        path, _, span = e.source.rpartition(":")
+        first, _, last = span.partition("-")
+        if path == site.def_path and first.isdigit() and last.isdigit() and int(first) <= site.def_line + 1 <= int(last):
+            return f"{e.kind}: {e.reason.split(' (')[0]}"
+    return "not among the candidates"
 
 
 def bm25_recall(root: Path, language: str, sites: list[Site]) -> list[bool]:
@@ -209,7 +222,10 @@ def run_repo(src: Path, work: Path, limit: int, seed: int) -> dict:
     n = len(sites)
     engine_recall = sum(r["engine"] for r in rows) / n if n else float("nan")
     bm25_rate = sum(bm25) / n if n else float("nan")
-    misses = [r["site"] for r in rows if not r["engine"]][:5]
+    misses = [r for r in rows if not r["engine"]]
+    reasons: dict[str, int] = {}
+    for r in misses:
+        reasons[r["why"]] = reasons.get(r["why"], 0) + 1
     return {
         "repository": label, "source": str(src), "language": language, "lines": lines,
         "files": stats.files, "windows": stats.windows, "index_build_s": round(build_s, 2),
@@ -219,7 +235,9 @@ def run_repo(src: Path, work: Path, limit: int, seed: int) -> dict:
         "ratio_engine_to_bm25": ratio(engine_recall, bm25_rate),
         "engine_hits": sum(r["engine"] for r in rows), "bm25_hits": sum(bm25),
         "context_build": timing(context_ms), "retrieval": timing(retrieve_ms),
-        "miss_examples": [f"{s.path}:{s.line + 1}:{s.col} {s.name}( -> {s.def_path}:{s.def_line + 1}" for s in misses],
+        "miss_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "miss_examples": [f"{r['site'].path}:{r['site'].line + 1}:{r['site'].col} {r['site'].name}( -> "
+                          f"{r['site'].def_path}:{r['site'].def_line + 1} ({r['why']})" for r in misses[:5]],
     }
 
 
@@ -310,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "figure": "context recall at cross-file call sites: engine prompt vs CrossCodeEval BM25 (issue 16)",
         "unit": "share of call sites whose callee's definition line is in the prompt",
-        "machine": machine(),
+        "machine": {**machine(), "load_average_1m": round(os.getloadavg()[0], 2)},
         "comparison": "ratio_engine_to_bm25 = engine_recall / bm25_recall (same sites, same run)",
         "settings": {"sites_per_repo": limit, "seed": args.seed, "budget_tokens": _default_budget(),
                      "bm25": {"window": recall_bm25.WINDOW, "stride": recall_bm25.STRIDE, "top": recall_bm25.TOP,
