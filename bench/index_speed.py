@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -46,6 +45,8 @@ ROOT_DIR = Path(__file__).resolve().parents[1]
 BENCH_NICE = 0
 if str(ROOT_DIR) not in sys.path:
     sys.path.insert(0, str(ROOT_DIR))
+
+from bench.common import machine, median, percentile  # noqa: E402
 
 
 # -- phases that run in their own process (clean RSS and a real restart) -------------------
@@ -140,11 +141,6 @@ def raw_parse(root: Path, rels: list[str]) -> dict:
             "cpu_seconds": time.process_time() - cpu_started}
 
 
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
 def copy_subset(src: Path, dst: Path, count: int, seed: int = 3) -> list[str]:
     from repo_index.languages import language_for
     from repo_index.rules import PathRules
@@ -192,8 +188,8 @@ def bench_save(src: Path, work: Path) -> dict:
                 assert stats.files_indexed == 1
             ws.clear_overlay(big)
             times = times[5:]  # the first saves warm caches (parser, SQLite pages)
-            results[mode] = {"samples": len(times), "p50_ms": 1000 * statistics.median(times),
-                             "p95_ms": 1000 * percentile(times, 0.95)}
+            results[mode] = {"samples": len(times), "p50_ms": 1000 * median(times),
+                             "p95_ms": 1000 * percentile(times, 95)}
     return results
 
 
@@ -223,8 +219,8 @@ def bench_retrieval(root: Path, cache: Path, indexed: list[str]) -> dict:
                 times.append(time.perf_counter() - started)
                 counts.append(len(snippets))
             ws.clear_overlay(rel)
-    return {"windows": windows, "queries": len(times), "p50_ms": 1000 * statistics.median(times),
-            "p95_ms": 1000 * percentile(times, 0.95), "mean_snippets": statistics.mean(counts)}
+    return {"windows": windows, "queries": len(times), "p50_ms": 1000 * median(times),
+            "p95_ms": 1000 * percentile(times, 95), "mean_snippets": statistics.mean(counts)}
 
 
 def bench_retrieval_small(src: Path, work: Path, files: int = 1000) -> dict:
@@ -305,21 +301,13 @@ def _index_cpu(ws) -> float:
     return time.process_time() + sum(_proc_cpu_seconds(pid) for pid in pids)
 
 
-def machine() -> dict:
+def index_machine() -> dict:
+    """``bench.common.machine`` plus what the index's speed depends on."""
     import numpy
     import tree_sitter
 
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "platform": platform.platform(), "cpu": model, "cores": len(os.sched_getaffinity(0)),
-        "load_average_at_start": os.getloadavg(), "python": platform.python_version(),
+        **machine(), "cores": len(os.sched_getaffinity(0)), "load_average_at_start": os.getloadavg(),
         "tree_sitter": getattr(tree_sitter, "__version__", "?"), "numpy": numpy.__version__,
     }
 
@@ -341,7 +329,7 @@ def main() -> None:
         print(json.dumps(phase_build(str(args.root), args.cache)))
         return
     parts = set(args.only.split(","))
-    info = machine()
+    info = index_machine()
     figures: list[dict] = []
     details: dict = {"repeat": args.repeat, "worker_nice": BENCH_NICE}
     tree: dict = {"root": str(args.root), "quick": args.quick}
@@ -378,9 +366,9 @@ def main() -> None:
             details["checkout"] = runs
             seconds = [run["seconds"] if run["consistent"] else float("inf") for run in runs]
             figures.append(_figure("index consistent after a 1,000-file checkout (median)",
-                                   statistics.median(seconds), "s", ("<=", 3)))
+                                   median(seconds), "s", ("<=", 3)))
             figures.append(_figure("checkout: share of the cores the index was given (median)",
-                                   statistics.median(run["cpu_share"] for run in runs), "ratio", None))
+                                   median([run["cpu_share"] for run in runs]), "ratio", None))
     report = {"benchmark": "repo_index/index_speed", "machine": info, "tree": tree, "figures": figures,
               "details": details}
     text = json.dumps(report, indent=2)

@@ -52,10 +52,15 @@ def test_a_missing_golden_file_says_how_to_write_it(tmp_path, monkeypatch):
         check_text(tmp_path / "absent.txt", "x\n")
 
 
-def test_known_bad_case_xfails_until_it_matches(tmp_path, monkeypatch):
+def known_bad(tmp_path, monkeypatch, first_line: str):
     monkeypatch.delenv(ENV, raising=False)
     path = tmp_path / "bad.txt"
-    path.write_text("expected_failure: the filter keeps the duplicate brace\nright\n", encoding="utf-8")
+    path.write_text(f"{first_line}\nright\n", encoding="utf-8")
+    return path
+
+
+def test_known_bad_case_xfails_until_it_matches(tmp_path, monkeypatch):
+    path = known_bad(tmp_path, monkeypatch, "expected_failure: the filter keeps the duplicate brace")
     with pytest.raises(pytest.xfail.Exception, match="duplicate brace"):
         check_text(path, "wrong\n")
     with pytest.raises(pytest.fail.Exception, match="now matches .* remove that line"):
@@ -67,8 +72,6 @@ def test_known_bad_case_xfails_until_it_matches(tmp_path, monkeypatch):
 
 
 def test_known_bad_needs_a_reason(tmp_path, monkeypatch):
-    monkeypatch.delenv(ENV, raising=False)
-    path = tmp_path / "bad.txt"
-    path.write_text("expected_failure:\nright\n", encoding="utf-8")
+    path = known_bad(tmp_path, monkeypatch, "expected_failure:")
     with pytest.raises(pytest.fail.Exception, match="must say why"):
         check_text(path, "wrong\n")
