@@ -109,7 +109,7 @@ def backend_format(backend: object) -> PromptFormat:
     said = getattr(model, "warnings", None)
     if note and isinstance(said, list) and note not in said:
         said.append(note)
-        logging.getLogger("qwenpair.model").warning("%s", note)
+        logging.getLogger("qwenpair.model").info("%s", note)  # the CLI and the server show it to the user
     return fmt
 
 

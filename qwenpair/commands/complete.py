@@ -157,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
         engine.close()
         close_index()
         backend.close()
-    for w in result.warnings:
+    # The model's own notes (e.g. no <|file_sep|>: file-level prompts), then this completion's.
+    for w in [*getattr(backend, "warnings", []), *result.warnings]:
         warn(w)
     if args.json:
         json.dump(
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         _print_explain(result.explain)
     ran.model, ran.generations = backend.name, recorder.generations
+    ran.file_level = not engine.prompt_format.repo_level
     ran.test_model = args.model == "auto" and model_ref != _default_gguf()
     if not result.text:
         print(f"qwenpair: {complete_report.empty_reason(ran)}", file=sys.stderr)

@@ -50,6 +50,7 @@ class Run:
     index_s: float = 0.0
     index: object = None  # repo_index IndexStats
     generations: list = field(default_factory=list)
+    file_level: bool = False  # the model's prompts have no repository part (no repo tokens)
 
 
 def empty_reason(run: Run) -> str:
@@ -75,7 +76,7 @@ def print_summary(result, run: Run, out=None) -> None:
         reread = f", {build.files_indexed} re-read" if build is not None else ""
         lines.append(f"  workspace  {st.root}: {st.files} files, {st.symbols} symbols indexed{reread}, "
                      f"{run.index_s * 1000:.0f} ms")
-    lines.extend(_context_lines(result))
+    lines.extend(_context_lines(result, run))
     lines.append(_model_line(result, run))
     lines.append(_filter_line(result, run))
     if run.test_model:
@@ -86,11 +87,13 @@ def print_summary(result, run: Run, out=None) -> None:
     print("\n".join(lines), file=out)
 
 
-def _context_lines(result) -> list[str]:
+def _context_lines(result, run: Run) -> list[str]:
     snippets = [e for e in result.explain if e.kind == "snippet"]
     local = [e for e in result.explain if e.kind in ("local", "document")]
     budget = [e for e in result.explain if e.kind == "budget"]
-    lines = [f"  context    {len(snippets)} snippet{'s' * (len(snippets) != 1)} from other files"
+    other = (f"{len(snippets)} snippet{'s' * (len(snippets) != 1)} from other files" if not run.file_level
+             else "no other files (this model's prompts are file-level: see the warning above)")
+    lines = [f"  context    {other}"
              f" + {', '.join(e.reason.split(' (')[0] for e in local) or 'no text of this file'};"
              f" prompt {result.prompt_tokens} tokens{_cached(result)}"]
     for e in snippets[:SHOWN_SNIPPETS]:
