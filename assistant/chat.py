@@ -14,11 +14,13 @@ pass the same rule. Knows nothing of LSP or the terminal; the server and the CLI
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import large_document
 from assistant.chat_errors import Interrupted, Refused
 from assistant.chat_format import ChatFormat
 from assistant.chat_prompt import (
@@ -110,11 +112,17 @@ class ChatEngine:
         budget = self._prompt_budget(answer_tokens)
         question = question.strip()
         fixed = self._count(question) + TEMPLATE_TOKENS
+        note = None
+        if text is not None and large_document.is_large(text):  # the selection and the lines around it
+            first, text, note = large_document.chat_window(text, selection)
+            selection = (selection[0] - first, selection[1] - first) if selection is not None else None
         region = self._region(path, text, selection) if path is not None else None
         if region is not None and selection is not None:
             self._check_chat_selection(region, budget - fixed)
         reserve = min(self.config.history_tokens, budget // 3) if history else 0
         context = self._builder.build(region, self._snippets(region, path), diagnostics, max(0, budget - fixed - reserve))
+        if note is not None:
+            context.warnings.insert(0, note)
         context_tokens = self._count(context.text)
         content = f"{context.text}\n\n{question}" if context.text else question
         kept, dropped = trim_history(history, min(self.config.history_tokens, budget - fixed - context_tokens), self._count)
@@ -171,6 +179,10 @@ class ChatEngine:
         """The prompt ``edit`` would send (refusals included), without calling the model."""
         if not instruction.strip():
             raise Refused("the instruction is empty: say what to change, e.g. -m 'add type hints'")
+        note = None
+        if large_document.is_large(text):  # the prompt of ``edit`` on the window (see there)
+            first, text, note = large_document.chat_window(text, (start_line, end_line))
+            start_line, end_line = start_line - first, end_line - first
         region = self._region(path, text, (start_line, end_line))
         check_range(region.lines, start_line, end_line, path)
         selected = self._count(region.selected_text())
@@ -187,6 +199,8 @@ class ChatEngine:
         used = self._count(core) + TEMPLATE_TOKENS
         snippets = self._snippets(region, path)
         context = self._builder.build(region, snippets, diagnostics, max(0, budget - used), include_selection=False)
+        if note is not None:
+            context.warnings.insert(0, note)
         messages = [ChatMessage("user", edit_message(context.text, region, instruction))]
         return ChatPrompt(self._render(messages, context), messages, context, answer_tokens)
 
@@ -207,6 +221,15 @@ class ChatEngine:
 
         Raises ``Refused`` (bad input, policy), ``UnusableAnswer`` (no edit in the answer),
         ``Interrupted`` (cancelled)."""
+        if large_document.is_large(text):  # made on the window, moved back to the document's lines
+            first, window, note = large_document.chat_window(text, (start_line, end_line))
+            proposal = self.edit(instruction, path=path, text=window, start_line=start_line - first,
+                                 end_line=end_line - first, version=version, diagnostics=diagnostics,
+                                 on_text=on_text, cancel=cancel)
+            return dataclasses.replace(
+                proposal, start_line=proposal.start_line + first, end_line=proposal.end_line + first,
+                first_line=first, document=text, diff=large_document.shift_diff(proposal.diff, first),
+                warnings=[note, *proposal.warnings])
         prompt = self.edit_prompt(
             instruction, path=path, text=text, start_line=start_line, end_line=end_line, diagnostics=diagnostics
         )

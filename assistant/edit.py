@@ -21,6 +21,7 @@ from pathlib import Path
 from assistant.chat_errors import Refused, StaleEdit
 from assistant.chat_prompt import Region, fenced, split_lines
 from assistant.edit_parse import parse_edit
+from assistant.large_document import line_start
 from repo_index import syntax_errors
 
 
@@ -39,27 +40,36 @@ class EditProposal:
     base_text: str = ""  # the whole document the edit was made for
     raw: str = ""  # the model's answer as it came
     form: str = ""  # how the answer was read: fenced, search_replace or whole
+    # An edit in a document over the size cap is made on a window of it (large_document.py):
+    # base_text is then the window, starting at the document's line ``first_line``, and
+    # ``document`` the whole text (the same object, not a copy).
+    first_line: int = 0
+    document: str = ""
 
     def replace_range(self) -> tuple[int, int, int, int]:
         """(start line, start col, end line, end col), 0-based, cols in code points: the
-        range of ``base_text`` that ``new_text`` replaces (an LSP TextEdit's range)."""
-        lines = split_lines(self.base_text)
-        if self.end_line < len(lines) or not lines:
+        range of the document that ``new_text`` replaces (an LSP TextEdit's range)."""
+        lines, first = split_lines(self.base_text), self.first_line
+        if self.end_line - first < len(lines) or not lines:
             return self.start_line, 0, self.end_line, 0
         last = lines[-1]
         if last.endswith("\n"):
-            return self.start_line, 0, len(lines), 0
-        return self.start_line, 0, len(lines) - 1, len(last)
+            return self.start_line, 0, first + len(lines), 0
+        return self.start_line, 0, first + len(lines) - 1, len(last)
 
     def new_document(self, current: str | None = None) -> str:
         """The document with the edit applied; ``StaleEdit`` if ``current`` is not the text
         the edit was made for."""
-        if current is not None and current != self.base_text:
+        if current is not None and current != (self.document or self.base_text):
             raise StaleEdit(
                 f"{self.path.name} changed after the edit was proposed; ask for the edit again"
             )
-        lines = split_lines(self.base_text)
-        return "".join(lines[: self.start_line]) + self.new_text + "".join(lines[self.end_line :])
+        lines, first = split_lines(self.base_text), self.first_line
+        window = "".join(lines[: self.start_line - first]) + self.new_text + "".join(lines[self.end_line - first :])
+        if not self.document:
+            return window
+        at = line_start(self.document, first)
+        return self.document[:at] + window + self.document[at + len(self.base_text) :]
 
 
 def check_range(lines: list[str], start: int, end: int, path: Path) -> None:

@@ -6,6 +6,8 @@ lines around the cursor only (``window``), and its items are moved back to the d
 line numbers (``shift``). ``line_start`` finds a line without splitting the text, so a
 position in a 50 MB document costs no per-line objects. ``read_window`` is the same for a
 file on disk, read line by line: ``qwenpair complete`` in a 200 MB file holds only the window.
+A chat or an edit in a large document sees the selection and the lines around it
+(``chat_window``); an edit made on that window is moved back with ``moved_proposal``.
 
 What it is not: the completion pipeline itself (``engine``), which runs unchanged on the window.
 """
@@ -13,11 +15,13 @@ What it is not: the completion pipeline itself (``engine``), which runs unchange
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
+from assistant.chat_errors import Refused
 from assistant.request import CompletionItem, CompletionRequest
 from assistant.streaming import settle
 
@@ -53,6 +57,23 @@ def line_start(text: str, line: int) -> int:
             return pos
         seen, pos = seen + found, end
     return text.rfind("\n") + 1
+
+
+def offset_after(text: str, pos: int, lines: int) -> int:
+    """Offset of the start of the ``lines``-th line after the one holding ``pos`` (``len(text)``
+    when the text ends first), counted in steps like ``line_start``."""
+    if lines <= 0:
+        return pos
+    seen, n = 0, len(text)
+    while pos < n:
+        end = min(n, pos + _STEP)
+        found = text.count("\n", pos, end)
+        if seen + found >= lines:
+            for _ in range(lines - seen):
+                pos = text.index("\n", pos) + 1
+            return pos
+        seen, pos = seen + found, end
+    return n
 
 
 def line_at(text: str, line: int) -> tuple[int, str, int]:
@@ -116,6 +137,48 @@ def too_large_note(chars: int) -> str:
     return (f"the document is {chars / 1e6:.1f} MB, over the {LARGE_DOCUMENT_CHARS / 1e6:.0f} MB cap: "
             f"file-level context from the {WINDOW_LINES} lines on each side of the cursor only "
             "(docs/configuration.md, \"Large documents\")")
+
+
+def chat_window(text: str, selection: tuple[int, int] | None) -> tuple[int, str, str]:
+    """(first line, window, note) of a large document for a chat or an edit: the selected lines
+    [start, end) whole (the start of the file without one) and up to ``WINDOW_LINES`` lines,
+    at most ``WINDOW_CHARS`` characters, on each side, cut at line breaks. A selection itself
+    over the size cap is refused: no prompt could hold it."""
+    last = line_count(text) - 1
+    start, end = selection or (0, 0)
+    start = min(max(0, start), last)
+    end = max(start, end)
+    s_off = line_start(text, start)
+    e_off = offset_after(text, s_off, end - start)
+    if e_off - s_off > LARGE_DOCUMENT_CHARS:
+        raise Refused(f"the selection is {(e_off - s_off) / 1e6:.1f} MB, too much for one request; "
+                      "select less (one function or class at a time)")
+    first = max(0, start - WINDOW_LINES)
+    lo = line_start(text, first)
+    if s_off - lo > WINDOW_CHARS:  # long lines before: keep the whole lines nearest the selection
+        nl = text.find("\n", s_off - WINDOW_CHARS, s_off)
+        lo = nl + 1 if nl != -1 else s_off
+        first = start - text.count("\n", lo, s_off)
+    hi = offset_after(text, e_off, WINDOW_LINES)
+    if hi - e_off > WINDOW_CHARS:
+        nl = text.rfind("\n", e_off, e_off + WINDOW_CHARS)
+        hi = nl + 1 if nl != -1 else e_off
+    window = text[lo:hi]
+    shown = window.count("\n") + (0 if window.endswith("\n") else 1)
+    note = (f"the document is {len(text) / 1e6:.1f} MB, over the {LARGE_DOCUMENT_CHARS / 1e6:.0f} MB cap: "
+            f"only its lines {first + 1}-{first + shown} were used (docs/configuration.md, \"Large documents\")")
+    return first, window, note
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@", re.MULTILINE)
+
+
+def shift_diff(diff: str, first: int) -> str:
+    """A unified diff of a window whose first line is the document's ``first``, with its hunk
+    headers moved to the document's line numbers."""
+    if not first:
+        return diff
+    return _HUNK.sub(lambda m: f"@@ -{int(m[1]) + first}{m[2] or ''} +{int(m[3]) + first}{m[4] or ''} @@", diff)
 
 
 def read_window(path: Path, line: int, lines: int = WINDOW_LINES) -> tuple[str, int, int]:
