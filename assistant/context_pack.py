@@ -47,7 +47,7 @@ def pack(snippets: Sequence[Snippet], current: str, budget: int, count: Callable
             explain.append(ExplainEntry("dropped", where(s), f"dropped: {s.reason}", 0))
     cost_full = {id(s): count(s.text) + _OVERHEAD for s in pool}
     cost_brief = {id(s): (count(s.brief) + _OVERHEAD if s.brief else cost_full[id(s)]) for s in pool}
-    definitions = [s for s in pool if s.kind == "definition"]
+    definitions = sorted((s for s in pool if s.kind == "definition"), key=lambda s: (s.tier, -s.score))
     others = [s for s in pool if s.kind != "definition"]
     form: dict[int, str] = {}  # id -> "brief" | "full"
     used = 0

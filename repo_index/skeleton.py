@@ -91,7 +91,9 @@ def definition_text(d: Definition, lines: Sequence[str], members: Sequence[Defin
     previous = None
     for r in rows:
         if previous is not None and r > previous + 1:
-            out.append(_indent_of(lines[previous] if _indent_of(lines[r]) == "" else lines[r]) + "...")
+            closing_doc = d.doc_start <= previous < d.doc_end and r == d.doc_end - 1
+            if not closing_doc and any(line.strip() for line in lines[previous + 1:r]):
+                out.append(_indent_of(lines[previous] if _indent_of(lines[r]) == "" else lines[r]) + "...")
         out.append(lines[r])
         previous = r
     if previous is not None and previous < end - 1:
