@@ -69,6 +69,7 @@ class QwenServer(BackgroundWork, LanguageServer):
         self.model_state = "none"  # none, loading, ready, failed
         self.load_wait = LoadWait()  # completions asked for while the model loads
         self.model_problem = ""
+        self._model_notes: set[str] = set()  # the models' warnings already shown
         self.last_latency_ms: float | None = None
         self.last_engine_ms: float | None = None
         self.log_path: Path | None = None
@@ -299,7 +300,16 @@ class QwenServer(BackgroundWork, LanguageServer):
         self.last_latency_ms = round(1000 * total, 1) if total is not None else round(self.last_engine_ms, 1)
         for warning in result.warnings:
             log.info("completion: %s", warning)
+        self._show_model_notes(engine)
         return result
+
+    def _show_model_notes(self, engine) -> None:
+        """The model's warnings (e.g. no <|file_sep|>: prompts are file-level), each shown once."""
+        model = getattr(engine.backend, "inner", engine.backend)
+        for note in list(getattr(model, "warnings", ())):
+            if note not in self._model_notes:
+                self._model_notes.add(note)
+                self.show(types.MessageType.Warning, f"qwenpair: {note}")
 
     # -- chat ----------------------------------------------------------------------------
     def chat_engine(self, path: Path | None) -> ChatEngine:
