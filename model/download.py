@@ -9,7 +9,8 @@ per-process temporary file and starts over), check size and SHA-256, and only th
 it to its final name: a half file never sits under the name the loader looks for. With no
 network the error names the exact file and where to put it; on a disk too full for the rest
 (or under ``ulimit -f``) it names the directory, how much more is needed and what is free,
-and keeps the ``.part`` for the resume.
+and keeps the ``.part`` for the resume. A models directory that cannot be written (read-only,
+no permission) is said before anything is downloaded, naming it and QWENPAIR_MODELS_DIR.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from model.loader import local_path
 CHUNK = 1 << 20
 #: errno values that mean "no room to write": a full disk, a quota, a file-size limit (ulimit -f).
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+#: errno values that mean "this directory cannot be written at all".
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,13 @@ def _no_room(spec: registry.ModelSpec, part: Path, size: int | None, why: str) -
         f"no room to download {part.name.removesuffix('.part')} into {part.parent}: {why}; {need}, {free} free there. "
         f"Free some space (or set QWENPAIR_MODELS_DIR to a disk with room) and run `qwenpair model pull "
         f"{spec.name}` again: the {_mb(have)} already in {part.name} are kept and the download resumes"
+    )
+
+
+def _not_writable(directory: Path, exc: OSError) -> DownloadError:
+    return DownloadError(
+        f"cannot write into {directory} ({exc.strerror or exc}): the models directory must be writable. "
+        "Make it writable, or set QWENPAIR_MODELS_DIR to a writable directory, and pull again; nothing was written"
     )
 
 
@@ -138,7 +148,12 @@ def pull(name: str, quant: str | None = None, *, revision: str = "main", quiet: 
     if target.exists() and (size is None or target.stat().st_size == size):
         if sha is None or _sha256(target) == sha:
             return PullResult(target, target.stat().st_size, sha, True)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(target.parent, os.W_OK):  # access(2) says EROFS for root too
+            raise PermissionError(errno.EACCES, "not writable", str(target.parent))
+    except OSError as exc:
+        raise _not_writable(target.parent, exc) from exc
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     try:
@@ -153,6 +168,8 @@ def pull(name: str, quant: str | None = None, *, revision: str = "main", quiet: 
         if exc.errno in _NO_SPACE:  # URLError is an OSError without errno: not this
             why = "a file-size limit (ulimit -f) was reached" if exc.errno == errno.EFBIG else "the disk is full"
             raise _no_room(spec, part, size, why) from exc
+        if exc.errno in _NOT_WRITABLE:
+            raise _not_writable(target.parent, exc) from exc
         have = part.stat().st_size if part.exists() else 0
         raise DownloadError(
             f"downloading {spec.gguf_repo}/{filename} stopped after {have:,} bytes ({exc}); "
