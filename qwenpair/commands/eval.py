@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from qwenpair.commands import eval_nes
 from qwenpair.commands.common import add_model_options
 
 
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=lambda _a: (parser.print_help(sys.stderr), 2)[1])
     _repo_parser(actions)
     _humaneval_parser(actions)
+    eval_nes.add_parser(actions)  # next edits (qwenpair/commands/eval_nes.py)
 
 
 def _repo_parser(actions) -> None:
