@@ -165,16 +165,24 @@ def test_editor_text_and_sample():
     assert picked == sample(list(reversed(sites)), 10, seed=3) and len(picked) == 10 == len(set(picked))
 
 
-def test_harness_on_a_synthetic_package(tmp_path):
-    root = write(tmp_path / "src" / "pkg", PY_REPO)
-    out = tmp_path / "recall.json"
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    """The whole harness, once, on the synthetic package: (report, JSON file, package root)."""
+    tmp = tmp_path_factory.mktemp("recall")
+    root = write(tmp / "src" / "pkg", PY_REPO)
+    out = tmp / "recall.json"
     report = context_recall.main(["--repo", str(root), "--no-large", "--sites", "300", "--out", str(out)])
+    return report, out, root
+
+
+def test_harness_report_and_its_arithmetic(harness):
+    report, out, root = harness
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     assert {"figure", "unit", "machine", "comparison", "results"} <= set(report)
     (r,) = report["results"]
     assert r["language"] == "python" and r["call_sites_found"] == 6 and r["sites"] == 6
-    # Every definition here is a few tokens and used at the cursor: a 2,048-token prompt holds it.
-    assert r["engine_hits"] == 6 and r["engine_recall"] == 1.0
+    assert r["engine_recall"] == round(r["engine_hits"] / 6, 3)
+    assert sum(r["miss_reasons"].values()) == 6 - r["engine_hits"]
     # BM25's query is the 10 lines before the cursor; count its hits independently.
     sites = sorted(python_sites(root))
     files = {rel: (root / rel).read_text().split("\n") for rel in PY_REPO}
@@ -185,5 +193,13 @@ def test_harness_on_a_synthetic_package(tmp_path):
         hits = index.search(recall_bm25.query_for(lines, s.line, s.col), exclude_path=s.path)
         expected += recall_bm25.covers(recall_bm25.retrieved_spans(hits), s.def_path, s.def_line)
     assert r["bm25_hits"] == expected and r["bm25_recall"] == round(expected / 6, 3)
-    assert r["ratio_engine_to_bm25"] == (round(1.0 / (expected / 6), 2) if expected else None)
+    ratio = r["engine_hits"] / expected if expected else None
+    assert r["ratio_engine_to_bm25"] == (round(ratio, 2) if ratio is not None else None)
     assert r["context_build"]["n"] == 6 and r["context_build"]["p50_ms"] > 0
+
+
+def test_engine_recalls_every_definition_in_a_small_package(harness):
+    """Every callee here is a few tokens, resolved through an import and used at the cursor:
+    a 2,048-token prompt has room for all. A miss names the explain entry (or its absence)."""
+    (r,) = harness[0]["results"]
+    assert r["engine_hits"] == 6, r["miss_examples"]
