@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import large_document
@@ -26,44 +24,21 @@ from assistant.cache import CachedCompletion, CompletionCache
 from assistant.config import EngineConfig
 from assistant.context import ContextBuilder, Retriever
 from assistant.document import clamp_cursor, lines_of
+from assistant.growth import Growth, Sizer
 from assistant.latency import LatencyModel
-from assistant.postprocess import (
-    CompletionContext,
-    ModeLimits,
-    Shown,
-    Step,
-    cover_closers,
-    decide_line_mode,
-    shape_completion,
-)
-from assistant.request import CompletionItem, CompletionRequest, CompletionResult, ExplainEntry
+from assistant.open_documents import DOCUMENT_WINDOW, OpenDocuments
+from assistant.postprocess import CompletionContext, ModeLimits, Shown, Step, cover_closers, decide_line_mode, shape_completion
+from assistant.ranking import filter_explain, item_at, rank, refusal
+from assistant.request import CompletionRequest, CompletionResult, ExplainEntry
 from assistant.scheduler import Scheduler, Superseded
 from assistant.streaming import FirstLine, settle
 from model.backends.base import Backend, GenerationRequest
 from model.registry import backend_format
-from repo_index import Snippet, syntax_errors
+from repo_index import Snippet
 
 #: A path policy answers (allowed, reason) for "may this file, with this text, enter a prompt"
 #: (``repo_index.SourcePolicy``: the text is scanned whole for secrets; docs/security.md).
 PathPolicy = Callable[[Path, str | None], tuple[bool, str]]
-
-#: How many other documents (open or recently edited) may lend context.
-OTHER_DOCUMENTS = 4
-#: Lines of another document shown around its last edit.
-DOCUMENT_WINDOW = 20
-#: Bounds on the documents kept for that context, oldest dropped first (issue 18 finding 3:
-#: every document ever opened used to stay whole). A closed document keeps only the lines
-#: around its last edit; an open one shares its text with the editor's copy.
-MAX_TRACKED_DOCUMENTS = 32
-MAX_TRACKED_CHARS = 32_000_000
-
-
-@dataclass
-class _Doc:
-    text: str
-    last_line: int = 0  # in ``text``
-    first_line: int = 0  # the document's line that ``text`` starts with (a window of it)
-
 
 class CompletionEngine:
     def __init__(
@@ -95,57 +70,34 @@ class CompletionEngine:
             naive_layout=self.config.naive_layout,
             fmt=self.prompt_format,
         )
-        self._docs: OrderedDict[Path, _Doc] = OrderedDict()
-        self._docs_lock = threading.Lock()
-        self._tracked_chars = 0
-        self._last_prompt = ""
-        self._chars_per_token = 3.0
+        self.documents = OpenDocuments()  # other documents lending context
+        self._docs = self.documents.docs
+        self.sizer = Sizer(self.latency)  # full prompt or cold-sized (assistant/growth.py)
+        self.growth = Growth()  # the full prompt grown into the KV cache between requests
         self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0,
                          "speculative": 0}
 
     # -- documents ----------------------------------------------------------------------
     def document_opened(self, path: Path, text: str, line: int = 0) -> Future | None:
         """Track the document and pre-fill, in the background, the stable part of the prompt
-        for a cursor on ``line`` (what stays fixed while the user types on that line)."""
-        with self._docs_lock:
-            self._track(path, text, line)
+        for a cursor on ``line`` (what stays fixed while the user types on that line); then
+        grow it to the full budget (assistant/growth.py)."""
+        self.documents.changed(path, text, line)
         if large_document.is_large(text) or not self._allowed(path, text)[0]:
             return None  # a large document has no prefill: completions in it use a window
         lines = text.split("\n")
         end = len(lines[line]) if 0 <= line < len(lines) else 0
         request = CompletionRequest(path, text, line, end)  # typing usually happens at a line's end
-        return self.scheduler.submit_background(f"prefill:{path}", lambda cancel: self._prefill(request, cancel))
+        done = self.scheduler.submit_background(f"prefill:{path}", lambda cancel: self._prefill(request, cancel))
+        self._queue_growth(request)
+        return done
 
     def document_changed(self, path: Path, text: str, line: int | None = None) -> None:
-        with self._docs_lock:
-            doc = self._docs.get(path)
-            if line is None:
-                line = doc.first_line + doc.last_line if doc is not None else 0
-            self._track(path, text, line)
+        self.documents.changed(path, text, line)
 
     def document_closed(self, path: Path) -> None:
         self.context.forget(path)
-        with self._docs_lock:  # a recently edited document still helps: keep its lines near the edit
-            doc = self._docs.get(path)
-            if doc is not None:
-                self._track(path, doc.text, doc.first_line + doc.last_line, keep=DOCUMENT_WINDOW, offset=doc.first_line)
-
-    def _track(self, path: Path, text: str, line: int, keep: int | None = None, offset: int = 0) -> None:
-        """Keep ``text`` (whose first line is the document's ``offset``) as ``path``'s, the most
-        recent; only the ``keep`` lines on each side of ``line`` when given or when the text is
-        over the size cap. The oldest go past the bounds. The caller holds ``_docs_lock``."""
-        first = offset
-        if keep is not None or large_document.is_large(text):
-            start, text, _ = large_document.window(text, line - offset, 0, keep or DOCUMENT_WINDOW)
-            first += start
-        old = self._docs.pop(path, None)
-        if old is not None:
-            self._tracked_chars -= len(old.text)
-        self._docs[path] = _Doc(text, max(0, line - first), first)
-        self._tracked_chars += len(text)
-        while len(self._docs) > 1 and (len(self._docs) > MAX_TRACKED_DOCUMENTS or self._tracked_chars > MAX_TRACKED_CHARS):
-            _, dropped = self._docs.popitem(last=False)
-            self._tracked_chars -= len(dropped.text)
+        self.documents.closed(path)
 
     # -- requests -----------------------------------------------------------------------
     def complete(self, request: CompletionRequest) -> Future:
@@ -207,7 +159,7 @@ class CompletionEngine:
         """The exact prompt a completion at this cursor would send, without generating."""
         allowed, why = self._allowed(request.path, request.text)
         if not allowed:  # --show-prompt and training refuse exactly as a completion does
-            return "", [], [_refusal(request.path, why)]
+            return "", [], [refusal(request.path, why)]
         probe = clamp_cursor(request.text, request.line, request.col)
         mode = decide_line_mode(
             CompletionContext.from_prefix_suffix(request.text[: probe.offset], request.text[probe.offset :], path=request.path.name),
@@ -227,7 +179,8 @@ class CompletionEngine:
             old, self.backend = self.backend, backend
             self.prompt_format = self.context.fmt = backend_format(backend)  # the new model's family
             self.cache.clear()
-            self._last_prompt = ""
+            self.sizer.last_prompt = ""
+            self.growth.reset()  # nothing grown with the old model is valid
             self.context._counts.clear()
             return old
 
@@ -279,16 +232,14 @@ class CompletionEngine:
             request.text[: probe.offset], request.text[probe.offset :], path=request.path.name, multiline=False
         )
         shown = [cover_closers(t, pp_context) for t in texts if t]
-        items = [_item(s, cursor.line, cursor.col) for s in shown if s.text]
+        items = [item_at(s, cursor.line, cursor.col) for s in shown if s.text]
         warnings = [cursor.warning] if cursor.warning else []
         return CompletionResult(items, "typed" if hit.typed else "hit", warnings=warnings, version=request.version,
                                 stop_reason="first_line" if hit.completion.partial else "")
 
     def _other_documents(self, current: Path) -> list[Snippet]:
         out: list[Snippet] = []
-        with self._docs_lock:
-            docs = [(p, d) for p, d in reversed(self._docs.items()) if p != current][:OTHER_DOCUMENTS]
-        for path, doc in sorted(docs, key=lambda pd: str(pd[0])):  # stable order
+        for path, doc in self.documents.recent(current):
             repo, rel = self._rel_path(path)
             if repo is None or not self._allowed(path, doc.text)[0]:
                 continue
@@ -301,7 +252,7 @@ class CompletionEngine:
             )
         return out
 
-    def _prompt(self, request: CompletionRequest, *, max_new: int, expected_new: int):
+    def _prompt(self, request: CompletionRequest, *, max_new: int, expected_new: int, grow: bool = False):
         cfg = self.config
         cursor = clamp_cursor(request.text, request.line, request.col)
         repo, rel = self._rel_path(request.path)
@@ -317,18 +268,30 @@ class CompletionEngine:
             )
 
         parts = build(full)
-        # Latency-targeted sizing: only the part of the prompt not already in the KV cache costs.
-        shared = _common_prefix(parts.prompt, self._last_prompt)
-        cached_tokens = int(shared / self._chars_per_token)
-        affordable = self.latency.prompt_budget(cfg.latency_target_s, expected_new, cached_tokens)
-        total_tokens = int(len(parts.prompt) / self._chars_per_token)
+        if grow:
+            return cursor, parts
+        # Latency-targeted sizing: only the part of the prompt not already in the KV cache
+        # costs; the full prompt goes whole once grown (assistant/growth.py).
+        cached, total = self.sizer.cached(self.backend, parts.prompt)
+        budget = self.sizer.cold_budget(cfg.latency_target_s, expected_new, cached, total)
         explain = []
-        if total_tokens > affordable and affordable < full:
-            budget = max(64, affordable)
+        if budget is not None and budget < full:
             parts = build(budget)
             explain.append(ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
         parts.explain[:0] = explain
         return cursor, parts
+
+    def _queue_growth(self, request: CompletionRequest) -> None:
+        """Grow the full prompt for this cursor into the KV cache while no request waits."""
+        if self.config.naive_layout or self.config.latency_target_s <= 0:
+            return
+        self.scheduler.submit_background("grow", lambda cancel: self._grow(request, cancel))
+
+    def _grow(self, request: CompletionRequest, cancel: threading.Event) -> str:
+        if not self._allowed(request.path, request.text)[0]:
+            return "stopped"
+        _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0, grow=True)
+        return self.growth.grow(self.backend, parts.prompt[: parts.stable_len], cancel)
 
     def _prefill(self, request: CompletionRequest, cancel: threading.Event) -> int:
         _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0)
@@ -336,7 +299,7 @@ class CompletionEngine:
         if not stable:
             return 0
         n = self.backend.prefill(stable, cancel=cancel)
-        self._last_prompt = stable
+        self.sizer.last_prompt = stable
         return n
 
     def _publish_first_line(self, request: CompletionRequest, shown: Shown, t0: float) -> CompletionResult:
@@ -344,7 +307,7 @@ class CompletionEngine:
         cursor, before, after = self._windows(request)
         self.cache.put(str(request.path), before, after, CachedCompletion(shown.text, partial=True))
         return CompletionResult(
-            items=[_item(shown, cursor.line, cursor.col)], stop_reason="first_line",
+            items=[item_at(shown, cursor.line, cursor.col)], stop_reason="first_line",
             timings={"total_s": time.perf_counter() - t0},
             warnings=[cursor.warning] if cursor.warning else [], version=request.version,
         )
@@ -353,7 +316,7 @@ class CompletionEngine:
         cfg = self.config
         allowed, why = self._allowed(request.path, request.text)
         if not allowed:
-            return CompletionResult(warnings=[_refusal(request.path, why)], version=request.version)
+            return CompletionResult(warnings=[refusal(request.path, why)], version=request.version)
         t0 = time.perf_counter()
         probe = clamp_cursor(request.text, request.line, request.col)
         pp_context = CompletionContext.from_prefix_suffix(
@@ -389,9 +352,7 @@ class CompletionEngine:
             )
             self.counters["model_calls"] += 1
             first = first or result
-            if result.prompt_tokens:
-                self._chars_per_token = max(1.0, len(parts.prompt) / result.prompt_tokens)
-            self._last_prompt = parts.prompt
+            self.sizer.observe(parts.prompt, result.prompt_tokens)
             self.latency.observe(result.evaluated_tokens, result.prompt_s, len(result.token_ids), result.gen_s)
             text = result.text
             if result.stop_reason == "time" and multiline and "\n" in text:
@@ -399,10 +360,10 @@ class CompletionEngine:
             shown = shape_completion(text, pp_context, steps=steps if i == 0 else None)
             if shown.text.strip() and all(shown != c for c, _ in candidates):
                 candidates.append((shown, result.mean_logprob))
-        candidates, demoted = _rank(request.path, request.text, probe.offset, candidates)
+        candidates, demoted = rank(request.path, request.text, probe.offset, candidates)
         if steps is not None:
             steps.extend(Step("syntax", t.text, t.text) for t in demoted)
-        items = [_item(s, cursor.line, cursor.col, lp) for s, lp in candidates]
+        items = [item_at(s, cursor.line, cursor.col, lp) for s, lp in candidates]
         out = CompletionResult(
             items=items,
             prompt=parts.prompt,
@@ -416,9 +377,15 @@ class CompletionEngine:
                 "total_s": time.perf_counter() - t0,
             },
             warnings=[cursor.warning] if cursor.warning else [],
-            explain=(parts.explain + _filter_explain(steps or [])) if request.explain else [],
+            explain=(parts.explain + filter_explain(steps or [])) if request.explain else [],
             version=request.version,
         )
+        if first is not None:
+            self.growth.note_prompt(first.prompt_tokens, full=not any(e.source == "latency" for e in parts.explain))
+            if request.explain:
+                out.explain.insert(0, ExplainEntry("budget", "growth", self.growth.explain(), first.prompt_tokens))
+            if not cancel.is_set():
+                self._queue_growth(request)  # the full prompt grows while the user reads or types
         finished = first is not None and first.stop_reason in ("eos", "stop_text", "length")
         _, before, after = self._windows(request)
         if (items or finished) and not cancel.is_set():
@@ -437,56 +404,7 @@ class CompletionEngine:
             "prompt_tokens_per_s": round(s.prompt_tps, 1),
             "generation_tokens_per_s": round(s.gen_tps, 1),
             "cache_entries": len(self.cache),
+            "prompt": self.growth.status(),  # current prompt size and growth state
             **self.counters,
         }
 
-
-def _item(shown: Shown, line: int, col: int, logprob: float = 0.0) -> CompletionItem:
-    """The item for a shown completion at the cursor; its range covers the auto-closed
-    characters after the cursor that it replaces (``postprocess.replace_range``)."""
-    return CompletionItem(shown.text, line, col, line, col + shown.replace, logprob)
-
-
-def _rank(path: Path, text: str, offset: int, candidates: list[tuple[Shown, float]]):
-    """Candidates best first: those with which the file parses no worse than without them,
-    then by mean token logprob. Returns (ranked, texts demoted for breaking the parse).
-    One candidate needs no ranking, and a language tree-sitter does not know gets none."""
-    by_logprob = sorted(candidates, key=lambda c: c[1], reverse=True)
-    if len(candidates) < 2:
-        return by_logprob, []
-    before = syntax_errors(path, text)
-    if before is None:
-        return by_logprob, []
-    head = text[:offset]
-    worse = {s for s, _ in candidates if (syntax_errors(path, head + s.text + text[offset + s.replace :]) or 0) > before}
-    ranked = sorted(by_logprob, key=lambda c: c[0] in worse)  # stable: logprob order kept within
-    return ranked, [s for s, _ in ranked if s in worse]
-
-
-def _filter_explain(steps: list[Step]) -> list[ExplainEntry]:
-    out = []
-    for st in steps:
-        if st.name == "syntax":
-            out.append(ExplainEntry("filter", "syntax", f"{st.after!r} ranked last: the file parses worse with it"))
-        elif st.changed:
-            note = f" ({st.note})" if st.note else ""
-            out.append(ExplainEntry("filter", st.name, f"{st.before!r} -> {st.after!r}{note}"))
-    return out
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    lo, hi = 0, n  # binary search on the longest equal prefix
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _refusal(path: Path, why: str) -> str:
-    return f"no completion in {path.name}: {why}"

@@ -59,9 +59,16 @@ class SharedBackend:
         with self._lock:
             return self.inner.generate(request, on_text=on_text, cancel=cancel)
 
-    def prefill(self, prompt: str, *, cancel: threading.Event | None = None) -> int:
+    def prefill(self, prompt: str, *, cancel: threading.Event | None = None, **steps) -> int:
         with self._lock:
-            return self.inner.prefill(prompt, cancel=cancel)
+            return self.inner.prefill(prompt, cancel=cancel, **steps)
+
+    def cached_tokens(self, prompt: str) -> tuple[int, int] | None:
+        """The inner backend's (cached, total) for ``prompt``; None when it keeps no KV cache
+        (assistant/growth.py then estimates and does not grow)."""
+        probe = getattr(self.inner, "cached_tokens", None)
+        with self._lock:
+            return probe(prompt) if probe is not None else None
 
     def close(self) -> None:
         """Nothing: the model belongs to ``Models``."""

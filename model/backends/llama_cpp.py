@@ -273,10 +273,15 @@ class LlamaCppBackend:
         ptr = self._llm._ctx.get_logits_ith(-1)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
 
-    def prefill(self, prompt: str, *, cancel: threading.Event | None = None, chunk: int | None = None) -> int:
-        """Evaluate ``prompt`` into the KV cache (``chunk`` tokens at a time, cancel checked
-        between them); the tokens evaluated, 0 when cancelled (the steps done stay cached)."""
+    def prefill(self, prompt: str, *, cancel: threading.Event | None = None, chunk: int | None = None,
+                upto: int | None = None) -> int:
+        """Evaluate ``prompt`` (its first ``upto`` tokens) into the KV cache (``chunk`` tokens
+        at a time, cancel checked between them); the tokens evaluated, 0 when cancelled (the
+        steps done stay cached). Background growth calls it one step at a time, so that the
+        lock is free between steps (an adapter swap, a request, waits one step at most)."""
         tokens = self.tokenize(prompt)
+        if upto is not None:
+            tokens = tokens[: max(1, upto)]
         self._check_fits(tokens, 1)
         with self._lock:
             try:

@@ -166,7 +166,7 @@ def test_candidates_that_break_the_parse_rank_after_those_that_do_not():
 
 
 def test_rank_keeps_logprob_order_among_candidates_that_parse_no_worse():
-    from assistant.engine import _rank
+    from assistant.ranking import rank as _rank
     from assistant.postprocess import Shown
 
     text = "def f(x):\n    return \n"

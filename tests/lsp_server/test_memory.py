@@ -90,7 +90,7 @@ def test_many_4_mb_documents_opened_and_closed_leave_little_behind(start, worksp
 
 def test_engine_keeps_closed_documents_as_windows_within_bounds(tmp_path):
     """The engine's own bounds (fake backend: engine logic only)."""
-    from assistant import engine as engine_mod
+    from assistant import open_documents as engine_mod
     from assistant.engine import CompletionEngine
     from model.backends.fake import FakeBackend
 

@@ -1,0 +1,145 @@
+"""Progressive context: the prompt grows to the full budget in the background.
+
+The first completion after a file is opened, or after a jump to a distant place, is sized by
+the latency target (``assistant.latency``): only what the model can evaluate in time goes in.
+Once it is answered, the engine queues a growth job on the scheduler's background queue: the
+stable part of the full-budget prompt for that cursor (everything but the current line: the
+same snippets, the same budget decisions as the next keystroke's prompt) is evaluated into
+the KV cache ``GROW_CHUNK`` tokens at a time. A request preempts it between two chunks (the
+scheduler cancels background work when a request arrives), so a keystroke waits at most one
+chunk, and the cache then holds exactly the chunks done. When the next keystroke's full
+prompt is cached, or the rest of it fits the latency target, it is sent whole: only its
+changed tail is evaluated.
+
+``Sizer`` makes the per-request decision (full prompt, or cold-sized); ``Growth`` runs the
+job and keeps its state for ``--explain`` and ``qwenpair.status``. A backend without a KV
+cache to ask (``cached_tokens``) gets the estimate the engine always used and no growth.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+
+from assistant.latency import LatencyModel
+
+#: Tokens evaluated per growth step: the longest a keystroke waits for growth to yield
+#: (about 0.2 s for the 0.5B model on 2 cores; bench/keystroke_latency.py).
+GROW_CHUNK = 32
+
+
+@dataclass
+class GrowthState:
+    state: str = "idle"  # idle, growing, interrupted, full, stopped
+    prompt_tokens: int = 0  # the last completion's prompt
+    sized_by: str = ""  # "full budget" or "latency target"
+    full_tokens: int = 0  # the stable part of the full-budget prompt at the last cursor
+    cached_tokens: int = 0  # how much of it is in the KV cache
+    steps: int = 0  # growth steps evaluated since the engine started
+    why: str = ""  # why growth stopped
+
+
+class Sizer:
+    """How much of a prompt is cached, and whether the full one fits the latency target."""
+
+    def __init__(self, latency: LatencyModel) -> None:
+        self.latency = latency
+        self.last_prompt = ""  # for backends that cannot say what they hold
+        self.chars_per_token = 3.0
+
+    def cached(self, backend, prompt: str) -> tuple[int, int]:
+        """(tokens of ``prompt`` cached as its prefix, its tokens): asked of the backend when
+        it can say, else estimated from the last prompt sent."""
+        probe = getattr(backend, "cached_tokens", None)
+        found = probe(prompt) if probe is not None else None
+        if found is not None:
+            return found
+        shared = common_prefix(prompt, self.last_prompt)
+        return int(shared / self.chars_per_token), int(len(prompt) / self.chars_per_token)
+
+    def cold_budget(self, target_s: float, expected_new: int, cached: int, total: int) -> int | None:
+        """None when the full prompt fits ``target_s`` (its uncached part plus the expected
+        output); else the token budget of a cold prompt that does."""
+        affordable = max(64, self.latency.prompt_budget(target_s, expected_new, 0))  # 64: the smallest prompt sent
+        return None if total - cached <= affordable else affordable
+
+    def observe(self, prompt: str, prompt_tokens: int) -> None:
+        if prompt_tokens:
+            self.chars_per_token = max(1.0, len(prompt) / prompt_tokens)
+        self.last_prompt = prompt
+
+
+class Growth:
+    """The background growth job and its state (one per engine: one model, one cache)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.state = GrowthState()
+
+    def note_prompt(self, tokens: int, full: bool) -> None:
+        with self._lock:
+            self.state.prompt_tokens = tokens
+            self.state.sized_by = "full budget" if full else "latency target"
+
+    def reset(self) -> None:
+        """A new model or adapter: nothing grown before is valid."""
+        with self._lock:
+            steps = self.state.steps
+            self.state = GrowthState(steps=steps)
+
+    def grow(self, backend, stable: str, cancel: threading.Event) -> str:
+        """Evaluate ``stable`` into ``backend``'s KV cache, ``GROW_CHUNK`` tokens at a time,
+        until it is all cached or ``cancel`` is set; returns the state it ends in."""
+        probe = getattr(backend, "cached_tokens", None)
+        found = probe(stable) if probe is not None and stable else None
+        if found is None:
+            return self._end("stopped", why="the backend keeps no KV cache to grow into")
+        cached, total = found
+        if total + 64 > backend.n_ctx:
+            return self._end("stopped", cached, total, "the full prompt does not fit the context window")
+        while cached < total:
+            if cancel.is_set():
+                return self._end("interrupted", cached, total)
+            self._set("growing", cached, total)
+            backend.prefill(stable, cancel=cancel, upto=min(total, cached + GROW_CHUNK))
+            with self._lock:
+                self.state.steps += 1
+            now, total = probe(stable)
+            if now <= cached and not cancel.is_set():
+                # no progress (the backend truncates or refuses): stop rather than loop
+                return self._end("stopped", now, total, "the backend did not keep what it evaluated")
+            cached = now
+        return self._end("full", cached, total)
+
+    def _set(self, state: str, cached: int, total: int) -> None:
+        with self._lock:
+            self.state.state, self.state.cached_tokens, self.state.full_tokens = state, cached, total
+
+    def _end(self, state: str, cached: int = 0, total: int = 0, why: str = "") -> str:
+        with self._lock:
+            self.state.state, self.state.cached_tokens, self.state.full_tokens = state, cached, total
+            self.state.why = why
+        return state
+
+    def status(self) -> dict:
+        with self._lock:
+            return asdict(self.state)
+
+    def explain(self) -> str:
+        s = self.status()
+        grown = f"; growth {s['state']}: {s['cached_tokens']} of {s['full_tokens']} tokens cached" if s["full_tokens"] else ""
+        return f"prompt of {s['prompt_tokens']} tokens, sized by the {s['sized_by']}{grown}"
+
+
+def common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # binary search on the longest equal prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
