@@ -107,3 +107,20 @@ def test_ranges_at_the_end_of_a_document():
     assert LineChange(2, 3, ()).range_and_text(doc) == ((1, 1), (2, 1), "")
     assert LineChange(3, 3, ("d",)).range_and_text(doc) == ((2, 1), (2, 1), "\nd")
     assert LineChange(0, 1, ("A", "A2")).range_and_text(doc) == ((0, 0), (1, 0), "A\nA2\n")
+
+
+def test_the_zeta_format_round_trips_through_the_engine(tmp_path):
+    def reply(prompt: str) -> str:
+        region = prompt.split("<|editable_region_start|>\n", 1)[1].split("<|editable_region_end|>", 1)[0]
+        win = region.replace("<|user_cursor_is_here|>", "").removesuffix("\n").split("\n")
+        return ("```a.py\n<|editable_region_start|>\n" + text(renamed(win, [19 - 5]))
+                + "<|editable_region_end|>\n```\n")
+
+    eng, backend = engine(reply, tmp_path, nes_format="zeta")
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    got = eng.suggest(path, text(renamed(DOC, [15])), 15, 10)
+    assert got.kind == "jump" and [c.start for c in got.changes] == [19], got.reason
+    prompt = str(backend.calls[0].prompt)
+    assert "def tally(<|user_cursor_is_here|>total):" in prompt and '-def tally(count):\n+def tally(total):\n' in prompt
+    assert backend.calls[0].stop_texts == ("<|editable_region_end|>",)
