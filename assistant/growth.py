@@ -36,6 +36,7 @@ class GrowthState:
     full_tokens: int = 0  # the stable part of the full-budget prompt at the last cursor
     cached_tokens: int = 0  # how much of it is in the KV cache
     steps: int = 0  # growth steps evaluated since the engine started
+    interruptions: int = 0  # times a request preempted growth
     why: str = ""  # why growth stopped
 
 
@@ -84,8 +85,7 @@ class Growth:
     def reset(self) -> None:
         """A new model or adapter: nothing grown before is valid."""
         with self._lock:
-            steps = self.state.steps
-            self.state = GrowthState(steps=steps)
+            self.state = GrowthState(steps=self.state.steps, interruptions=self.state.interruptions)
 
     def grow(self, backend, stable: str, cancel: threading.Event) -> str:
         """Evaluate ``stable`` into ``backend``'s KV cache, ``GROW_CHUNK`` tokens at a time,
@@ -99,6 +99,8 @@ class Growth:
             return self._end("stopped", cached, total, "the full prompt does not fit the context window")
         while cached < total:
             if cancel.is_set():
+                with self._lock:
+                    self.state.interruptions += 1
                 return self._end("interrupted", cached, total)
             self._set("growing", cached, total)
             backend.prefill(stable, cancel=cancel, upto=min(total, cached + GROW_CHUNK))

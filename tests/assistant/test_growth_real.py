@@ -1,0 +1,201 @@
+"""Progressive context (issue 15) on the real llama.cpp with the tiny model: the first
+completion is sized by the latency target, the full prompt then grows into the KV cache in
+the background, and the next keystroke sends it whole, evaluating only its tail. Faults:
+growth interrupted by a request, a file replaced wholesale, a short file, a 1 MB file, a
+model switched and an adapter swapped mid-growth, shutdown during growth."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.config import EngineConfig
+from assistant.engine import CompletionEngine
+from assistant.request import CompletionRequest
+from model.backends.base import GenerationRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = (ROOT / "assistant" / "engine.py").read_text()
+#: A latency target nothing cold fits: cold prompts are cut to the smallest size (64 tokens).
+CONFIG = EngineConfig(latency_target_s=0.01, max_tokens_single=6, max_tokens_multi=6, context_tokens=1024)
+LINE = 200
+
+
+@pytest.fixture
+def backend(tiny_model):
+    from model.backends.llama_cpp import LlamaCppBackend
+
+    be = LlamaCppBackend(tiny_model.gguf, n_ctx=2048, n_threads=1)
+    yield be
+    be.close()
+
+
+def _doc(text: str, typed: str, line: int = LINE) -> CompletionRequest:
+    lines = text.split("\n")
+    lines[line] += typed
+    return CompletionRequest(ROOT / "assistant" / "engine.py", "\n".join(lines), line, len(lines[line]), explain=True)
+
+
+def _engine(backend) -> CompletionEngine:
+    return CompletionEngine(backend, config=CONFIG, workspace_root=ROOT)
+
+
+def _wait_state(engine: CompletionEngine, states: tuple[str, ...], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = engine.status()["prompt"]
+        if status["state"] in states:
+            return status
+        time.sleep(0.005)
+    raise AssertionError(f"growth never reached {states}: {engine.status()['prompt']}")
+
+
+def _tail_only(backend, result, request: CompletionRequest) -> bool:
+    """Only the current line (the part after the grown stable prompt) was evaluated."""
+    line = request.text.split("\n")[request.line]
+    return result.evaluated_tokens <= len(backend.tokenize(line)) + 3
+
+
+def _fresh(backend, prompt: str):
+    backend.reset_cache()
+    return backend.generate(GenerationRequest(prompt, max_tokens=6, stop_ids=frozenset()))
+
+
+def test_the_prompt_grows_to_the_full_budget_and_the_next_keystroke_evaluates_its_tail(backend):
+    engine = _engine(backend)
+    try:
+        first = engine.complete_sync(_doc(SOURCE, " a"))
+        assert first.prompt_tokens <= 80  # sized by the latency target
+        assert "latency target" in first.explain[0].reason
+        assert engine.scheduler.wait_idle(120)
+        grown = engine.status()["prompt"]
+        assert grown["state"] == "full" and grown["full_tokens"] > 800 and grown["cached_tokens"] == grown["full_tokens"]
+        second = engine.complete_sync(request := _doc(SOURCE, " ab"))
+        assert second.prompt_tokens > 800 and _tail_only(backend, second, request)
+        assert "full budget" in second.explain[0].reason and "growth full" in second.explain[0].reason
+        assert engine.status()["prompt"]["sized_by"] == "full budget"
+    finally:
+        engine.close()
+
+
+def test_growth_interrupted_by_a_request_leaves_a_cache_that_answers_as_a_fresh_evaluation(backend):
+    engine = _engine(backend)
+    try:
+        engine.complete_sync(_doc(SOURCE, " a"))
+        status = _wait_state(engine, ("growing",))
+        assert status["cached_tokens"] < status["full_tokens"]
+        t0 = time.perf_counter()
+        mid = engine.complete_sync(_doc(SOURCE, " ab"))  # preempts growth at a step boundary
+        assert time.perf_counter() - t0 < 10
+        assert engine.status()["prompt"]["interruptions"] == 1
+        fresh = _fresh(backend, mid.prompt)
+        assert mid.text and mid.text.strip() == fresh.text.strip()
+    finally:
+        engine.close()
+
+
+def test_a_document_replaced_wholesale_starts_cold_and_grows_again(backend):
+    engine = _engine(backend)
+    try:
+        engine.complete_sync(_doc(SOURCE, " a"))
+        assert engine.scheduler.wait_idle(120)
+        other = (ROOT / "assistant" / "context.py").read_text()  # a git checkout: all text changed
+        cold = engine.complete_sync(_doc(other, " x", line=100))
+        assert cold.prompt_tokens <= 80
+        assert engine.scheduler.wait_idle(120)
+        assert engine.status()["prompt"]["state"] == "full"
+        warm = engine.complete_sync(request := _doc(other, " xy", line=100))
+        assert warm.prompt_tokens > 800 and _tail_only(backend, warm, request)
+    finally:
+        engine.close()
+
+
+def test_a_file_shorter_than_the_budget_grows_to_its_size_and_stops(backend):
+    engine = _engine(backend)
+    short = "import os\n\n\ndef main():\n    path = os.getcwd()\n    return path\n" * 3
+    try:
+        engine.complete_sync(CompletionRequest(ROOT / "short.py", short + "x = ", 18, 4))
+        assert engine.scheduler.wait_idle(60)
+        status = engine.status()["prompt"]
+        assert status["state"] == "full" and status["full_tokens"] < 300
+        steps = status["steps"]
+        again = engine.complete_sync(request := CompletionRequest(ROOT / "short.py", short + "x = o", 18, 5))
+        assert engine.scheduler.wait_idle(60)
+        assert _tail_only(backend, again, request)
+        assert engine.status()["prompt"]["steps"] == steps  # nothing left to grow: no step taken
+    finally:
+        engine.close()
+
+
+def test_a_1_mb_file_completes_and_growth_ends(backend):
+    engine = _engine(backend)
+    big = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(40_000))  # ~1.3 MB
+    assert len(big) > 1_000_000
+    try:
+        request = CompletionRequest(ROOT / "big.py", big, 20_000, len("value_20000 = compute(20000, "))
+        t0 = time.perf_counter()
+        engine.complete_sync(request)
+        assert engine.scheduler.wait_idle(120)
+        assert engine.status()["prompt"]["state"] in ("full", "stopped")
+        assert time.perf_counter() - t0 < 120
+    finally:
+        engine.close()
+
+
+def test_a_model_switched_mid_growth_restarts_growth_with_no_stale_cache(backend, tiny_model):
+    from model.backends.llama_cpp import LlamaCppBackend
+
+    engine = _engine(backend)
+    other = LlamaCppBackend(tiny_model.gguf_f16, n_ctx=2048, n_threads=1)  # another file, other numbers
+    try:
+        engine.complete_sync(_doc(SOURCE, " a"))
+        _wait_state(engine, ("growing",))
+        old = engine.set_backend(other)  # a request: it preempts growth
+        assert old is backend
+        assert engine.status()["prompt"]["state"] == "idle"  # reset: nothing grown before counts
+        first = engine.complete_sync(_doc(SOURCE, " ab"))
+        assert first.prompt_tokens <= 80  # cold on the new model
+        assert engine.scheduler.wait_idle(120)
+        assert engine.status()["prompt"]["state"] == "full"
+        warm = engine.complete_sync(request := _doc(SOURCE, " abc"))
+        assert _tail_only(other, warm, request)
+        fresh = _fresh(other, warm.prompt)
+        assert warm.text.strip() == fresh.text.strip()
+    finally:
+        engine.close()
+        other.close()
+
+
+def test_an_adapter_swapped_mid_growth_leaves_no_stale_cache(tiny_model, tmp_path):
+    from model.backends.llama_cpp import LlamaCppBackend
+
+    sys.path.insert(0, str(ROOT / "tests" / "model"))
+    from test_llama_backend import _lora
+
+    be = LlamaCppBackend(tiny_model.gguf_f16, n_ctx=2048, n_threads=1)
+    engine = _engine(be)
+    try:
+        engine.complete_sync(_doc(SOURCE, " a"))
+        _wait_state(engine, ("growing",))
+        be.set_adapter(_lora(tiny_model, tmp_path, 50.0))  # what the server does: the KV cache is dropped
+        engine.set_backend(be)  # and the engine is told (lsp_server/background.py)
+        assert engine.scheduler.wait_idle(120) is True
+        after = engine.complete_sync(_doc(SOURCE, " ab"))
+        fresh = _fresh(be, after.prompt)
+        assert after.text.strip() == fresh.text.strip()
+    finally:
+        engine.close()
+        be.close()
+
+
+def test_shutdown_during_growth_does_not_hang(backend):
+    engine = _engine(backend)
+    engine.complete_sync(_doc(SOURCE, " a"))
+    _wait_state(engine, ("growing",))
+    t0 = time.perf_counter()
+    engine.close()
+    assert time.perf_counter() - t0 < 5
+    assert not engine.scheduler._thread.is_alive()
