@@ -216,6 +216,14 @@ def build_server() -> QwenServer:
     async def next_edit_request(ls: QwenServer, params: Any) -> dict:
         return await ls.next_edits.request(params)
 
+    @ls.feature(next_edit.COPILOT_METHOD)
+    async def copilot_inline_edit(ls: QwenServer, params: Any) -> dict:
+        return await ls.next_edits.copilot_request(params)
+
+    @ls.command(next_edit.ITEM_COMMAND)
+    async def next_edit_accepted(ls: QwenServer, *args: Any) -> None:
+        """Run by clients when a next edit is accepted; nothing to do (the edit arrives as didChange)."""
+
     @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: QwenServer, params: types.CompletionParams) -> types.CompletionList:
         """For clients without inline completion: the same completion as one item."""

@@ -22,7 +22,11 @@ from lsp_server.positions import to_line_col, to_position
 log = logging.getLogger(__name__)
 
 METHOD = "qwenpair/nextEdit"
-#: The ``command`` of an inline next-edit item: clients style these apart from completions.
+#: copilot-language-server's request for the same, answered in its shape so that clients
+#: written for it (copilot-lsp for Neovim, sidekick.nvim) work unchanged.
+COPILOT_METHOD = "textDocument/copilotInlineEdit"
+#: The ``command`` of a next-edit item: clients style these apart from completions, and may
+#: run it on accept (the server takes it and does nothing).
 ITEM_COMMAND = "qwenpair.nextEdit"
 
 
@@ -87,6 +91,20 @@ class NextEdits:
         line, col = to_line_col(text, int(_get(position, "line")), int(_get(position, "character")), self.ls.encoding)
         got = await asyncio.get_running_loop().run_in_executor(None, engine.suggest, path, text, line, col)
         return to_lsp(got, text, self.ls.encoding)
+
+
+    async def copilot_request(self, params: Any) -> dict:
+        """``textDocument/copilotInlineEdit``: ``{"edits": [{"text", "range", "textDocument",
+        "command"}]}`` with the one edit to offer (none: ``{"edits": []}``)."""
+        got = await self.request(params)
+        if got["kind"] == "none":
+            return {"edits": []}
+        uri = _get(_get(params, "textDocument"), "uri")
+        doc = self.ls.docs.get(uri)
+        target = got["target"]
+        return {"edits": [{"text": target["newText"], "range": target["range"],
+                           "textDocument": {"uri": uri, "version": doc.version if doc is not None else None},
+                           "command": {"title": "next edit", "command": ITEM_COMMAND}}]}
 
 
 def _get(obj: Any, name: str) -> Any:

@@ -47,6 +47,13 @@ def test_rename_then_next_edit_jump_and_inline(start, workspace, tiny_model):
     assert got["item"] == {"insertText": "    return w * 3", "range": LINE_2,
                            "command": {"title": "next edit", "command": "qwenpair.nextEdit"}}
 
+    # copilot-language-server's shape, for clients written for it (copilot-lsp)
+    got = wire.result("textDocument/copilotInlineEdit", {"textDocument": {"uri": uri, "version": 3},
+                                                          "position": {"line": 0, "character": 11}})
+    assert got == {"edits": [{"text": "    return w * 3", "range": LINE_2, "textDocument": {"uri": uri, "version": 3},
+                              "command": {"title": "next edit", "command": "qwenpair.nextEdit"}}]}
+    assert wire.result("workspace/executeCommand", {"command": "qwenpair.nextEdit", "arguments": []}) is None
+
     secret = wire.open(workspace / ".env")
     got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": secret}, "position": {"line": 0, "character": 0}})
     assert got["kind"] == "none" and "secret file" in got["reason"] and got["edits"] == []
