@@ -3,7 +3,6 @@ renames, and the source policy (the real ``PromptPolicy``: secret names and cont
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
