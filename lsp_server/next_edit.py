@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ class NextEdits:
         self.ls = ls
         self.history: EditHistory | None = None
         self._engine: NextEditEngine | None = None
+        #: the running request's cancel event per document: a change to the document makes its
+        #: answer stale, and the model (shared with completions) is freed at the next token
+        self._running: dict[Path, threading.Event] = {}
 
     def _hist(self) -> EditHistory | None:
         if self.history is None and self.ls.roots is not None:
@@ -53,6 +57,9 @@ class NextEdits:
         hist = self._hist()
         if hist is None or path is None:
             return
+        running = self._running.get(path)
+        if running is not None:
+            running.set()
         if is_large(text):  # a large document keeps no history (each change would compare it whole)
             hist.close(path)
         elif path in hist:
@@ -89,7 +96,16 @@ class NextEdits:
             return none_result(self.ls.model_problem or "the model is still loading; try again in a moment")
         text = found[0]
         line, col = to_line_col(text, int(_get(position, "line")), int(_get(position, "character")), self.ls.encoding)
-        got = await asyncio.get_running_loop().run_in_executor(None, engine.suggest, path, text, line, col)
+        cancel = threading.Event()
+        previous, self._running[path] = self._running.get(path), cancel
+        if previous is not None:
+            previous.set()  # a newer request for the document wins
+        try:
+            got = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: engine.suggest(path, text, line, col, cancel=cancel))
+        finally:
+            if self._running.get(path) is cancel:
+                del self._running[path]
         return to_lsp(got, text, self.ls.encoding)
 
 

@@ -58,3 +58,25 @@ def test_rename_then_next_edit_jump_and_inline(start, workspace, tiny_model):
     got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": secret}, "position": {"line": 0, "character": 0}})
     assert got["kind"] == "none" and "secret file" in got["reason"] and got["edits"] == []
     assert wire.shutdown_and_exit() == 0
+
+
+def test_a_change_to_the_document_cancels_its_running_next_edit(start, workspace, tiny_model):
+    """The tiny model's random weights write no window, so its answer runs on for seconds;
+    the user typing makes it stale, and the shared model must be freed at once."""
+    import time
+
+    path = workspace / "pkg" / "scale.py"
+    path.write_text(ORIGINAL)
+    wire = start()
+    wire.initialize(workspace, fast_options(tiny_model.gguf))
+    uri = wire.open(path)
+    wire.wait_ready()
+    msg_id = wire.request("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 3}})
+    time.sleep(1.0)  # the request is running
+    t0 = time.monotonic()
+    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                           "contentChanges": [{"text": ORIGINAL + "# typed\n"}]})
+    got = wire.response(msg_id)["result"]
+    assert got["kind"] == "none" and "(cancelled)" in got["reason"], got
+    assert time.monotonic() - t0 < 5
+    assert wire.shutdown_and_exit() == 0
