@@ -42,16 +42,31 @@ _MAX_JOIN = 40  # lines one import statement may span
 _JS_START = re.compile(r"\s*(?:import\b|export\b.*\bfrom\b|(?:const|let|var)\b.*\brequire\s*\()")
 
 
-def parse(language: str, lines: Sequence[str]) -> list[Binding]:
-    """The bindings of a file given as lines (a substring test per line picks the few to read)."""
+def parse(language: str, lines: Sequence[str], text: str | None = None) -> list[Binding]:
+    """The bindings of a file given as lines; ``text``, the same joined, makes it faster
+    (the few lines that mention an import are found by ``str.find`` instead of a loop)."""
     if language == "python":
-        rows = [i for i, line in enumerate(lines) if "import" in line and line.lstrip().startswith(("from ", "import "))]
-        return _python(lines, rows)
-    if language in ("javascript", "typescript", "tsx"):
-        rows = [i for i, line in enumerate(lines) if ("import" in line or "require" in line or "export" in line)
-                and _JS_START.match(line)]
-        return _javascript(lines, rows)
-    return []
+        words, check = ("import",), lambda line: line.lstrip().startswith(("from ", "import "))
+    elif language in ("javascript", "typescript", "tsx"):
+        words, check = ("import", "require", "export"), lambda line: bool(_JS_START.match(line))
+    else:
+        return []
+    rows = sorted({r for word in words for r in _rows_with(word, lines, text) if check(lines[r])})
+    return _python(lines, rows) if language == "python" else _javascript(lines, rows)
+
+
+def _rows_with(word: str, lines: Sequence[str], text: str | None) -> list[int]:
+    if text is None:
+        return [i for i, line in enumerate(lines) if word in line]
+    rows: list[int] = []
+    row, at, pos = 0, 0, text.find(word)
+    while pos >= 0:
+        row += text.count("\n", at, pos)
+        at = pos
+        if row < len(lines) and (not rows or rows[-1] != row):
+            rows.append(row)
+        pos = text.find(word, pos + len(word))
+    return rows
 
 
 def _joined(lines: Sequence[str], row: int, done) -> tuple[str, int]:

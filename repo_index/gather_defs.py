@@ -32,13 +32,12 @@ _PREFIX_MIN = 3
 
 def definitions_for(r: "Retrieval", rel: str | None, cursor: Cursor, text: str, cache: "_Lines",
                     limit: int) -> tuple[list[Snippet], list[Snippet]]:
-    from repo_index.gathering import definition_of, kin_of, kind_name
+    from repo_index.gathering import kin_of, kind_name
 
     language = kind_name(cursor.path)
     site = usage.analyze(cursor.lines, cursor.line, cursor.col, python=language == "python")
-    facts = r.current_facts(rel, text) if rel else None
-    symbols = [definition_of(cursor.path, s) for s in facts.symbols] if facts is not None else []
-    binds = bindings.parse(language, cursor.lines)  # the current text, always fresh
+    symbols = r.current_symbols(rel, text) if rel else []
+    binds = bindings.parse(language, cursor.lines, text)  # the current text, always fresh
     resolver = Resolver(r, cursor.path, language, site, symbols, binds)
     candidates: list[Candidate] = []
     dropped: list[Snippet] = []
@@ -65,7 +64,7 @@ def definitions_for(r: "Retrieval", rel: str | None, cursor: Cursor, text: str, 
                     candidates.append(Candidate(f.definition, TIER_IMPORTED, abs(b.line - cursor.line),
                                                 f.resolution, b.local, f.detail))
     prefix = site.typed if len(site.typed) >= _PREFIX_MIN and not resolver.name(site.typed).found else ""
-    candidates += _by_name(r, rel, cursor, unresolved, prefix, python=language == "python")
+    candidates += _by_name(r, rel, cursor, text, unresolved, prefix, python=language == "python")
     kin = kin_of(cursor.path)
     if kin:
         # A Python `shape` is not a C `struct shape`: other language families are noise.
@@ -93,8 +92,8 @@ def definitions_for(r: "Retrieval", rel: str | None, cursor: Cursor, text: str, 
         d = c.definition
         members = _members(r, d) if d.kind in CLASS_KINDS else []
         # members that are candidates themselves are shown on their own, not twice
-        own = {m.name for m in members if (m.path, m.name, m.parent) not in shown} & used
-        text = skeleton.definition_text(d, lines, members, r.config.max_definition_lines, own)
+        own = frozenset({m.name for m in members if (m.path, m.name, m.parent) not in shown} & used)
+        text = r.snippet_text(d, lines, members, own)
         if not text.strip():
             continue
         brief = skeleton.brief(d, lines)
@@ -104,11 +103,10 @@ def definitions_for(r: "Retrieval", rel: str | None, cursor: Cursor, text: str, 
 
 
 def _members(r: "Retrieval", d: Definition) -> list[Definition]:
-    return [m for m in r.file_symbols(d.path)
-            if m.parent == d.name and d.start_line < m.start_line < d.end_line]
+    return [m for m in r.members(d.path, d.name) if d.start_line < m.start_line < d.end_line]
 
 
-def _by_name(r: "Retrieval", rel: str | None, cursor: Cursor, unresolved: dict[str, tuple[int, int, bool]],
+def _by_name(r: "Retrieval", rel: str | None, cursor: Cursor, text: str, unresolved: dict[str, tuple[int, int, bool]],
              prefix: str, *, python: bool) -> list[Candidate]:
     """The fallback: definitions with the names that did not resolve, and with the typed prefix."""
     names = set(unresolved)
@@ -116,7 +114,7 @@ def _by_name(r: "Retrieval", rel: str | None, cursor: Cursor, unresolved: dict[s
         return []
     imported: set[str] = set()
     if rel:
-        for _, targets in r.resolved_imports(rel, "\n".join(cursor.lines)):
+        for _, targets in r.resolved_imports(rel, text):
             imported.update(targets)
     overlays = r.documents.paths()
     state = r.state

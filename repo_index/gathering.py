@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
 from repo_index import bindings as _bindings
-from repo_index import chunking, languages, resolve
+from repo_index import chunking, languages, resolve, skeleton
 from repo_index.config import IndexConfig
 from repo_index.documents import OpenDocuments
 from repo_index.extract import extract
@@ -33,6 +34,7 @@ from repo_index.rules import PathRules
 from repo_index.state import IndexState
 
 _LINE_CACHE_FILES = 64
+_EXPORTS = re.compile(r"\s*module\.exports\s*=\s*(?:function\s+|class\s+)?([\w$]+)")
 _FILE_CACHE = 512
 #: Similar plain text (docs, configuration) counts this much next to code of the cursor's
 #: language; code of another language family is left out (it does not help completion).
@@ -59,8 +61,9 @@ class Retrieval:
         self._unopened: dict[tuple, object] = {}
         self._overlay_applied: dict[str, int] = {}  # open document -> version in the lexical index
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str] | None]] = OrderedDict()
-        self._files: OrderedDict[str, tuple[object, list[Definition], list]] = OrderedDict()
+        self._files: OrderedDict[str, _FileEntry] = OrderedDict()
         self._modules: tuple[object, dict] = (None, {})
+        self._current: tuple[object, str, list[Definition]] = (None, "", [])
         self._lock = threading.Lock()
 
     # -- the request ------------------------------------------------------------------
@@ -122,44 +125,88 @@ class Retrieval:
 
     # -- per-file facts, cached by content ----------------------------------------------
 
-    def _file_entry(self, rel: str) -> tuple[list[Definition], list]:
+    def _file_entry(self, rel: str) -> "_FileEntry":
         doc = self.documents.get(rel)
+        facts = None
         if doc is not None:
-            key: object = ("open", doc.version)
+            # an earlier version's facts while the user types (extracting each keystroke's
+            # text of every open document was most of a request's cost)
+            facts = doc.known_facts() or self.documents.facts(doc)
+            key: object = ("open", id(facts))
         else:
             row = self.state.files.get(rel)
             key = row.digest if row is not None else None
         with self._lock:
             hit = self._files.get(rel)
-            if hit is not None and hit[0] == key:
+            if hit is not None and hit.key == key:
                 self._files.move_to_end(rel)
-                return hit[1], hit[2]
+                return hit
         if doc is not None:
-            facts = self.documents.facts(doc)
             symbols = [definition_of(rel, s) for s in facts.symbols] if isinstance(facts, FileFacts) else []
         else:
             with self.state.lock:
                 symbols = self.state.symbols_of(rel)
         language = kind_name(rel)
         lines = self.lines_of(rel) if language in ("python", "javascript", "typescript", "tsx") else None
-        binds = _bindings.parse(language, lines) if lines else []
+        entry = _FileEntry(key, symbols, _bindings.parse(language, lines) if lines else [])
+        entry.facts = facts  # holds the object whose id is in the key
         with self._lock:
-            self._files[rel] = (key, symbols, binds)
+            self._files[rel] = entry
             while len(self._files) > _FILE_CACHE:
                 self._files.popitem(last=False)
-        return symbols, binds
+        return entry
 
     def file_symbols(self, rel: str) -> list[Definition]:
-        return self._file_entry(rel)[0]
+        return self._file_entry(rel).symbols
+
+    def top_level(self, rel: str, name: str) -> list[Definition]:
+        """The definitions named ``name`` at the top of a file."""
+        return self._file_entry(rel).top.get(name, [])
+
+    def members(self, rel: str, cls: str) -> list[Definition]:
+        return self._file_entry(rel).members.get(cls, [])
 
     def file_bindings(self, rel: str) -> list:
-        return self._file_entry(rel)[1]
+        return self._file_entry(rel).bindings
+
+    def snippet_text(self, d: Definition, lines: list[str], members: list[Definition], used: frozenset[str]) -> str:
+        """``skeleton.definition_text``, cached with the file's content key."""
+        entry = self._file_entry(d.path)
+        key = (d.start_line, d.name, used)
+        text = entry.texts.get(key)
+        if text is None:
+            if len(entry.texts) > 256:
+                entry.texts.clear()
+            text = entry.texts[key] = skeleton.definition_text(d, lines, members, self.config.max_definition_lines, used)
+        return text
 
     def default_export(self, rel: str) -> list[Definition]:
         """JavaScript's ``export default``: the top-level definition whose line says so."""
         lines = self.lines_of(rel) or []
         return [d for d in self.file_symbols(rel) if not d.parent and d.start_line < len(lines)
                 and "export default" in lines[d.start_line]][:1]
+
+    def module_export(self, rel: str, local: str) -> list[Definition]:
+        """CommonJS: the definition a ``module.exports = name`` (or ``export default``) line
+        names, else a top-level definition named like the importing binding."""
+        lines = self.lines_of(rel) or []
+        top = {d.name: d for d in self.file_symbols(rel) if not d.parent}
+        for row in range(len(lines) - 1, max(-1, len(lines) - 400), -1):
+            match = _EXPORTS.match(lines[row])
+            if match and match.group(1) in top:
+                return [top[match.group(1)]]
+            if match and match.group(1) in ("function", "class", "async"):
+                # `module.exports = function (...) {`: the assignment is the definition
+                return [_assigned(rel, local, lines, row)]
+        found = self.default_export(rel)
+        return found or ([top[local]] if local in top else [])
+
+    def exported_assignment(self, rel: str, name: str) -> list[Definition]:
+        """CommonJS ``exports.name = function ...``, which the symbol queries do not list."""
+        lines = self.lines_of(rel) or []
+        pattern = re.compile(rf"\s*(?:module\.)?exports\.{re.escape(name)}\s*=")
+        return [_assigned(rel, name, lines, row) for row, line in enumerate(lines)
+                if "exports." in line and pattern.match(line)][:1]
 
     def refused_module(self, importer: str, language: str, module: str) -> tuple[str, str] | None:
         """(path, why) when ``module`` names a file on disk that the rules refuse."""
@@ -247,6 +294,20 @@ class Retrieval:
                 self._unopened[key] = facts
         return facts if isinstance(facts, FileFacts) else None
 
+    def current_symbols(self, rel: str, text: str | None) -> list[Definition]:
+        """The definitions of the file being edited (from ``current_facts``), converted once
+        per facts object rather than once per keystroke."""
+        facts = self.current_facts(rel, text)
+        if facts is None:
+            return []
+        with self._lock:
+            if self._current[0] is facts and self._current[1] == rel:
+                return self._current[2]
+        symbols = [definition_of(rel, s) for s in facts.symbols]
+        with self._lock:
+            self._current = (facts, rel, symbols)
+        return symbols
+
     def imports_of(self, rel: str, text: str | None) -> tuple[list[ImportStmt], str]:
         facts = self.current_facts(rel, text)
         if facts is not None:
@@ -280,13 +341,12 @@ class Retrieval:
     def overlay_definitions(self, names: set[str], prefix: str = "") -> list[Definition]:
         found = []
         for rel in self.documents.paths():
-            doc = self.documents.get(rel)
-            if doc is None:
-                continue
-            facts = doc.known_facts() or self.documents.facts(doc)
-            if isinstance(facts, FileFacts):
-                found += [definition_of(rel, s) for s in facts.symbols
-                          if s.name in names or (prefix and s.name.startswith(prefix))]
+            entry = self._file_entry(rel)
+            by_name = entry.by_name
+            for name in (names if len(names) < len(by_name) else [n for n in by_name if n in names]):
+                found += by_name.get(name, ())
+            if prefix:
+                found += [d for d in entry.symbols if d.name.startswith(prefix) and d.name not in names]
         return found
 
     # -- file text ----------------------------------------------------------------------
@@ -319,6 +379,37 @@ class Retrieval:
             while len(self._lines) > _LINE_CACHE_FILES:
                 self._lines.popitem(last=False)
         return lines
+
+
+def _assigned(rel: str, name: str, lines: list[str], row: int) -> Definition:
+    """An assignment as a definition: from its line to the closing brace at the margin."""
+    end = row + 1
+    if lines[row].rstrip().endswith(("{", "(")):
+        for r in range(row + 1, min(len(lines), row + 200)):
+            if lines[r][:1] in ("}", ")"):
+                end = r + 1
+                break
+    return Definition(rel, name, "function", "", row, end, lines[row].strip(), -1, -1, row + 1)
+
+
+class _FileEntry:
+    """What retrieval keeps about one file, valid while its content key holds."""
+
+    def __init__(self, key: object, symbols: list[Definition], bindings: list) -> None:
+        self.key = key
+        self.symbols = symbols
+        self.bindings = bindings
+        self.facts: object = None
+        self.top: dict[str, list[Definition]] = {}
+        self.members: dict[str, list[Definition]] = {}
+        self.by_name: dict[str, list[Definition]] = {}
+        for d in symbols:
+            self.by_name.setdefault(d.name, []).append(d)
+            if d.parent:
+                self.members.setdefault(d.parent, []).append(d)
+            else:
+                self.top.setdefault(d.name, []).append(d)
+        self.texts: dict[tuple, str] = {}  # snippet texts by (start line, name, members used)
 
 
 class _Lines:

@@ -138,8 +138,8 @@ class Resolver:
         return [f.definition for f in answer.found if f.definition is not None and f.definition.kind in CLASS_KINDS]
 
     def _members_of_class(self, path: str, cls: str, attr: str) -> list[Definition]:
-        pool = self.members if path == self.rel else self.r.file_symbols(path)
-        return [d for d in pool if d.parent == cls and d.name == attr]
+        pool = [d for d in self.members if d.parent == cls] if path == self.rel else self.r.members(path, cls)
+        return [d for d in pool if d.name == attr]
 
     # -- following imports ---------------------------------------------------------------
 
@@ -149,6 +149,9 @@ class Resolver:
         detail = "; ".join(p for p in (origin, f"re-exported by {via}" if via else "") if p)
         if b.name == MODULE:
             answer.found += [Found(None, "import", detail, p) for p in paths[:1]]
+            if language != "python":
+                # `const f = require('./f')`: the module's `module.exports = f` is what is called
+                answer.found += [Found(d, "import", detail) for p in paths[:1] for d in self.r.module_export(p, b.local)]
         elif submodule:
             answer.found.append(Found(None, "import", detail, submodule))
         else:
@@ -172,9 +175,11 @@ class Resolver:
             return  # an import cycle, or a chain of re-exports too long to be worth it
         seen.add((path, name))
         language = _language(path)
-        top = [d for d in self.r.file_symbols(path) if not d.parent and d.name == name]
+        top = self.r.top_level(path, name)
         if name == DEFAULT:
             top = self.r.default_export(path)
+        if not top and language != "python":
+            top = self.r.exported_assignment(path, name)
         if top:
             answer.found += [Found(d, resolution, detail) for d in top]
             return

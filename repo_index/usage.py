@@ -44,6 +44,11 @@ _PY_LOCAL = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=\n]
 _PY_PARAMS = re.compile(r"def\s+\w+\s*\(([^)]*)")
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _STATEMENT_LINES = 20
+_BLOCK = 16
+_TRAILING_COMMENT = re.compile(r"[ \t]#[^\n'\"]*$", re.M)
+_COMMENT_LINES = re.compile(r"^[ \t]*(?:#|//|/?\*).*$", re.M)
+#: Import statements, parenthesised ones over several lines included
+_IMPORT_LINES = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b(?:[^\n(]*\([^)]*\)|[^\n]*)", re.M)
 _TEXT_CAP = 200_000  # characters scanned for the file tier: a minified line must not cost a request
 #: Words that are never worth a definition lookup (keywords and receivers of many languages).
 STOP_WORDS = frozenset(
@@ -54,6 +59,11 @@ STOP_WORDS = frozenset(
     "struct enum interface type package namespace using include func go defer fn mut impl pub "
     "use mod where match local end then do begin module require print len range export default".split()
 )
+
+
+#: Words before a "(" that are not a call (elsewhere a name like `and` may be imported: ajv).
+_NOT_CALLS = frozenset("if elif while for return switch catch with assert in is lambda yield await typeof "
+                       "new function def class super print except raise del".split())
 
 
 @dataclass
@@ -109,24 +119,41 @@ def analyze(lines: Sequence[str], line: int, col: int, *, python: bool, before: 
         if not stmt_start <= row < stmt_end:
             _scan(site, lines[row], TIER_FUNCTION, abs(row - line))
     first, last = max(0, line - before), min(len(lines), line + after)
-    budget = _TEXT_CAP
-    importing = False
-    for row in range(first, last):
-        if fn_start <= row < fn_end or stmt_start <= row < stmt_end:
-            continue
-        text = lines[row]
-        # an import names what it imports without using it (tier 4, "only imported")
-        if importing or ("import" in text and text.lstrip().startswith(("import ", "from "))):
-            importing = "(" in text and ")" not in text or (importing and ")" not in text)
-            continue
-        budget -= len(text)
-        if budget < 0:
-            break
-        _scan(site, text, TIER_FILE, abs(row - line))
+    _file_tier(site, lines, line, first, last, (min(fn_start, stmt_start), max(fn_end, stmt_end)))
     _types(site, lines, fn_start, fn_end, cls_line, first, last)
     if python and _PY_DEF.match(lines[fn_start]):
         site.local_names = frozenset(_python_locals(lines, fn_start, fn_end))
     return site
+
+
+def _file_tier(site: Site, lines: Sequence[str], line: int, first: int, last: int, skip: tuple[int, int]) -> None:
+    """Tier 3 over blocks of ``_BLOCK`` lines aligned to the file, so that the blocks away
+    from the cursor are the same text from one keystroke to the next (``block_uses`` is
+    cached); a use's distance is its block's nearest line. Import statements do not count:
+    they name what they import without using it (tier 4)."""
+    uses = site.uses
+    budget = _TEXT_CAP
+    for start in range(first - first % _BLOCK, last, _BLOCK):
+        rows = [r for r in range(max(start, first), min(start + _BLOCK, last)) if not skip[0] <= r < skip[1]]
+        if not rows:
+            continue
+        text = "\n".join(lines[r] for r in rows)
+        budget -= len(text)
+        if budget < 0:
+            break
+        distance = min(abs(rows[0] - line), abs(rows[-1] - line))
+        for key in block_uses(text):
+            old = uses.get(key)
+            if old is None or (TIER_FILE, distance) < old:
+                uses[key] = (TIER_FILE, distance)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def block_uses(text: str) -> tuple[str, ...]:
+    code = _IMPORT_LINES.sub("", text)
+    code = _COMMENT_LINES.sub("", code)
+    code = _TRAILING_COMMENT.sub("", code)
+    return _uses(code)
 
 
 def _add(site: Site, key: str, tier: int, distance: int) -> None:
@@ -149,7 +176,11 @@ def _scan(site: Site, text: str, tier: int, distance: int, skip: tuple[str, ...]
 def line_uses(text: str) -> tuple[str, ...]:
     """Names and attribute chains one line uses (cached: a file's lines recur from one
     keystroke to the next, and this scan was most of a request's cost)."""
-    code = _STRING.sub(" ", text.split("#", 1)[0] if "#" in text and "'" not in text and '"' not in text else text)
+    return _uses(text.split("#", 1)[0] if "#" in text and "'" not in text and '"' not in text else text)
+
+
+def _uses(code: str) -> tuple[str, ...]:
+    code = _STRING.sub(" ", code)
     code = _DEFINES.sub(" ", code)  # `def area(` defines `area`; it does not use it
     found: list[str] = []
     for match in _CHAIN.finditer(code):
@@ -188,7 +219,7 @@ def _statement(lines: Sequence[str], line: int, col: int) -> tuple[int, str]:
                 start = row
                 if ch == "(" and not called:
                     callee = re.search(r"(?!\d)\w+(?:\s*\.\s*\w+)*\s*$", code[:b.start()])
-                    if callee and callee.group().strip() not in STOP_WORDS:
+                    if callee and callee.group().strip() not in _NOT_CALLS:
                         called = re.sub(r"\s+", "", callee.group())
         if row == 0 or line - row >= _STATEMENT_LINES or (text[:1].strip() and row < line):
             break
