@@ -36,7 +36,11 @@ Public API (everything else is internal)::
     ws.set_overlay(path, text) -> bool               # LSP didOpen / didChange (unsaved text)
     ws.clear_overlay(path)                           # LSP didClose
     ws.retrieve(path, text=None, line=0, col=0, *, max_definitions=None,
-                max_similar=None) -> list[Snippet]   # cross-file context for a cursor
+                max_similar=None, explain=False) -> list[Snippet]   # cross-file context for a cursor
+        # definitions of what the cursor uses, by tier (Snippet.tier 0 = called at the
+        # cursor ... 4 = only imported), resolved through imports and scope
+        # (Snippet.resolution), large ones as skeletons (Snippet.brief: signature only);
+        # explain=True adds the candidates left out (kind "dropped", empty text)
     ws.definitions(name) -> list[Definition]
     ws.symbols(path) -> list[Definition]             # one file's outline
     ws.imports(path, text=None) -> list[ResolvedImport]
@@ -49,7 +53,7 @@ Public API (everything else is internal)::
 
 Conventions: paths in results are relative to the root with "/" separators; lines are
 0-based and spans half-open ``[start_line, end_line)``; ``col`` counts Unicode code points
-(convert from LSP's UTF-16 before calling). ``Snippet.kind`` is "definition" or "similar";
+(convert from LSP's UTF-16 before calling). ``Snippet.kind`` is "definition", "similar" or (explain only) "dropped";
 ``retrieve`` returns definitions first, each kind ranked best first, deterministically.
 Errors a user can fix derive from ``WorkspaceError`` (``user_facing = True``).
 
