@@ -125,7 +125,7 @@ def recalled(prompt, site: Site) -> bool:
 
     sections = prompt_sections(prompt)
     text = sections.get(header_line(site.def_path), sections.get("", ""))
-    return site.def_text in text
+    return any(t in text for t in (site.def_text, *(t for _, t in site.alternates)) if t)
 
 
 def open_engine(root: Path):
@@ -187,7 +187,8 @@ def bm25_recall(root: Path, language: str, sites: list[Site]) -> list[bool]:
     for site in sites:
         lines = editor_text("\n".join(files[site.path]), site.line, site.col).split("\n")
         hits = index.search(recall_bm25.query_for(lines, site.line, site.col), exclude_path=site.path)
-        out.append(recall_bm25.covers(recall_bm25.retrieved_spans(hits), site.def_path, site.def_line))
+        spans = recall_bm25.retrieved_spans(hits)
+        out.append(any(recall_bm25.covers(spans, site.def_path, row) for row in (site.def_line, *(r for r, _ in site.alternates))))
     return out
 
 

@@ -37,6 +37,7 @@ class Definition:
     path: str
     line: int
     text: str
+    alternates: tuple[tuple[int, str], ...] = ()  # the implementation after overload signatures
 
 
 @dataclass
@@ -117,7 +118,11 @@ class JsRepo:
         elif t in _FUNCTIONS:
             name = stmt.child_by_field_name("name")
             if name is not None:
-                f.bindings.setdefault(_text(name), self._definition(f, name))
+                new = self._definition(f, name)[1]
+                old = f.bindings.get(_text(name))
+                if old is not None and old[0] == "def":  # TS overloads: the first signature stays the answer
+                    new = Definition(f.path, old[1].line, old[1].text, old[1].alternates + ((new.line, new.text),))
+                f.bindings[_text(name)] = ("def", new)
         elif t in ("lexical_declaration", "variable_declaration"):
             for d in stmt.named_children:
                 if d.type == "variable_declarator":
@@ -304,7 +309,7 @@ class JsRepo:
         col = len(line.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
         if func.end_point[0] != row or col >= len(line) or line[col] != "(":
             return
-        out.append(Site(f.path, row, col + 1, _text(func), found.path, found.line, found.text))
+        out.append(Site(f.path, row, col + 1, _text(func), found.path, found.line, found.text, found.alternates))
 
 
 def _locals(scope) -> set[str]:

@@ -28,6 +28,7 @@ class Definition:
     path: str
     line: int
     text: str
+    alternates: tuple[tuple[int, str], ...] = ()  # earlier defs of the name: @overload stubs
 
 
 @dataclass
@@ -128,7 +129,11 @@ def _bind_block(repo: PythonRepo, module: Module, body: list[ast.stmt], bindings
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             row = node.lineno - 1
-            bindings[node.name] = ("def", Definition(module.path, row, line_text(module.lines, row)))
+            previous = bindings.get(node.name)
+            alternates = ()
+            if previous is not None and previous[0] == "def":  # @overload stubs, then the body
+                alternates = previous[1].alternates + ((previous[1].line, previous[1].text),)
+            bindings[node.name] = ("def", Definition(module.path, row, line_text(module.lines, row), alternates))
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -257,7 +262,8 @@ class _Calls:
             col += 1
         if col >= len(text) or text[col] != "(":
             return  # the parenthesis is on another line: no "name(" to place a cursor after
-        self.out.append(Site(self.module.path, row, col + 1, ast.unparse(func), found.path, found.line, found.text))
+        self.out.append(Site(self.module.path, row, col + 1, ast.unparse(func), found.path, found.line, found.text,
+                             found.alternates))
 
 
 def python_sites(root: Path) -> list[Site]:

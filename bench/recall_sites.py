@@ -30,6 +30,9 @@ class Site:
     """0-based line of its ``def``/``class``/``function`` line there."""
     def_text: str
     """That line, stripped: what must appear in the prompt for the site to count."""
+    alternates: tuple[tuple[int, str], ...] = ()
+    """Other (line, text) declaring the same callee in that file, which count as well:
+    ``@overload`` signatures, TypeScript overload signatures."""
 
     def as_dict(self) -> dict:
         return asdict(self)

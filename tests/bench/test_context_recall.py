@@ -125,6 +125,26 @@ def test_js_ground_truth_follows_es_and_commonjs_imports(tmp_path):
     }
 
 
+def test_overloads_count_as_the_callees_definition_lines(tmp_path):
+    py = write(tmp_path / "py", {
+        "over.py": "from typing import overload\n\n@overload\ndef conv(x: int) -> int: ...\n"
+                   "@overload\ndef conv(x: str) -> str: ...\ndef conv(x):\n    return x\n",
+        "use.py": "from over import conv\nconv(1)\n",
+    })
+    (site,) = python_sites(py)
+    assert (site.def_path, site.def_line) == ("over.py", 6)
+    assert site.alternates == ((3, "def conv(x: int) -> int: ..."), (5, "def conv(x: str) -> str: ..."))
+    stub_only = repo_fim("demo", [RepoFile("over.py", "def conv(x: int) -> int: ...\n")], "use.py", "", "")
+    assert context_recall.recalled(stub_only, site)
+    ts = write(tmp_path / "ts", {
+        "lib.ts": "export function f(a: string): string\nexport function f(a: number): number\n"
+                  "export function f(a: any) { return a }\n",
+        "app.ts": "import { f } from './lib'\nf(1)\n",
+    })
+    (site,) = js_sites(ts)
+    assert (site.def_path, site.def_line, [row for row, _ in site.alternates]) == ("lib.ts", 0, [1, 2])
+
+
 def test_bm25_windows_query_and_the_window_after():
     files = {"a.py": [f"alpha_{i} = {i}" for i in range(23)], "b.py": ["zeta gamma"] * 4}
     index = recall_bm25.BM25Index(files)
