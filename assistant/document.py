@@ -27,6 +27,13 @@ def lines_of(text: str) -> list[str]:
     return lines
 
 
+def forget_lines() -> None:
+    """Drop the kept split: called when a document closes, whose text (4 MB and its 64,000
+    line objects at the size cap) would otherwise stay alive until the next split."""
+    global _last_split
+    _last_split = None
+
+
 @dataclass(frozen=True)
 class Cursor:
     line: int  # 0-based
