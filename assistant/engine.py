@@ -179,7 +179,7 @@ class CompletionEngine:
             old, self.backend = self.backend, backend
             self.prompt_format = self.context.fmt = backend_format(backend)  # the new model's family
             self.cache.clear()
-            self.sizer.last_prompt = ""
+            self.sizer.last_prompt, self.sizer.sticky = "", None
             self.growth.reset()  # nothing grown with the old model is valid
             self.context._counts.clear()
             return old
@@ -267,18 +267,13 @@ class CompletionEngine:
                 budget=budget, repo_budget=int(budget * cfg.repo_context_share),
             )
 
-        parts = build(full)
         if grow:
-            return cursor, parts
+            return cursor, build(full)
         # Latency-targeted sizing: only the part of the prompt not already in the KV cache
         # costs; the full prompt goes whole once grown (assistant/growth.py).
-        cached, total = self.sizer.cached(self.backend, parts.prompt)
-        budget = self.sizer.cold_budget(cfg.latency_target_s, expected_new, cached, total)
-        explain = []
-        if budget is not None and budget < full:
-            parts = build(budget)
-            explain.append(ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
-        parts.explain[:0] = explain
+        parts, budget = self.sizer.choose(self.backend, build, full, cfg.latency_target_s, expected_new)
+        if budget is not None:
+            parts.explain.insert(0, ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
         return cursor, parts
 
     def _queue_growth(self, request: CompletionRequest) -> None:
@@ -291,6 +286,8 @@ class CompletionEngine:
         if not self._allowed(request.path, request.text)[0]:
             return "stopped"
         _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0, grow=True)
+        if cancel.is_set():  # a request came while the prompt was built
+            return "interrupted"
         return self.growth.grow(self.backend, parts.prompt[: parts.stable_len], cancel)
 
     def _prefill(self, request: CompletionRequest, cancel: threading.Event) -> int:

@@ -46,6 +46,7 @@ class Sizer:
     def __init__(self, latency: LatencyModel) -> None:
         self.latency = latency
         self.last_prompt = ""  # for backends that cannot say what they hold
+        self.sticky: int | None = None  # the last cold budget (kept while it fits)
         self.chars_per_token = 3.0
 
     def cached(self, backend, prompt: str) -> tuple[int, int]:
@@ -63,6 +64,24 @@ class Sizer:
         output); else the token budget of a cold prompt that does."""
         affordable = max(64, self.latency.prompt_budget(target_s, expected_new, 0))  # 64: the smallest prompt sent
         return None if total - cached <= affordable else affordable
+
+    def choose(self, backend, build, full: int, target_s: float, expected_new: int):
+        """(parts, None) for the full-budget prompt when it fits ``target_s``; else (parts,
+        budget) for a cold-sized one. The cold budget chosen last is tried first and kept
+        while its prompt still fits: a budget recomputed from a noisy speed estimate at every
+        keystroke would change the prompt's prefix, and with it what is cached."""
+        parts = build(full)
+        cached, total = self.cached(backend, parts.prompt)
+        budget = self.cold_budget(target_s, expected_new, cached, total)
+        if budget is None or budget >= full:
+            return parts, None
+        if self.sticky is not None and self.sticky < full:
+            kept = build(self.sticky)
+            cached, total = self.cached(backend, kept.prompt)
+            if total - cached <= budget:
+                return kept, self.sticky
+        self.sticky = budget
+        return build(budget), budget
 
     def observe(self, prompt: str, prompt_tokens: int) -> None:
         if prompt_tokens:
