@@ -29,6 +29,7 @@ class Binding(NamedTuple):
     module: str  # as written: "pkg.mod", ".mod", "./mod"
     name: str  # the name in that module; MODULE for the module itself, STAR, DEFAULT
     line: int
+    scope: int = -1  # Python: the line of the `def` whose body holds the import; -1 at module level
 
 
 _PY_FROM = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+(.*)$", re.S)
@@ -79,12 +80,29 @@ def _joined(lines: Sequence[str], row: int, done) -> tuple[str, int]:
     return text, end
 
 
+def _scope(lines: Sequence[str], row: int) -> int:
+    """The `def` line enclosing an indented import, else -1 (module level: also an import
+    under `try:` or `if TYPE_CHECKING:`)."""
+    indent = len(lines[row]) - len(lines[row].lstrip())
+    r = row - 1
+    while indent > 0 and r >= 0 and row - r < 2000:
+        text = lines[r]
+        stripped = text.lstrip()
+        if stripped and len(text) - len(stripped) < indent:
+            indent = len(text) - len(stripped)
+            if stripped.startswith(("def ", "async def ")):
+                return r
+        r -= 1
+    return -1
+
+
 def _python(lines: Sequence[str], rows: list[int]) -> list[Binding]:
     found: list[Binding] = []
     done = 0
     for row in rows:
         if row < done or row >= len(lines):
             continue
+        scope = _scope(lines, row) if lines[row][:1] in (" ", "\t") else -1
         text, end = _joined(lines, row, lambda t: "(" not in t or ")" in t)
         if not text.rstrip().endswith(")") and text.rstrip().endswith("\\"):
             text, end = _joined(lines, row, lambda t: not t.rstrip().endswith("\\"))
@@ -97,10 +115,10 @@ def _python(lines: Sequence[str], rows: list[int]) -> list[Binding]:
                 if not parts:
                     continue
                 if parts[0] == "*":
-                    found.append(Binding(STAR, module, STAR, row))
+                    found.append(Binding(STAR, module, STAR, row, scope))
                 elif parts[0].isidentifier():
                     local = parts[2] if len(parts) == 3 and parts[1] == "as" and parts[2].isidentifier() else parts[0]
-                    found.append(Binding(local, module, parts[0], row))
+                    found.append(Binding(local, module, parts[0], row, scope))
         else:
             m = _PY_IMPORT.match(text)
             if m:
@@ -109,12 +127,12 @@ def _python(lines: Sequence[str], rows: list[int]) -> list[Binding]:
                     if not parts or not all(p.isidentifier() for p in parts[0].split(".")):
                         continue
                     if len(parts) == 3 and parts[1] == "as" and parts[2].isidentifier():
-                        found.append(Binding(parts[2], parts[0], MODULE, row))
+                        found.append(Binding(parts[2], parts[0], MODULE, row, scope))
                     else:
                         # `import a.b.c` binds `a`; `a.b.c.f` is looked up through the full name
-                        found.append(Binding(parts[0], parts[0], MODULE, row))
+                        found.append(Binding(parts[0], parts[0], MODULE, row, scope))
                         if "." in parts[0]:
-                            found.append(Binding(parts[0].split(".")[0], parts[0].split(".")[0], MODULE, row))
+                            found.append(Binding(parts[0].split(".")[0], parts[0].split(".")[0], MODULE, row, scope))
         done = end
     return found
 

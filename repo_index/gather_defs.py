@@ -44,9 +44,9 @@ def definitions_for(r: "Retrieval", rel: str | None, cursor: Cursor, text: str, 
     unresolved: dict[str, tuple[int, int, bool]] = {}  # name -> (tier, distance, used as an attribute)
     for key, (tier, distance) in sorted(site.uses.items(), key=lambda kv: (kv[1], kv[0]))[:MAX_USES]:
         answer = resolver.chain(key) if "." in key else resolver.name(key)
-        for f in answer.found:
+        for i, f in enumerate(answer.found):
             if f.definition is not None:
-                candidates.append(Candidate(f.definition, tier, distance, f.resolution, key, f.detail))
+                candidates.append(Candidate(f.definition, tier, distance, f.resolution, key, f.detail, preference=i))
         for path, why in answer.refused:
             dropped.append(Snippet(path, 0, 0, "", 0.0, "dropped",
                                    f"`{key}` resolves to {path}: never used ({why})", key, tier, "import"))

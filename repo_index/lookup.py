@@ -66,8 +66,12 @@ class Resolver:
             if not d.parent:
                 self.top.setdefault(d.name, []).append(d)
         self.members = [d for d in symbols if d.parent]
-        self.bindings = {b.local: b for b in bindings if b.local != STAR}
-        self.stars = [b for b in bindings if b.local == STAR]
+        # an import inside a function binds only there (Python scoping); the enclosing
+        # function's own imports win over the module's
+        here = site.function_span[0]
+        visible = [b for b in bindings if b.scope < 0 or b.scope == here]
+        self.bindings = {b.local: b for b in sorted(visible, key=lambda b: b.scope == here) if b.local != STAR}
+        self.stars = [b for b in visible if b.local == STAR]
         self._memo: dict[str, Answer] = {}
 
     # -- names ------------------------------------------------------------------------
@@ -175,7 +179,9 @@ class Resolver:
             return  # an import cycle, or a chain of re-exports too long to be worth it
         seen.add((path, name))
         language = _language(path)
-        top = self.r.top_level(path, name)
+        # the last of several same-named definitions first: `@overload` stubs precede the
+        # implementation, and a later definition replaces an earlier one
+        top = self.r.top_level(path, name)[::-1]
         if name == DEFAULT:
             top = self.r.default_export(path)
         if not top and language != "python":
@@ -185,12 +191,12 @@ class Resolver:
             return
         bindings = self.r.file_bindings(path)
         for b in bindings:
-            if b.local == name:
+            if b.local == name and b.scope < 0:
                 self._follow(path, language, b, answer, hops, seen, path)
                 if answer.found:
                     return
         for b in bindings:
-            if b.local == STAR:
+            if b.local == STAR and b.scope < 0:
                 self._follow_star(path, language, b, name, answer, hops, seen)
                 if answer.found:
                     return

@@ -60,6 +60,7 @@ class Candidate:
     use: str  # the name or chain used: "send", "self.adapter.send", "mod.f"
     detail: str = ""  # e.g. "re-exported by pkg/__init__.py"
     same_named: int = 1  # definitions of this name in the index (name-only lookups)
+    preference: int = 0  # order among equal scores, as resolution found them (0 first)
 
     @property
     def score(self) -> float:
@@ -85,7 +86,8 @@ def order(candidates: Iterable[Candidate], limit: int) -> list[Candidate]:
         key = (c.definition.path, c.definition.start_line)
         if key not in best or c.score > best[key].score:
             best[key] = c
-    ranked = sorted(best.values(), key=lambda c: (-c.score, c.definition.path, c.definition.start_line, c.definition.name))
+    ranked = sorted(best.values(), key=lambda c: (-c.score, c.preference, c.definition.path, c.definition.start_line,
+                                                  c.definition.name))
     picked: list[Candidate] = []
     per_name: dict[str, int] = {}
     for c in ranked:

@@ -44,6 +44,11 @@ _PY_LOCAL = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=\n]
 _PY_PARAMS = re.compile(r"def\s+\w+\s*\(([^)]*)")
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _STATEMENT_LINES = 20
+#: Characters of one line that are read (a minified line must not cost a request)
+_LONG = 2_000
+#: Characters before the cursor (or a bracket) searched for the word there: end-anchored
+#: searches are quadratic in the length of a run of word characters.
+_WORD_TAIL = 160
 _BLOCK = 16
 _TRAILING_COMMENT = re.compile(r"[ \t]#[^\n'\"]*$", re.M)
 _COMMENT_LINES = re.compile(r"^[ \t]*(?:#|//|/?\*).*$", re.M)
@@ -93,8 +98,8 @@ def analyze(lines: Sequence[str], line: int, col: int, *, python: bool, before: 
         return site
     line = max(0, min(line, len(lines) - 1))
     col = max(0, min(col, len(lines[line])))
-    head = lines[line][:col]
-    typed = re.search(r"(?!\d)\w+$", head)
+    head = lines[line][max(0, col - _LONG):col]  # a minified line: only its end near the cursor
+    typed = re.search(r"(?!\d)\w+$", head[-_WORD_TAIL:])
     site.typed = typed.group() if typed else ""
     stmt_start, called = _statement(lines, line, col)
     site.called = called
@@ -113,7 +118,7 @@ def analyze(lines: Sequence[str], line: int, col: int, *, python: bool, before: 
     elif site.typed:
         _add(site, site.typed, TIER_CURSOR, 0)
     for row in range(stmt_start, stmt_end):
-        text = cursor_line[:col] + " " + cursor_line[col:] if row == line else lines[row]
+        text = cursor_line[max(0, col - _LONG):col] + " " + cursor_line[col:col + _LONG] if row == line else lines[row]
         _scan(site, text, TIER_STATEMENT, abs(row - line), skip=(site.typed,) if row == line else ())
     for row in range(fn_start, fn_end):
         if not stmt_start <= row < stmt_end:
@@ -164,7 +169,7 @@ def _add(site: Site, key: str, tier: int, distance: int) -> None:
 
 def _scan(site: Site, text: str, tier: int, distance: int, skip: tuple[str, ...] = ()) -> None:
     uses = site.uses
-    for key in line_uses(text):
+    for key in line_uses(text[:_LONG]):
         if key in skip:
             continue
         old = uses.get(key)
@@ -201,9 +206,10 @@ def _statement(lines: Sequence[str], line: int, col: int) -> tuple[int, str]:
     margin) counting brackets: the first unclosed ``(`` is the innermost call the cursor is
     in, and the statement starts on the line of the outermost unclosed bracket."""
     called = ""
-    text = lines[line][:col]
-    m = re.search(r"(?!\d)[\w.]*\w$", text)
-    if m and (m.start() == 0 or text[m.start() - 1] != "."):
+    text = lines[line][max(0, col - _LONG):col]
+    tail = text[-_WORD_TAIL:]
+    m = re.search(r"(?!\d)[\w.]*\w$", tail)
+    if m and (m.start() == 0 or tail[m.start() - 1] != "."):
         called = m.group().strip(".")
     depth = 0
     start = row = line
@@ -218,13 +224,13 @@ def _statement(lines: Sequence[str], line: int, col: int) -> tuple[int, str]:
             else:
                 start = row
                 if ch == "(" and not called:
-                    callee = re.search(r"(?!\d)\w+(?:\s*\.\s*\w+)*\s*$", code[:b.start()])
+                    callee = re.search(r"(?!\d)\w+(?:\s*\.\s*\w+)*\s*$", code[max(0, b.start() - _WORD_TAIL):b.start()])
                     if callee and callee.group().strip() not in _NOT_CALLS:
                         called = re.sub(r"\s+", "", callee.group())
         if row == 0 or line - row >= _STATEMENT_LINES or (text[:1].strip() and row < line):
             break
         row -= 1
-        text = lines[row]
+        text = lines[row][-_LONG:]
     return start, called
 
 
@@ -307,7 +313,7 @@ def _types(site: Site, lines: Sequence[str], fn_start: int, fn_end: int, cls_lin
         rows += [r for r in range(cls_line, min(len(lines), cls_line + 400)) if "self." in lines[r]]
     rows += range(fn_start, fn_end)
     for row in rows:
-        text = lines[row]
+        text = lines[row][:_LONG]
         if ":" in text or "=" in text:
             for name, cls, how in _line_types(text):
                 site.types[name] = (cls, how)
@@ -322,14 +328,14 @@ def _line_types(text: str) -> tuple[tuple[str, str, str], ...]:
 
 def _python_locals(lines: Sequence[str], start: int, end: int) -> set[str]:
     names: set[str] = set()
-    params = _PY_PARAMS.search(" ".join(lines[start:min(end, start + 8)]))
+    params = _PY_PARAMS.search(" ".join(line[:_LONG] for line in lines[start:min(end, start + 8)]))
     if params:
         for p in params.group(1).split(","):
             p = p.strip().lstrip("*").split(":")[0].split("=")[0].strip()
             if p.isidentifier():
                 names.add(p)
     for row in range(start + 1, end):
-        for m in _PY_LOCAL.finditer(lines[row]):
+        for m in _PY_LOCAL.finditer(lines[row][:_LONG]):
             for group in m.groups():
                 if group:
                     names.update(n.strip() for n in group.split(",") if n.strip().isidentifier())
