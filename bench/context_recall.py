@@ -161,7 +161,8 @@ def measure_sites(session, root: Path, sites: list[Site]) -> tuple[list[dict], l
         context_ms.append(1000 * (t1 - t0))
         retrieve_ms.append(1000 * (t2 - t1))
         hit = recalled(prompt, site)
-        rows.append({"site": site, "engine": hit, "why": "" if hit else why_missed(explain, site)})
+        rows.append({"site": site, "engine": hit, "why": "" if hit else why_missed(explain, site),
+                     "cold": any(e.source == "latency" for e in explain)})
     return rows, context_ms, retrieve_ms
 
 
@@ -236,6 +237,7 @@ def run_repo(src: Path, work: Path, limit: int, seed: int) -> dict:
         "ratio_engine_to_bm25": ratio(engine_recall, bm25_rate),
         "engine_hits": sum(r["engine"] for r in rows), "bm25_hits": sum(bm25),
         "context_build": timing(context_ms), "retrieval": timing(retrieve_ms),
+        "cold_sized_prompts": sum(r["cold"] for r in rows),  # 0: every prompt had the full budget
         "miss_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         "miss_examples": [f"{r['site'].path}:{r['site'].line + 1}:{r['site'].col} {r['site'].name}( -> "
                           f"{r['site'].def_path}:{r['site'].def_line + 1} ({r['why']})" for r in misses[:5]],

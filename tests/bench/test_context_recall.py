@@ -202,6 +202,7 @@ def test_harness_report_and_its_arithmetic(harness):
     (r,) = report["results"]
     assert r["language"] == "python" and r["call_sites_found"] == 6 and r["sites"] == 6
     assert r["engine_recall"] == round(r["engine_hits"] / 6, 3)
+    assert r["cold_sized_prompts"] == 0  # steady state: the full budget, never a cold-sized prompt
     assert sum(r["miss_reasons"].values()) == 6 - r["engine_hits"]
     # BM25's query is the 10 lines before the cursor; count its hits independently.
     sites = sorted(python_sites(root))
