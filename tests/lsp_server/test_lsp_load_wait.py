@@ -10,7 +10,7 @@ import time
 from conftest import EMOJI_LINE, EMOJI_UTF16, fast_options
 from lsp_wire import server_env
 
-DELAY_S = 2.0
+DELAY_S = 1.5
 
 
 def _slow_loading(start, tmp_path, delay: float = DELAY_S):
@@ -36,7 +36,11 @@ def test_a_completion_asked_for_during_load_waits_and_gets_a_real_answer(start, 
     items = reply["result"]["items"]
     assert items and items[0]["insertText"].startswith(" name"), (waited, reply, wire.stderr.decode()[-3000:])  # the model's answer, not an empty one
     assert waited >= DELAY_S - 0.5  # it was answered after the load, not at once
-    assert wire.status()["model_state"] == "ready"
+    status = wire.status()
+    assert status["model_state"] == "ready" and "model_load" not in status
+    prompt = status["engine"]["prompt"]  # the prompt's size and growth state (issue 15)
+    assert prompt["prompt_tokens"] > 0 and prompt["sized_by"] == "full budget"
+    assert prompt["state"] in ("idle", "growing", "interrupted", "full", "stopped")
     assert wire.shutdown_and_exit() == 0
 
 
