@@ -1,6 +1,6 @@
 """Positions in a document: 0-based line and Unicode-character column, clamped safely.
 
-The CLI speaks 1-based LINE:COL counting Unicode characters (DESIGN.md §8); the language
+The CLI speaks 1-based LINE:COL counting Unicode characters (docs/design.md §8); the language
 server converts UTF-16 or UTF-8 positions before they get here. A position past the end of
 a line or of the file is clamped, with a warning the caller can show.
 """
