@@ -184,3 +184,25 @@ def test_llama_the_deadline_stops_between_tokens(backend):
     assert result.stop_reason == "time"
     assert 1 <= len(result.token_ids) < 64 and "".join(pieces) == result.text
     assert time.perf_counter() - t0 < 10 * limit
+
+
+# -- the transformers backend's token bytes ----------------------------------------------------
+def test_hf_token_bytes_rebuild_the_text_a_split_character_included(qwen_tokenizer):
+    """hf.py feeds the loop each token's bytes from the byte-level vocabulary (it re-decoded
+    every token each step before, guessing at a trailing U+FFFD)."""
+    from model.backends.hf import _token_bytes
+
+    piece = _token_bytes(qwen_tokenizer, qwen_tokenizer.get_added_tokens_decoder())
+    text = f"x = '{MELT} é'\n\tend"
+    ids = qwen_tokenizer.encode(text, add_special_tokens=False).ids
+    assert any(not _is_utf8(piece(i)) for i in ids)  # the premise: a character is split
+    assert b"".join(piece(i) for i in ids) == text.encode()
+    assert piece(qwen_tokenizer.token_to_id("<|endoftext|>")) == b"<|endoftext|>"
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
