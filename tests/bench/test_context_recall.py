@@ -217,6 +217,7 @@ def test_harness_report_and_its_arithmetic(harness):
     ratio = r["engine_hits"] / expected if expected else None
     assert r["ratio_engine_to_bm25"] == (round(ratio, 2) if ratio is not None else None)
     assert r["context_build"]["n"] == 6 and r["context_build"]["p50_ms"] > 0
+    assert r["retrieval_cpu"]["n"] == 6 and r["retrieval_cpu"]["p50_ms"] > 0
 
 
 def test_engine_recalls_every_definition_in_a_small_package(harness):
