@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -34,7 +33,6 @@ from repo_index.rules import PathRules
 from repo_index.state import IndexState
 
 _LINE_CACHE_FILES = 64
-_EXPORTS = re.compile(r"\s*module\.exports\s*=\s*(?:function\s+|class\s+)?([\w$]+)")
 _FILE_CACHE = 512
 #: Similar plain text (docs, configuration) counts this much next to code of the cursor's
 #: language; code of another language family is left out (it does not help completion).
@@ -179,34 +177,6 @@ class Retrieval:
                 entry.texts.clear()
             text = entry.texts[key] = skeleton.definition_text(d, lines, members, self.config.max_definition_lines, used)
         return text
-
-    def default_export(self, rel: str) -> list[Definition]:
-        """JavaScript's ``export default``: the top-level definition whose line says so."""
-        lines = self.lines_of(rel) or []
-        return [d for d in self.file_symbols(rel) if not d.parent and d.start_line < len(lines)
-                and "export default" in lines[d.start_line]][:1]
-
-    def module_export(self, rel: str, local: str) -> list[Definition]:
-        """CommonJS: the definition a ``module.exports = name`` (or ``export default``) line
-        names, else a top-level definition named like the importing binding."""
-        lines = self.lines_of(rel) or []
-        top = {d.name: d for d in self.file_symbols(rel) if not d.parent}
-        for row in range(len(lines) - 1, max(-1, len(lines) - 400), -1):
-            match = _EXPORTS.match(lines[row])
-            if match and match.group(1) in top:
-                return [top[match.group(1)]]
-            if match and match.group(1) in ("function", "class", "async"):
-                # `module.exports = function (...) {`: the assignment is the definition
-                return [_assigned(rel, local, lines, row)]
-        found = self.default_export(rel)
-        return found or ([top[local]] if local in top else [])
-
-    def exported_assignment(self, rel: str, name: str) -> list[Definition]:
-        """CommonJS ``exports.name = function ...``, which the symbol queries do not list."""
-        lines = self.lines_of(rel) or []
-        pattern = re.compile(rf"\s*(?:module\.)?exports\.{re.escape(name)}\s*=")
-        return [_assigned(rel, name, lines, row) for row, line in enumerate(lines)
-                if "exports." in line and pattern.match(line)][:1]
 
     def refused_module(self, importer: str, language: str, module: str) -> tuple[str, str] | None:
         """(path, why) when ``module`` names a file on disk that the rules refuse."""
@@ -379,17 +349,6 @@ class Retrieval:
             while len(self._lines) > _LINE_CACHE_FILES:
                 self._lines.popitem(last=False)
         return lines
-
-
-def _assigned(rel: str, name: str, lines: list[str], row: int) -> Definition:
-    """An assignment as a definition: from its line to the closing brace at the margin."""
-    end = row + 1
-    if lines[row].rstrip().endswith(("{", "(")):
-        for r in range(row + 1, min(len(lines), row + 200)):
-            if lines[r][:1] in ("}", ")"):
-                end = r + 1
-                break
-    return Definition(rel, name, "function", "", row, end, lines[row].strip(), -1, -1, row + 1)
 
 
 class _FileEntry:

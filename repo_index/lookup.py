@@ -25,7 +25,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from repo_index import languages, resolve
+from repo_index import js_exports, languages, resolve
 from repo_index.bindings import DEFAULT, MODULE, STAR, Binding
 from repo_index.facts import CLASS_KINDS, Definition, ImportStmt
 from repo_index.usage import Site
@@ -155,7 +155,7 @@ class Resolver:
             answer.found += [Found(None, "import", detail, p) for p in paths[:1]]
             if language != "python":
                 # `const f = require('./f')`: the module's `module.exports = f` is what is called
-                answer.found += [Found(d, "import", detail) for p in paths[:1] for d in self.r.module_export(p, b.local)]
+                answer.found += [Found(d, "import", detail) for p in paths[:1] for d in js_exports.module_export(self.r, p, b.local)]
         elif submodule:
             answer.found.append(Found(None, "import", detail, submodule))
         else:
@@ -183,9 +183,9 @@ class Resolver:
         # implementation, and a later definition replaces an earlier one
         top = self.r.top_level(path, name)[::-1]
         if name == DEFAULT:
-            top = self.r.default_export(path)
+            top = js_exports.default_export(self.r, path)
         if not top and language != "python":
-            top = self.r.exported_assignment(path, name)
+            top = js_exports.exported_assignment(self.r, path, name)
         if top:
             answer.found += [Found(d, resolution, detail) for d in top]
             return

@@ -224,3 +224,26 @@ def test_overloads_resolve_to_the_implementation_first(make_tree, open_ws):
     ws.build()
     got = definitions(at_mark(ws, "app.py", "from ctx import current as get_current\n\nget_current(█\n"))
     assert got[0].start_line == 11 and "return 1" in got[0].text
+
+
+def test_commonjs_module_exports(make_tree, open_ws):
+    root = make_tree({
+        "lib/cmp.js": "const eq = require('./eq')\nconst cmp = (a, b) => {\n  return eq(a, b)\n}\nmodule.exports = cmp\n",
+        "lib/eq.js": "const eq = (a, b) => a === b\nmodule.exports = eq\n",
+        "lib/options.js": "'use strict'\nmodule.exports = function (flat) {\n  return { flat }\n}\n",
+        "lib/utils.js": "exports.getLastIndex = function getLastIndex(tokens) {\n  return tokens.length - 1\n}\n",
+        "lib/decoy.js": "function cmp() {}\nfunction getLastIndex() {}\nfunction createOptions() {}\n",
+    })
+    ws = open_ws(root)
+    ws.build()
+    cases = {
+        "const compare = require('./cmp')\n\nfunction f() {\n  return compare(█\n}\n": ("lib/cmp.js", 1),
+        "const createOptions = require('./options')\n\ncreateOptions(█\n": ("lib/options.js", 1),
+        "const { getLastIndex } = require('./utils')\n\ngetLastIndex(█\n": ("lib/utils.js", 0),
+        "const utils = require('./utils')\n\nutils.getLastIndex(█\n": ("lib/utils.js", 0),
+    }
+    for case, (path, line) in cases.items():
+        first = definitions(at_mark(ws, "lib/app.js", case))[0]
+        assert (first.path, first.start_line, first.resolution) == (path, line, "import"), case
+    first = definitions(at_mark(ws, "lib/app.js", "const createOptions = require('./options')\n\ncreateOptions(█\n"))[0]
+    assert first.text == "module.exports = function (flat) {\n  return { flat }\n}"
