@@ -5,7 +5,10 @@ step that failed and says the index could not be reached.
 Real runs of the script: the re-run uses this checkout's ``.venv``; the no-network run uses
 a scratch folder holding the script, pyproject.toml and a link to that ``.venv`` (so every
 step but the vocabulary is done), an empty cache and an index address nothing listens on: the
-vocabulary needs the source archive, which pip cannot download; nothing is installed.
+vocabulary needs the source archive, which pip cannot download; nothing is installed. The
+resume test starts a real llama-cpp-python build in a scratch checkout whose ``.venv`` has
+torch (through a ``.pth`` to this checkout's) but no llama_cpp, kills it after a few objects
+are compiled, and runs the script again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +66,65 @@ def test_no_package_index_names_the_step(tmp_path):
     assert "could not get the package from the index (http://127.0.0.1:9/simple)" in res.stderr
     assert "run 'bash setup.sh' again; finished steps are skipped" in res.stderr
     assert not (tmp_path / "cache" / "sdist" / "llama-cpp-python-0.3.36").exists()  # no half archive kept
+
+
+def _real_sdist() -> Path:
+    cache = Path(os.environ.get("QWENPAIR_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwenpair")
+    return cache / "sdist" / "llama-cpp-python-0.3.36" / "llama_cpp_python-0.3.36.tar.gz"
+
+
+def _objects(build: Path) -> dict[Path, float]:
+    return {p: p.stat().st_mtime for p in build.glob("cmake-*/**/*.o")} if build.is_dir() else {}
+
+
+def _run_until(scratch: Path, env: dict, done, timeout: float) -> tuple[str, float]:
+    """Start setup.sh, wait until ``done()`` is true, kill the whole run (the build with it)."""
+    out = scratch / "setup.out"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(["bash", str(scratch / "setup.sh")], stdout=sink, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while not done():
+            assert proc.poll() is None, out.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the build did not get that far: " + out.read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        killed_at = time.time()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return out.read_text(), killed_at
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _real_sdist().is_file(), reason="needs the llama-cpp-python source archive setup.sh keeps")
+def test_a_rerun_after_a_failed_llama_build_resumes_it(tmp_path):
+    scratch = tmp_path / "checkout"
+    scratch.mkdir()
+    shutil.copy(SETUP, scratch / "setup.sh")
+    shutil.copy(REPO / "pyproject.toml", scratch / "pyproject.toml")
+    # A .venv where the steps before the build are done: torch imports, llama_cpp does not.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(scratch / ".venv")], check=True)
+    site = next((scratch / ".venv" / "lib").glob("python3*/site-packages"))
+    (site / "checkout.pth").write_text(str(next((REPO / ".venv" / "lib").glob("python3*/site-packages"))) + "\n")
+    (site / "llama_cpp").mkdir()
+    (site / "llama_cpp" / "__init__.py").write_text("raise ImportError('not built yet')\n")
+    cache = tmp_path / "cache"
+    (cache / "sdist" / "llama-cpp-python-0.3.36").mkdir(parents=True)
+    (cache / "sdist" / "llama-cpp-python-0.3.36" / _real_sdist().name).symlink_to(_real_sdist())
+    env = dict(os.environ, QWENPAIR_CACHE_DIR=str(cache))
+    build = cache / "build"
+
+    first, killed_at = _run_until(scratch, env, lambda: len(_objects(build)) >= 6, timeout=900)
+    assert "== building llama-cpp-python 0.3.36" in first and "resuming" not in first
+    time.sleep(1)
+    kept = {p: t for p, t in _objects(build).items() if t < killed_at - 2}  # finished well before the kill
+    assert kept, "no object was finished before the kill"
+
+    before = set(_objects(build))
+    second, _ = _run_until(scratch, env, lambda: set(_objects(build)) - before, timeout=900)
+    assert "resuming the build that stopped in" in second and "preparing the build tools" not in second
+    assert "downloading" not in second  # the source archive and the unpacked source are reused
+    assert {p: p.stat().st_mtime for p in kept} == kept  # compiled once: not again on the re-run
+    assert not list((cache / "wheels").glob("*/llama_cpp_python-*.whl"))  # no wheel from a killed build
