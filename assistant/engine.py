@@ -285,10 +285,11 @@ class CompletionEngine:
     def _grow(self, request: CompletionRequest, cancel: threading.Event) -> str:
         if not self._allowed(request.path, request.text)[0]:
             return "stopped"
+        return self.growth.grow(self.backend, lambda: self._stable_full(request), cancel)
+
+    def _stable_full(self, request: CompletionRequest) -> str:
         _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0, grow=True)
-        if cancel.is_set():  # a request came while the prompt was built
-            return "interrupted"
-        return self.growth.grow(self.backend, parts.prompt[: parts.stable_len], cancel)
+        return parts.prompt[: parts.stable_len]
 
     def _prefill(self, request: CompletionRequest, cancel: threading.Event) -> int:
         _, parts = self._prompt(request, max_new=self.config.max_tokens_multi, expected_new=0)

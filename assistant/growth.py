@@ -26,6 +26,9 @@ from assistant.latency import LatencyModel
 #: Tokens evaluated per growth step: the longest a keystroke waits for growth to yield
 #: (about 0.2 s for the 0.5B model on 2 cores; bench/keystroke_latency.py).
 GROW_CHUNK = 32
+#: Growth starts only after this long without a request: while the user types on, the
+#: next keystroke comes first and cancels it before any work (no step to wait for).
+GROW_AFTER_S = 0.25
 
 
 @dataclass
@@ -106,9 +109,15 @@ class Growth:
         with self._lock:
             self.state = GrowthState(steps=self.state.steps, interruptions=self.state.interruptions)
 
-    def grow(self, backend, stable: str, cancel: threading.Event) -> str:
-        """Evaluate ``stable`` into ``backend``'s KV cache, ``GROW_CHUNK`` tokens at a time,
-        until it is all cached or ``cancel`` is set; returns the state it ends in."""
+    def grow(self, backend, stable_prompt, cancel: threading.Event) -> str:
+        """Evaluate the prompt ``stable_prompt()`` builds into ``backend``'s KV cache,
+        ``GROW_CHUNK`` tokens at a time, after ``GROW_AFTER_S`` without a request, until it is
+        all cached or ``cancel`` is set; returns the state it ends in."""
+        if cancel.wait(GROW_AFTER_S):  # the scheduler sets it as soon as a request arrives
+            with self._lock:
+                self.state.interruptions += 1
+            return self._end("interrupted", self.state.cached_tokens, self.state.full_tokens)
+        stable = stable_prompt()
         probe = getattr(backend, "cached_tokens", None)
         found = probe(stable) if probe is not None and stable else None
         if found is None:
