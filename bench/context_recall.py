@@ -198,7 +198,13 @@ def bm25_recall(root: Path, language: str, sites: list[Site]) -> list[bool]:
 
 
 def timing(xs: list[float]) -> dict:
+    if not xs:
+        return {"p50_ms": None, "p95_ms": None, "n": 0}
     return {"p50_ms": round(percentile(xs, 50), 2), "p95_ms": round(percentile(xs, 95), 2), "n": len(xs)}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -226,8 +232,8 @@ def run_repo(src: Path, work: Path, limit: int, seed: int) -> dict:
         session.close()
     bm25 = bm25_recall(root, language, sites)
     n = len(sites)
-    engine_recall = sum(r["engine"] for r in rows) / n if n else float("nan")
-    bm25_rate = sum(bm25) / n if n else float("nan")
+    engine_recall = sum(r["engine"] for r in rows) / n if n else None  # no sites: no figure (not NaN,
+    bm25_rate = sum(bm25) / n if n else None  # which JSON readers reject)
     misses = [r for r in rows if not r["engine"]]
     reasons: dict[str, int] = {}
     for r in misses:
@@ -237,8 +243,8 @@ def run_repo(src: Path, work: Path, limit: int, seed: int) -> dict:
         "files": stats.files, "windows": stats.windows, "index_build_s": round(build_s, 2),
         "call_sites_found": len(all_sites), "sites": n,
         "distinct_callees": len({(s.def_path, s.def_line) for s in sites}),
-        "engine_recall": round(engine_recall, 3), "bm25_recall": round(bm25_rate, 3),
-        "ratio_engine_to_bm25": ratio(engine_recall, bm25_rate),
+        "engine_recall": _round(engine_recall), "bm25_recall": _round(bm25_rate),
+        "ratio_engine_to_bm25": ratio(engine_recall, bm25_rate) if n else None,
         "engine_hits": sum(r["engine"] for r in rows), "bm25_hits": sum(bm25),
         **{key: timing(xs) for key, xs in times.items()},
         "cold_sized_prompts": sum(r["cold"] for r in rows),  # 0: every prompt had the full budget
@@ -311,6 +317,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="one Python and one JS repository, 40 sites, a 5k-window large index")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
+    if args.sites < 1:
+        parser.error("--sites must be at least 1")
     limit = min(args.sites, 40) if args.quick else args.sites
     repos = args.repo or default_repos(args.quick)
     for r in repos:

@@ -225,3 +225,20 @@ def test_engine_recalls_every_definition_in_a_small_package(harness):
     a 2,048-token prompt has room for all. A miss names the explain entry (or its absence)."""
     (r,) = harness[0]["results"]
     assert r["engine_hits"] == 6, r["miss_examples"]
+
+
+def test_bad_input_gets_a_clear_answer(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="is not a directory"):
+        context_recall.main(["--repo", str(tmp_path / "missing"), "--no-large"])
+    empty = write(tmp_path / "notes", {"README.md": "nothing to call\n"})
+    with pytest.raises(SystemExit, match="no Python or JavaScript/TypeScript source"):
+        context_recall.main(["--repo", str(empty), "--no-large"])
+    with pytest.raises(SystemExit):
+        context_recall.main(["--sites", "0", "--no-large"])
+    assert "--sites must be at least 1" in capsys.readouterr().err
+    # A repository without a cross-file call: no figure rather than NaN (which JSON rejects).
+    flat = write(tmp_path / "flat", {"a.py": "def f():\n    return 1\n\n\nf()\n", "b.py": "x = (1)\n"})
+    out = tmp_path / "flat.json"
+    (r,) = context_recall.main(["--repo", str(flat), "--no-large", "--out", str(out)])["results"]
+    assert r["sites"] == 0 and r["engine_recall"] is None and r["ratio_engine_to_bm25"] is None
+    json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
