@@ -2,13 +2,13 @@
 package, a re-run on a set-up machine does nothing, and with no package index it names the
 step that failed and says the index could not be reached.
 
-Real runs of the script: the re-run uses this checkout's ``.venv``; the no-network run uses
-a scratch folder holding the script, pyproject.toml and a link to that ``.venv`` (so every
-step but the vocabulary is done), an empty cache and an index address nothing listens on: the
-vocabulary needs the source archive, which pip cannot download; nothing is installed. The
-resume test starts a real llama-cpp-python build in a scratch checkout whose ``.venv`` has
-torch (through a ``.pth`` to this checkout's) but no llama_cpp, kills it after a few objects
-are compiled, and runs the script again.
+Real runs of the script: the re-run uses this checkout's ``.venv``. The others use a scratch
+folder holding the script and pyproject.toml, with a ``.venv`` of its own that sees this
+checkout's libraries through a ``.pth`` (so nothing can be installed into them). The
+no-network run has every step but the vocabulary done, an empty cache and an index address
+nothing listens on: the vocabulary needs the source archive, which pip cannot download. The
+resume test's ``.venv`` has torch but no llama_cpp: a real llama-cpp-python build starts, is
+killed after a few objects are compiled, and the script runs again.
 """
 
 from __future__ import annotations
@@ -51,12 +51,31 @@ def test_rerun_on_a_set_up_machine_does_nothing():
     assert len(steps) == 1 and steps[0].startswith("== qwenpair set up in "), res.stdout
 
 
-def test_no_package_index_names_the_step(tmp_path):
+def _scratch_checkout(tmp_path: Path, *, llama_cpp: bool) -> Path:
+    """setup.sh and pyproject.toml in a folder of their own, with a ``.venv`` whose steps before
+    the llama.cpp build are done: torch imports (a ``.pth`` to this checkout's site-packages,
+    which is never written to), and llama_cpp too unless ``llama_cpp`` is False."""
     scratch = tmp_path / "checkout"
     scratch.mkdir()
     shutil.copy(SETUP, scratch / "setup.sh")
-    shutil.copy(REPO / "pyproject.toml", scratch / "pyproject.toml")  # the package step is then done
-    (scratch / ".venv").symlink_to(REPO / ".venv")
+    shutil.copy(REPO / "pyproject.toml", scratch / "pyproject.toml")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(scratch / ".venv")], check=True)
+    site = next((scratch / ".venv" / "lib").glob("python3*/site-packages"))
+    (site / "checkout.pth").write_text(str(next((REPO / ".venv" / "lib").glob("python3*/site-packages"))) + "\n")
+    pip = scratch / ".venv" / "bin" / "pip"  # this checkout's pip, run by the scratch Python
+    pip.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+    pip.chmod(0o755)
+    if not llama_cpp:
+        (site / "llama_cpp").mkdir()
+        (site / "llama_cpp" / "__init__.py").write_text("raise ImportError('not built yet')\n")
+    return scratch
+
+
+def test_no_package_index_names_the_step(tmp_path):
+    scratch = _scratch_checkout(tmp_path, llama_cpp=True)
+    # The package step is done (its stamp), the vocabulary is not (an empty cache).
+    digest = hashlib.sha256((scratch / "pyproject.toml").read_bytes()).hexdigest()
+    (scratch / ".venv" / ".qwenpair-extras.train.sha256").write_text(f"{digest}  pyproject.toml\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env.update(QWENPAIR_CACHE_DIR=str(tmp_path / "cache"), PIP_CONFIG_FILE=os.devnull,
                PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0", PIP_DEFAULT_TIMEOUT="3")
@@ -100,16 +119,7 @@ def _run_until(scratch: Path, env: dict, done, timeout: float) -> tuple[str, flo
 @pytest.mark.slow
 @pytest.mark.skipif(not _real_sdist().is_file(), reason="needs the llama-cpp-python source archive setup.sh keeps")
 def test_a_rerun_after_a_failed_llama_build_resumes_it(tmp_path):
-    scratch = tmp_path / "checkout"
-    scratch.mkdir()
-    shutil.copy(SETUP, scratch / "setup.sh")
-    shutil.copy(REPO / "pyproject.toml", scratch / "pyproject.toml")
-    # A .venv where the steps before the build are done: torch imports, llama_cpp does not.
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(scratch / ".venv")], check=True)
-    site = next((scratch / ".venv" / "lib").glob("python3*/site-packages"))
-    (site / "checkout.pth").write_text(str(next((REPO / ".venv" / "lib").glob("python3*/site-packages"))) + "\n")
-    (site / "llama_cpp").mkdir()
-    (site / "llama_cpp" / "__init__.py").write_text("raise ImportError('not built yet')\n")
+    scratch = _scratch_checkout(tmp_path, llama_cpp=False)
     cache = tmp_path / "cache"
     (cache / "sdist" / "llama-cpp-python-0.3.36").mkdir(parents=True)
     (cache / "sdist" / "llama-cpp-python-0.3.36" / _real_sdist().name).symlink_to(_real_sdist())
