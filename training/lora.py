@@ -23,6 +23,7 @@ Run: ``qwenpair train lora --repo ~/src/myproject --base ~/models/Qwen2.5-Coder-
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
@@ -91,6 +92,15 @@ def resolve_base(base: str) -> tuple[str, str]:
         f"--base {base} is neither a checkpoint folder nor a known model; give a folder with config.json "
         f"and safetensors, or a name such as {registry.DEFAULT_COMPLETION_MODEL}"
     )
+
+
+def base_format(base: str) -> registry.PromptFormat:
+    """The prompt format of the base's family (a folder's config.json model_type, or the registry
+    entry): the server builds the adapter's prompts in it, so the training samples are too."""
+    config = Path(base).expanduser() / "config.json"
+    if config.is_file():
+        return registry.format_for_architecture(str(json.loads(config.read_text()).get("model_type", "")))
+    return registry.get(base).prompt_format if base in registry.REGISTRY else registry.DEFAULT_FORMAT
 
 
 def load_base(base: str, *, qlora: bool, device: str, log: Callable[[str], None]):
@@ -216,7 +226,7 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     resolve_base(cfg.base)  # a bad --base fails before the repository is read
     tok = load_tokenizer()
     resolved = cfg.resolved()
-    data = build_repo_samples(Path(cfg.repo), cfg.samples, log=log)
+    data = build_repo_samples(Path(cfg.repo), cfg.samples, log=log, fmt=base_format(cfg.base))
     last = prepare_out(out, resume)
     torch.manual_seed(cfg.train.seed)  # the adapter's initial A matrices: the same run gives the same adapter
     model, base, used_4bit = load_base(cfg.base, qlora=cfg.lora.qlora, device=device, log=log)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from assistant.request import CompletionRequest
 from assistant.session import open_session
+from model.registry import PromptFormat
 from model.tokens import ENDOFTEXT_ID
 from repo_index import SourcePolicy, syntax_errors
 from training.errors import DataError
@@ -183,8 +184,11 @@ def _block_end(lines: list[str], header: int, indent: int) -> int:
 
 
 def build_repo_samples(root: Path, cfg: SampleConfig, *, tokenize: Callable[[str], list[int]] | None = None,
-                       log: Callable[[str], None] = lambda m: None) -> RepoSamples:
+                       log: Callable[[str], None] = lambda m: None, fmt: PromptFormat | None = None) -> RepoSamples:
     """Draw spans from every usable file of ``root`` and build their prompts with the engine.
+
+    ``fmt``: the base model's prompt format (``training.lora.base_format``), which the server
+    takes from the model it loads; None: Qwen2.5-Coder's.
 
     Raises ``DataError`` naming the minimum when the repository is too small to train on.
     """
@@ -201,6 +205,8 @@ def build_repo_samples(root: Path, cfg: SampleConfig, *, tokenize: Callable[[str
         )
     train_files, heldout_files = split_files(root, sorted(files), cfg)
     backend = TokenizerOnlyBackend(n_ctx=max(4096, cfg.max_tokens + 256))
+    if fmt is not None:
+        backend.prompt_format = fmt  # the engine builds in the format the server will use
     count = tokenize or backend.tokenize
     session = open_session(root, backend, config=cfg.engine_config())
     out: dict[str, list[RepoSample]] = {"train": [], "heldout": []}
