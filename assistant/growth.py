@@ -26,6 +26,12 @@ from assistant.latency import LatencyModel
 #: Tokens evaluated per growth step: the longest a keystroke waits for growth to yield
 #: (about 0.2 s for the 0.5B model on 2 cores; bench/keystroke_latency.py).
 GROW_CHUNK = 32
+#: A full prompt that is mostly cached (the user moved to a nearby line: its tail changed) is
+#: kept when its uncached part is at most this many times the cold budget: that keystroke
+#: costs up to twice the target once, where falling back to the cold-sized prompt would cost
+#: about the target and lose the grown context until the next pause. A distant jump (little
+#: of the full prompt cached) falls back.
+KEEP_FULL = 2
 #: Growth starts only after this long without a request: while the user types on, the
 #: next keystroke comes first and cancels it before any work (no step to wait for).
 GROW_AFTER_S = 0.25
@@ -80,11 +86,17 @@ class Sizer:
             return parts, None
         if self.sticky is not None and self.sticky < full:
             kept = build(self.sticky)
-            cached, total = self.cached(backend, kept.prompt)
-            if total - cached <= budget:
+            small_cached, small_total = self.cached(backend, kept.prompt)
+            if small_total - small_cached <= budget:
                 return kept, self.sticky
+        if total - cached <= KEEP_FULL * budget:
+            return parts, None  # a near place (a new line): keep the grown prompt, see KEEP_FULL
+        small = build(budget)
+        small_cached, small_total = self.cached(backend, small.prompt)
+        if total - cached <= small_total - small_cached:
+            return parts, None  # the cold-sized prompt would cost no less: keep the full one cached
         self.sticky = budget
-        return build(budget), budget
+        return small, budget
 
     def observe(self, prompt: str, prompt_tokens: int) -> None:
         if prompt_tokens:

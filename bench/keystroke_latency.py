@@ -355,7 +355,8 @@ def main() -> None:
         from assistant.engine import CompletionEngine
         from assistant.request import CompletionRequest
 
-        probe = CompletionEngine(backend, config=EngineConfig(context_tokens=args.context_tokens, latency_target_s=0),
+        # the full-budget prompt at the trace's last keystroke (a target nothing misses)
+        probe = CompletionEngine(backend, config=EngineConfig(context_tokens=args.context_tokens, latency_target_s=1e9),
                                  workspace_root=root, retriever=retriever)
         prompt, _, _ = probe.build_prompt(CompletionRequest(path, *trace[-1]))
         probe.close()
