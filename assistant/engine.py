@@ -74,6 +74,7 @@ class CompletionEngine:
         self._docs = self.documents.docs
         self.sizer = Sizer(self.latency)  # full prompt or cold-sized (assistant/growth.py)
         self.growth = Growth()  # the full prompt grown into the KV cache between requests
+        self._hold: tuple[Path, int, float] | None = None  # (path, line, when) of the grown prompt's snippets
         self.counters = {"requests": 0, "model_calls": 0, "cache_hits": 0, "typed_hits": 0, "cancelled": 0,
                          "speculative": 0}
 
@@ -181,6 +182,7 @@ class CompletionEngine:
             self.cache.clear()
             self.sizer.last_prompt, self.sizer.sticky = "", None
             self.growth.reset()  # nothing grown with the old model is valid
+            self._hold = None
             self.context._counts.clear()
             return old
 
@@ -258,7 +260,13 @@ class CompletionEngine:
         repo, rel = self._rel_path(request.path)
         snippets: list[Snippet] = []
         if repo is not None:
-            snippets = self._other_documents(request.path) + self.context.snippets(request.path, request.text, cursor)
+            # While a grown prompt for this line is cached its snippet set is held (asked "as
+            # of" when it was built): a refresh after a pause would change its prefix.
+            hold = self._hold if self._hold is not None and self._hold[:2] == (request.path, cursor.line) else None
+            at = time.monotonic() if grow else (hold[2] if hold is not None else None)
+            snippets = self._other_documents(request.path) + self.context.snippets(request.path, request.text, cursor, now=at)
+            if grow:
+                self._hold = (request.path, cursor.line, at)
         full = max(64, min(cfg.context_tokens, self.backend.n_ctx - max_new - 16))
 
         def build(budget: int):
@@ -272,6 +280,8 @@ class CompletionEngine:
         # Latency-targeted sizing: only the part of the prompt not already in the KV cache
         # costs; the full prompt goes whole once grown (assistant/growth.py).
         parts, budget = self.sizer.choose(self.backend, build, full, cfg.latency_target_s, expected_new)
+        if budget is not None:
+            self._hold = None  # the grown prompt is not what the cache holds: snippets may refresh
         if budget is not None:
             parts.explain.insert(0, ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
         return cursor, parts

@@ -199,3 +199,38 @@ def test_shutdown_during_growth_does_not_hang(backend):
     engine.close()
     assert time.perf_counter() - t0 < 5
     assert not engine.scheduler._thread.is_alive()
+
+
+class _ShiftingRetriever:
+    """Retrieval whose answer changes every time it is asked (an index that moves on): what
+    a snippet refresh after a pause can do to a grown prompt's prefix."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def retrieve(self, path, text, line, col):
+        from repo_index import Snippet
+
+        self.calls += 1
+        body = "".join(f"def helper_{self.calls}_{i}(x):\n    return x + {i}\n" for i in range(8))
+        return [Snippet(path="pkg/helpers.py", start_line=0, end_line=16, text=body, score=1.0, kind="definition",
+                        reason="test")]
+
+
+def test_a_pause_on_the_same_line_keeps_the_grown_prompt_s_snippets(backend):
+    retriever = _ShiftingRetriever()
+    engine = CompletionEngine(backend, config=CONFIG, workspace_root=ROOT, retriever=retriever)
+    try:
+        engine.complete_sync(_doc(SOURCE, " a"))
+        assert engine.scheduler.wait_idle(120)
+        assert engine.status()["prompt"]["state"] == "full"
+        time.sleep(CONFIG.snippet_refresh_s + 0.3)  # a pause: snippets would be re-ranked
+        asked = retriever.calls
+        after = engine.complete_sync(request := _doc(SOURCE, " ab"))
+        assert retriever.calls == asked  # held: not asked again
+        assert "helper_" in after.prompt and after.prompt_tokens > 800 and _tail_only(backend, after, request)
+        # another line: the set is refreshed as before
+        engine.complete_sync(_doc(SOURCE, " x", line=LINE + 2))
+        assert retriever.calls > asked
+    finally:
+        engine.close()
