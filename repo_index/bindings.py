@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Sequence
 
+from repo_index.facts import ImportStmt
+
 MODULE = ""  # Binding.name of a binding to the module itself
 STAR = "*"
 DEFAULT = "default"
@@ -68,6 +70,21 @@ def _rows_with(word: str, lines: Sequence[str], text: str | None) -> list[int]:
             rows.append(row)
         pos = text.find(word, pos + len(word))
     return rows
+
+
+def from_statements(statements: Sequence[ImportStmt]) -> list[Binding]:
+    """Python bindings from the index's import statements (no aliases, no function scope:
+    good enough for following re-exports through files that are not shown)."""
+    found: list[Binding] = []
+    for stmt in statements:
+        if stmt.names:
+            found += [Binding(name, stmt.module, name, stmt.line) for name in stmt.names]
+        elif stmt.module.startswith("."):
+            found.append(Binding(STAR, stmt.module, STAR, stmt.line))  # `from .x import *`
+        elif stmt.module:
+            head = stmt.module.split(".")[0]
+            found += [Binding(stmt.module, stmt.module, MODULE, stmt.line), Binding(head, head, MODULE, stmt.line)]
+    return found
 
 
 def _joined(lines: Sequence[str], row: int, done) -> tuple[str, int]:

@@ -32,7 +32,7 @@ from repo_index.ranking import Cursor, query_span, similar_snippet
 from repo_index.rules import PathRules
 from repo_index.state import IndexState
 
-_LINE_CACHE_FILES = 64
+_LINE_CACHE_FILES = 128
 _FILE_CACHE = 512
 #: Similar plain text (docs, configuration) counts this much next to code of the cursor's
 #: language; code of another language family is left out (it does not help completion).
@@ -145,8 +145,15 @@ class Retrieval:
             with self.state.lock:
                 symbols = self.state.symbols_of(rel)
         language = kind_name(rel)
-        lines = self.lines_of(rel) if language in ("python", "javascript", "typescript", "tsx") else None
-        entry = _FileEntry(key, symbols, _bindings.parse(language, lines) if lines else [])
+        if language == "python" and doc is None:
+            # the index's import statements: reading (and secret-scanning) every module an
+            # import passes through was most of a cold request's cost
+            with self.state.lock:
+                binds = _bindings.from_statements(self.state.imports_of(rel))
+        else:
+            lines = self.lines_of(rel) if language in ("python", "javascript", "typescript", "tsx") else None
+            binds = _bindings.parse(language, lines) if lines else []
+        entry = _FileEntry(key, symbols, binds)
         entry.facts = facts  # holds the object whose id is in the key
         with self._lock:
             self._files[rel] = entry
