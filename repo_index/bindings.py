@@ -8,7 +8,7 @@ with syntax errors and costs one pass of ``str.startswith`` over the lines.
 Covered, Python: ``import a.b``, ``import a.b as m``, ``from M import x, y as z``
 (parenthesised over several lines too), ``from M import *``, relative modules.
 JavaScript/TypeScript: ``import D, {a as b} from './x'``, ``import * as ns from './x'``,
-``const x = require('./x')``, ``const {a, b: c} = require('./x')``, and the re-exports
+``const x = require('./x')`` (also as a later declarator), ``const {a, b: c} = require('./x')``, and the re-exports
 ``export {a as b} from './x'`` and ``export * from './x'``. Dynamic imports
 (``importlib.import_module``, ``import()``) bind nothing: a name they give falls back to a
 lookup by name. Not here: finding the files (``resolve``) or definitions (``gathering``).
@@ -38,11 +38,12 @@ _PY_FROM = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+(.*)$", re.S)
 _PY_IMPORT = re.compile(r"^\s*import\s+(.+)$", re.S)
 _JS_IMPORT = re.compile(r"^\s*import\s+(?:type\s+)?(.*?)\s*from\s*['\"]([^'\"]+)['\"]", re.S)
 _JS_EXPORT_FROM = re.compile(r"^\s*export\s+(?:type\s+)?(\*|\{[^}]*\})\s*from\s*['\"]([^'\"]+)['\"]", re.S)
-_JS_REQUIRE = re.compile(r"^\s*(?:const|let|var)\s+(\{[^}]*\}|[\w$]+)\s*=\s*require\s*\(\s*['\"]([^'\"]+)['\"]\s*\)", re.S)
+_JS_REQUIRE = re.compile(r"^\s*(?:(?:const|let|var)\s+)?(\{[^}]*\}|[\w$]+)\s*=\s*require\s*\(\s*['\"]([^'\"]+)['\"]\s*\)", re.S)
 _MAX_JOIN = 40  # lines one import statement may span
 
 
-_JS_START = re.compile(r"\s*(?:import\b|export\b.*\bfrom\b|(?:const|let|var)\b.*\brequire\s*\()")
+#: `a = require(...)` without a keyword: a later declarator of `const x = ..., a = require(...)`
+_JS_START = re.compile(r"\s*(?:import\b|export\b.*\bfrom\b|(?:const|let|var)\b.*\brequire\s*\(|(?:[\w$]+|\{[^}]*\})\s*=\s*require\s*\()")
 
 
 def parse(language: str, lines: Sequence[str], text: str | None = None) -> list[Binding]:

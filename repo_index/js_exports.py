@@ -2,7 +2,7 @@
 
 ``export default function f``: the definition whose line says so. CommonJS: ``module.exports
 = f`` names the definition a ``require`` binds; ``module.exports = function (...) {`` and
-``exports.f = function ...`` are assignments, so the symbol queries do not list them: here
+``module.exports = (...) => {`` and ``exports.f = function ...`` are assignments, so the symbol queries do not list them: here
 they become definitions spanning the assignment (to its closing brace at the margin). Used
 by ``lookup`` when an import resolves to a file but not to a listed definition.
 """
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from repo_index.gathering import Retrieval
 
 _EXPORTS = re.compile(r"\s*module\.exports\s*=\s*(?:function\s+|class\s+)?([\w$]+)")
+_EXPORTS_ARROW = re.compile(r"\s*module\.exports\s*=\s*\(")  # `module.exports = ({ a, b }) => {`
 _TAIL_LINES = 400  # where `module.exports = ...` is looked for: the end of the file
 
 
@@ -37,7 +38,7 @@ def module_export(r: "Retrieval", rel: str, local: str) -> list[Definition]:
         match = _EXPORTS.match(lines[row])
         if match and match.group(1) in top:
             return [top[match.group(1)]]
-        if match and match.group(1) in ("function", "class", "async"):
+        if (match and match.group(1) in ("function", "class", "async")) or _EXPORTS_ARROW.match(lines[row]):
             return [_assigned(rel, local, lines, row)]
     return default_export(r, rel) or ([top[local]] if local in top else [])
 

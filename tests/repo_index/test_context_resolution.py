@@ -247,3 +247,17 @@ def test_commonjs_module_exports(make_tree, open_ws):
         assert (first.path, first.start_line, first.resolution) == (path, line, "import"), case
     first = definitions(at_mark(ws, "lib/app.js", "const createOptions = require('./options')\n\ncreateOptions(█\n"))[0]
     assert first.text == "module.exports = function (flat) {\n  return { flat }\n}"
+
+
+def test_commonjs_later_declarators_and_arrow_exports(make_tree, open_ws):
+    root = make_tree({
+        "lib/options.js": "module.exports = ({ flat }) => {\n  return { flat }\n}\n",
+        "lib/x.js": "function x() {}\nmodule.exports = { x }\n",
+        "lib/decoy.js": "function createOptions() {}\n",
+    })
+    ws = open_ws(root)
+    ws.build()
+    case = ("const path = require('path'),\n  createOptions = require('./options'),\n  { x } = require('./x');\n\n"
+            "createOptions(█\n")
+    first = definitions(at_mark(ws, "lib/app.js", case))[0]
+    assert (first.path, first.start_line, first.resolution) == ("lib/options.js", 0, "import")
