@@ -51,6 +51,13 @@ class Plan:
         return self.keep + sum(c.length for c in self.chunks)
 
 
+def can_shift(llm) -> bool:
+    """Whether ``llm``'s KV cache can move cells to other positions (RoPE models can)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_memory_can_shift(llm._ctx.memory))
+
+
 def plan(cached: list[int], prompt: list[int], min_chunk: int = MIN_CHUNK) -> Plan:
     """How to reuse ``cached`` (the cache's tokens by position) for ``prompt``. The last
     prompt token is never reused: its logits are needed."""

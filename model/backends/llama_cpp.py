@@ -102,7 +102,9 @@ class LlamaCppBackend:
         self.warnings: list[str] = []  # said once each: e.g. repo-level FIM fell back to file-level
         self._lock = threading.Lock()
         self._logits = None  # logits after the last evaluated token, if still valid
-        self.chunk_reuse = True  # move unchanged runs of cached text into place (model/kv_reuse.py)
+        # Move unchanged runs of cached text into place (model/kv_reuse.py), where this model's
+        # cache can shift positions (not for recurrent or M-RoPE models).
+        self.chunk_reuse = kv_reuse.can_shift(self._llm)
         if lora_path is not None:
             try:
                 self.set_adapter(lora_path)
