@@ -146,7 +146,7 @@ def _file_tier(site: Site, lines: Sequence[str], line: int, first: int, last: in
         budget -= len(text)
         if budget < 0:
             break
-        distance = min(abs(rows[0] - line), abs(rows[-1] - line))
+        distance = min(abs(r - line) for r in rows)
         for key in block_uses(text):
             old = uses.get(key)
             if old is None or (TIER_FILE, distance) < old:
