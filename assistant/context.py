@@ -37,6 +37,10 @@ from repo_index import Snippet
 
 
 class Retriever(Protocol):
+    """Cross-file snippets for a cursor, best first. A retriever may also offer
+    ``explained(path, text, line, col)``: the same plus the candidates it left out (kind
+    "dropped", empty text), which the explanation lists (``WorkspaceRetriever`` does)."""
+
     def retrieve(self, path: Path, text: str, line: int, col: int) -> Sequence[Snippet]: ...
 
 
