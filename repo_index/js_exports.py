@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 _EXPORTS = re.compile(r"\s*module\.exports\s*=\s*(?:function\s+|class\s+)?([\w$]+)")
 _EXPORTS_ARROW = re.compile(r"\s*module\.exports\s*=\s*\(")  # `module.exports = ({ a, b }) => {`
-_TAIL_LINES = 400  # where `module.exports = ...` is looked for: the end of the file
 
 
 def default_export(r: "Retrieval", rel: str) -> list[Definition]:
@@ -34,7 +33,9 @@ def module_export(r: "Retrieval", rel: str, local: str) -> list[Definition]:
     (or ``export default``) names, else a top-level definition named like ``local``."""
     lines = r.lines_of(rel) or []
     top = {d.name: d for d in r.file_symbols(rel) if not d.parent}
-    for row in range(len(lines) - 1, max(-1, len(lines) - _TAIL_LINES), -1):
+    for row in range(len(lines) - 1, -1, -1):
+        if "module.exports" not in lines[row]:
+            continue
         match = _EXPORTS.match(lines[row])
         if match and match.group(1) in top:
             return [top[match.group(1)]]
