@@ -5,7 +5,7 @@ Code and docs cite the design as ``docs/design.md §N`` (a section whose heading
 ``docs/<page>.md`` must name a page that exists. Anything else that names a design file
 (the old ``DESIGN.md`` outside the repository, ``../shared/...``) and any ``§`` that is not
 part of a ``docs/<page>.md §N`` citation fails, with the file and line: a user reading the
-code has only the repository.
+code has only the repository. Inside a docs page, a bare ``§N`` cites that page's own section.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SKIPPED_DIRS = {"node_modules", "__pycache__", ".venv", "out", "dist", ".vscode-
 CITATION = re.compile(r"docs/(?P<page>[\w.-]+?\.md)(?:\s*§\s*(?P<section>\d+(?:\.\d+)*)|#(?P<anchor>[\w-]+))?")
 #: Any path that names a design file; only ``docs/design.md`` is one.
 DESIGN_NAME = re.compile(r"[\w./-]*" + "design" + r"\.md", re.IGNORECASE)
-SECTION_SIGN = re.compile("§")
+SECTION_SIGN = re.compile(r"§\s*(\d+(?:\.\d+)*)?")
 
 
 def slug(title: str) -> str:
@@ -46,8 +46,13 @@ def headings(page: Path) -> list[str]:
     return out
 
 
-def problems_in(text: str, docs: Path = DOCS) -> list[str]:
-    """What in ``text`` does not resolve, one message per reference."""
+def numbered(titles: list[str], section: str) -> bool:
+    return any(re.match(re.escape(section) + r"\.?\s", t) for t in titles)
+
+
+def problems_in(text: str, docs: Path = DOCS, page: Path | None = None) -> list[str]:
+    """What in ``text`` does not resolve, one message per reference; ``page`` is the docs page
+    ``text`` comes from, whose own sections a bare ``§N`` cites."""
     problems: list[str] = []
     cited_spans = []
     for found in CITATION.finditer(text):
@@ -58,7 +63,7 @@ def problems_in(text: str, docs: Path = DOCS) -> list[str]:
             problems.append(f"{ref}: there is no docs/{found['page']}")
             continue
         titles = headings(page)
-        if found["section"] and not any(re.match(re.escape(found["section"]) + r"\.?\s", t) for t in titles):
+        if found["section"] and not numbered(titles, found["section"]):
             problems.append(f"{ref}: docs/{found['page']} has no heading numbered {found['section']}")
         if found["anchor"] and found["anchor"] not in {slug(t) for t in titles}:
             problems.append(f"{ref}: docs/{found['page']} has no heading with the anchor #{found['anchor']}")
@@ -67,8 +72,13 @@ def problems_in(text: str, docs: Path = DOCS) -> list[str]:
         if not (name == "docs/design.md" or name.endswith("/docs/design.md")):
             problems.append(f"{name}: not a page of this repository; cite docs/design.md §N or #heading")
     for found in SECTION_SIGN.finditer(text):
-        if not any(start <= found.start() < end for start, end in cited_spans):
-            problems.append("a § that is not part of a `docs/<page>.md §N` citation")
+        if any(start <= found.start() < end for start, end in cited_spans):
+            continue
+        if page is not None and found[1]:
+            if not numbered(headings(page), found[1]):
+                problems.append(f"{found.group(0)}: this page has no heading numbered {found[1]}")
+            continue
+        problems.append("a § that is not part of a `docs/<page>.md §N` citation")
     return problems
 
 
@@ -91,8 +101,9 @@ def test_every_design_reference_in_the_repository_resolves():
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
+        page = path if path.parent == DOCS and path.suffix == ".md" else None
         for number, line in enumerate(text.splitlines(), 1):
-            for problem in problems_in(line):
+            for problem in problems_in(line, page=page):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {problem}")
     assert not found, "references that do not resolve inside the repository:\n" + "\n".join(found)
 
@@ -120,6 +131,13 @@ def test_design_page_sections_are_numbered_for_citations():
 ])
 def test_a_reference_that_does_not_resolve_is_reported(text, problem):
     assert any(problem in p for p in problems_in(text)), problems_in(text)
+
+
+def test_inside_a_docs_page_a_bare_section_cites_that_page():
+    design = DOCS / "design.md"
+    assert problems_in("the budget (§5)", page=design) == []
+    assert any("no heading numbered 42" in p for p in problems_in("see §42", page=design))
+    assert any("not part of a" in p for p in problems_in("see § above", page=design))
 
 
 @pytest.mark.parametrize("text", [
