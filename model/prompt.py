@@ -5,7 +5,7 @@ The one place that writes prompt text. The engine (assistant/) and the training 
 It only builds prompts (strings that know their markers); token budgets and context choice
 live in the callers.
 
-Formats (DESIGN.md §3):
+Formats (docs/design.md §3):
 
 - file-level FIM, PSM: ``<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>``; no BOS.
 - repository-level (technical report, Figure 4; no trailing space after paths)::
