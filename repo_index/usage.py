@@ -43,6 +43,7 @@ _CONSTRUCTOR = re.compile(r"(?<![\w.])(self\.\w+|this\.\w+|\w+)\s*(?::[^=\n]*)?=
 _PY_LOCAL = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=\n]*)?=(?!=)|\bfor\s+([\w\s,]+?)\s+in\b|\bas\s+(\w+)")
 _PY_PARAMS = re.compile(r"def\s+\w+\s*\(([^)]*)")
 _BRACKETS = re.compile(r"[()\[\]{}]")
+_PARENS = re.compile(r"[()\[\]]")  # braces elsewhere open blocks, not a statement's continuation
 _STATEMENT_LINES = 20
 #: Characters of one line that are read (a minified line must not cost a request)
 _LONG = 2_000
@@ -101,11 +102,13 @@ def analyze(lines: Sequence[str], line: int, col: int, *, python: bool, before: 
     head = lines[line][max(0, col - _LONG):col]  # a minified line: only its end near the cursor
     typed = re.search(r"(?!\d)\w+$", head[-_WORD_TAIL:])
     site.typed = typed.group() if typed else ""
-    stmt_start, called = _statement(lines, line, col)
+    stmt_start, called = _statement(lines, line, col, _BRACKETS if python else _PARENS)
     site.called = called
     fn_start, fn_end = _function_span(lines, stmt_start, python)
     site.function_span = (fn_start, fn_end)
-    cls_line = _enclosing_class(lines, fn_start if fn_start < stmt_start else stmt_start)
+    # Python: from the enclosing `def`; elsewhere the "function" is the top-level block (maybe
+    # the class itself), so from the statement
+    cls_line = _enclosing_class(lines, fn_start if python and fn_start < stmt_start else stmt_start)
     if cls_line is not None:
         match = _CLASS.match(lines[cls_line])
         site.enclosing_class = match.group(2)
@@ -199,7 +202,7 @@ def _uses(code: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _statement(lines: Sequence[str], line: int, col: int) -> tuple[int, str]:
+def _statement(lines: Sequence[str], line: int, col: int, brackets: re.Pattern = _BRACKETS) -> tuple[int, str]:
     """(first line of the statement holding the cursor, the chain being called or typed).
 
     Scans backwards (at most ``_STATEMENT_LINES`` lines, and not past a line at the left
@@ -215,7 +218,7 @@ def _statement(lines: Sequence[str], line: int, col: int) -> tuple[int, str]:
     start = row = line
     while True:
         code = _STRING.sub(lambda s: " " * len(s.group()), text) if ("'" in text or '"' in text) else text
-        for b in reversed(_BRACKETS.findall(code) and list(_BRACKETS.finditer(code))):
+        for b in reversed(list(brackets.finditer(code))):
             ch = b.group()
             if ch in ")]}":
                 depth += 1

@@ -261,3 +261,23 @@ def test_commonjs_later_declarators_and_arrow_exports(make_tree, open_ws):
             "createOptions(█\n")
     first = definitions(at_mark(ws, "lib/app.js", case))[0]
     assert (first.path, first.start_line, first.resolution) == ("lib/options.js", 0, "import")
+
+
+def test_typescript_this_and_annotated_receivers(make_tree, open_ws):
+    root = make_tree({
+        "src/base.ts": "export class Base {\n  run(): number {\n    return 1;\n  }\n}\n",
+        "src/client.ts": "export class Client {\n  send(data: string): number {\n    return data.length;\n  }\n}\n",
+        "src/decoy.ts": "export function run() {}\nexport function send() {}\n",
+    })
+    ws = open_ws(root)
+    ws.build()
+    head = "import {Base} from './base';\nimport {Client} from './client';\n\n"
+    case = head + "export class Mine extends Base {\n  go(): number {\n    return this.run(█\n  }\n}\n"
+    first = definitions(at_mark(ws, "src/app.ts", case))[0]
+    assert (first.path, first.symbol, first.resolution) == ("src/base.ts", "run", "self method")
+    case = head + "function go(c: Client) {\n  return c.send(█\n}\n"
+    first = definitions(at_mark(ws, "src/app.ts", case))[0]
+    assert (first.path, first.symbol, first.resolution) == ("src/client.ts", "send", "annotation")
+    case = head + "function go() {\n  const c = new Client();\n  return c.send(█\n}\n"
+    first = definitions(at_mark(ws, "src/app.ts", case))[0]
+    assert (first.path, first.symbol, first.resolution) == ("src/client.ts", "send", "constructor")
