@@ -282,13 +282,12 @@ class CompletionEngine:
         parts, budget = self.sizer.choose(self.backend, build, full, cfg.latency_target_s, expected_new)
         if budget is not None:
             self._hold = None  # the grown prompt is not what the cache holds: snippets may refresh
-        if budget is not None:
             parts.explain.insert(0, ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
         return cursor, parts
 
     def _queue_growth(self, request: CompletionRequest) -> None:
         """Grow the full prompt for this cursor into the KV cache while no request waits."""
-        if self.config.naive_layout or self.config.latency_target_s <= 0:
+        if self.config.naive_layout:  # the comparison layout re-ranks every keystroke: nothing stays
             return
         self.scheduler.submit_background("grow", lambda cancel: self._grow(request, cancel))
 

@@ -5,11 +5,19 @@ the latency target (``assistant.latency``): only what the model can evaluate in 
 Once it is answered, the engine queues a growth job on the scheduler's background queue: the
 stable part of the full-budget prompt for that cursor (everything but the current line: the
 same snippets, the same budget decisions as the next keystroke's prompt) is evaluated into
-the KV cache ``GROW_CHUNK`` tokens at a time. A request preempts it between two chunks (the
-scheduler cancels background work when a request arrives), so a keystroke waits at most one
-chunk, and the cache then holds exactly the chunks done. When the next keystroke's full
-prompt is cached, or the rest of it fits the latency target, it is sent whole: only its
-changed tail is evaluated.
+the KV cache ``GROW_CHUNK`` tokens at a time, once ``GROW_AFTER_S`` passed without a request.
+A request preempts it (the scheduler cancels background work when one arrives): before it
+starts at once, between two chunks otherwise, so a keystroke waits at most one chunk, and the
+cache then holds exactly the chunks done. When the next keystroke's full prompt is cached, or
+the rest of it fits the latency target (or, on a nearby line, ``KEEP_FULL`` times it), it is
+sent whole: only its changed tail is evaluated. While a grown prompt is cached the engine
+holds its snippet set and a cold budget, once chosen, is kept while its prompt stays cached,
+so that neither a re-ranking nor a noisy speed estimate moves the cached prefix.
+
+Limits (measured, docs/lsp.md): there is one KV sequence, so a cold-sized request overwrites
+a partly grown prompt, and growth happens in pauses only; text typed on a new line is
+inserted before the suffix, which llama.cpp cannot keep (``model.kv_reuse``), so a line
+change re-evaluates the rest of the prompt.
 
 ``Sizer`` makes the per-request decision (full prompt, or cold-sized); ``Growth`` runs the
 job and keeps its state for ``--explain`` and ``qwenpair.status``. A backend without a KV
