@@ -14,7 +14,7 @@ sent whole: only its changed tail is evaluated. While a grown prompt is cached t
 holds its snippet set and a cold budget, once chosen, is kept while its prompt stays cached,
 so that neither a re-ranking nor a noisy speed estimate moves the cached prefix.
 
-Limits (measured, docs/lsp.md): there is one KV sequence, so a cold-sized request overwrites
+Limits (bench/keystroke_latency.py measures them): there is one KV sequence, so a cold-sized request overwrites
 a partly grown prompt, and growth happens in pauses only; text typed on a new line is
 inserted before the suffix, which llama.cpp cannot keep (``model.kv_reuse``), so a line
 change re-evaluates the rest of the prompt.
