@@ -14,14 +14,10 @@ sent whole: only its changed tail is evaluated. While a grown prompt is cached t
 holds its snippet set and a cold budget, once chosen, is kept while its prompt stays cached,
 so that neither a re-ranking nor a noisy speed estimate moves the cached prefix.
 
-Limits (bench/keystroke_latency.py measures them): there is one KV sequence, so a cold-sized request overwrites
-a partly grown prompt, and growth happens in pauses only; text typed on a new line is
-inserted before the suffix, which llama.cpp cannot keep (``model.kv_reuse``), so a line
-change re-evaluates the rest of the prompt.
-
-``Sizer`` makes the per-request decision (full prompt, or cold-sized); ``Growth`` runs the
-job and keeps its state for ``--explain`` and ``qwenpair.status``. A backend without a KV
-cache to ask (``cached_tokens``) gets the estimate the engine always used and no growth.
+Limits, measured by bench/keystroke_latency.py: there is one KV sequence, so a cold-sized
+request overwrites a partly grown prompt, and growth happens in pauses only; text typed on a
+new line is inserted before the suffix, which llama.cpp cannot keep (``model.kv_reuse``), so
+a line change re-evaluates the rest of the prompt.
 """
 
 from __future__ import annotations
