@@ -101,7 +101,46 @@ def dump(signum, frame):
     libc.malloc_trim(0)  # what of the RSS is free memory the allocator kept
     with open("/proc/self/status") as f:
         status["VmRSS_after_trim"] = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
-    data = {"large_texts": large[:20], "traced": traced, "traced_peak": peak, "mappings": mappings, "status_kb": status,
+    import collections, threading
+    types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    holders = collections.Counter()
+    for cond in [o for o in gc.get_objects() if isinstance(o, threading.Condition)][:3000]:
+        for owner in gc.get_referrers(cond):
+            if isinstance(owner, dict):
+                owner = next((o for o in gc.get_referrers(owner) if getattr(o, "__dict__", None) is owner), owner)
+            up = [type(x).__qualname__ for x in gc.get_referrers(owner)[:3] if x is not owner]
+            holders[type(owner).__qualname__ + " <- " + ",".join(up)] += 1
+    import concurrent.futures, types as pytypes
+
+    def name(x):
+        if isinstance(x, pytypes.FunctionType):
+            return "fn " + x.__qualname__
+        if isinstance(x, pytypes.MethodType):
+            return "method " + x.__func__.__qualname__
+        if isinstance(x, pytypes.FrameType):
+            return "frame " + x.f_code.co_qualname
+        return type(x).__qualname__
+
+    chains = collections.Counter()
+    futures = [o for o in gc.get_objects() if isinstance(o, concurrent.futures.Future)]
+    for fut in futures[-200:]:
+        for a in gc.get_referrers(fut):
+            if a is futures:
+                continue
+            for b in gc.get_referrers(a)[:4]:
+                if b is futures:
+                    continue
+                if isinstance(b, pytypes.CellType) or type(b).__name__ == "cell":
+                    c = [name(f) for f in gc.get_referrers(b) if isinstance(f, (pytypes.FunctionType, tuple))][:2]
+                    chains[f"{name(a)} <- cell <- {c}"] += 1
+                else:
+                    chains[f"{name(a)} <- {name(b)}"] += 1
+    from lsp_server.protocol import QwenProtocol
+
+    table = sum(len(o._request_futures) for o in gc.get_objects() if isinstance(o, QwenProtocol))
+    data = {"request_table": table, "types": dict(types.most_common(40)), "condition_holders": dict(holders.most_common(10)),
+            "future_chains": dict(chains.most_common(12)), "futures": len(futures),
+            "large_texts": large[:20], "traced": traced, "traced_peak": peak, "mappings": mappings, "status_kb": status,
             "mallinfo": {name: getattr(info, name) for name, _ in _Info._fields_}}
     with open(base + ".tmp", "w") as f:
         json.dump(data, f)
@@ -281,6 +320,12 @@ def trace_report(directory: Path, start: dict, end: dict, top: int = 15) -> dict
                       for k in ("arena", "hblkhd", "uordblks", "fordblks", "keepcost")},
         "smaps": [start.get("smaps"), end.get("smaps")],
         "large_texts": [start.get("large_texts"), end.get("large_texts")],
+        "type_growth": sorted(((k, end["types"].get(k, 0) - start["types"].get(k, 0)) for k in end["types"]),
+                              key=lambda kv: -kv[1])[:15],
+        "condition_holders": [start.get("condition_holders"), end.get("condition_holders")],
+        "futures": [start.get("futures"), end.get("futures")],
+        "request_table": [start.get("request_table"), end.get("request_table")],
+        "future_chains": end.get("future_chains"),
         "top_python_growth": [{"where": str(d.traceback), "kb": round(d.size_diff / 1024, 1), "count": d.count_diff}
                               for d in diff[:top]],
     }
