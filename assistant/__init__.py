@@ -8,14 +8,19 @@ Modules, from a request inwards::
                       their shutdown order (CLI, server and training share it)
     request.py        CompletionRequest / CompletionResult and friends: plain data
     config.py         EngineConfig: every tunable of completion, with its default
+    settings_convert.py  the one converter from untrusted settings to typed frozen configs
     engine.py         the completion engine: cache -> scheduler -> context -> backend
                       -> post-processing -> cache; streamed multi-line suggestions
+    ranking.py        candidates into items: shown text, ranking, the filters' explanation
     scheduler.py      one generation per model; the newest request per document wins
     load_wait.py      requests that arrive while the model loads wait for it, up to a cap
     cache.py          LRU of results plus typed-ahead consumption
     latency.py        measured prompt/generation speed -> the prompt budget of a cold request
     context.py        the context builder: which snippets and which part of the file go
                       into the FIM prompt, stable-first, under the budget
+    context_pack.py   packing cross-file snippets into the prompt, by value per token
+    growth.py         progressive context: the prompt grows to the full budget in the background
+    open_documents.py the open or recently edited documents kept for cross-file context
     retrieval.py      the bridge to repo_index: the workspace retriever and PromptPolicy
     document.py       positions: 0-based line and character column, clamped with a warning
     large_document.py documents over the size cap: a window of lines around the cursor
@@ -29,6 +34,8 @@ Modules, from a request inwards::
     edit.py           an edit proposal (diff) from an instruction; written only on request
     edit_parse.py     an instruct model's answer -> the new text of the region
     edit_history.py   the recent edits of open documents, for next-edit suggestions
+    next_edit.py      next-edit suggestions: the rewrite of the window at the cursor
+    next_edit_eval.py their evaluation on a repository's git history (``qwenpair eval nes``)
 
 Stop tokens and stop texts: the engine only chooses them (the model's stop set, and the
 line mode's extra stop strings, ``postprocess/line_mode.py``); they are applied in one place,
