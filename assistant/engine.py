@@ -99,6 +99,9 @@ class CompletionEngine:
     def document_closed(self, path: Path) -> None:
         self.context.forget(path)
         self.documents.closed(path)
+        forget_text = getattr(self.path_policy, "forget_text", None)  # a SourcePolicy keeps texts
+        if forget_text is not None:
+            forget_text(path)
 
     # -- requests -----------------------------------------------------------------------
     def complete(self, request: CompletionRequest) -> Future:

@@ -169,6 +169,13 @@ class SourcePolicy:
             self._paths.clear()
             self._texts.clear()
 
+    def forget_text(self, path: Path | str) -> None:
+        """Drop a closed document's text from the secret scan's cache: it is kept only so the
+        next keystroke's scan covers what changed, and a closed 4 MB document would otherwise
+        stay in memory until newer texts push it out (issue 18 soak)."""
+        with self._lock:
+            self._texts.pop(os.path.abspath(path), None)
+
     def rules_for(self, path: Path | str) -> PathRules | None:
         """The rules of the deepest root holding ``path`` as written, else its real path."""
         absolute = os.path.abspath(path)

@@ -156,7 +156,10 @@ def _file_tier(site: Site, lines: Sequence[str], line: int, first: int, last: in
                 uses[key] = (TIER_FILE, distance)
 
 
-@functools.lru_cache(maxsize=1 << 12)
+# The caches below are sized for the files a user moves between (a keystroke rescans the same
+# lines), not the whole repository: their entries hold line texts, and a server that filled
+# 65,536 of them held about 12 MB of this repository's lines and kept growing (issue 18 soak).
+@functools.lru_cache(maxsize=1 << 11)
 def block_uses(text: str) -> tuple[str, ...]:
     code = _IMPORT_LINES.sub("", text)
     code = _COMMENT_LINES.sub("", code)
@@ -180,7 +183,7 @@ def _scan(site: Site, text: str, tier: int, distance: int, skip: tuple[str, ...]
             uses[key] = (tier, distance)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 13)
 def line_uses(text: str) -> tuple[str, ...]:
     """Names and attribute chains one line uses (cached: a file's lines recur from one
     keystroke to the next, and this scan was most of a request's cost)."""
@@ -322,7 +325,7 @@ def _types(site: Site, lines: Sequence[str], fn_start: int, fn_end: int, cls_lin
                 site.types[name] = (cls, how)
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 12)
 def _line_types(text: str) -> tuple[tuple[str, str, str], ...]:
     found = [(m.group(1), m.group(2), "annotation") for m in _ANNOTATION.finditer(text)]
     found += [(m.group(1).replace("this.", "self."), m.group(2), "constructor") for m in _CONSTRUCTOR.finditer(text)]
