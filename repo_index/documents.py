@@ -1,6 +1,6 @@
 """Documents open in the editor: their unsaved text and a parse tree kept up to date.
 
-The only parse trees the index keeps (DESIGN.md §4). Each new text is diffed against the
+The only parse trees the index keeps (docs/design.md §4). Each new text is diffed against the
 previous one (common prefix and suffix), the tree is edited and reparsed incrementally,
 which costs a few milliseconds even for a 200 KB file. Facts of an open document are
 extracted lazily from its current tree, when retrieval first needs them.

@@ -1,7 +1,7 @@
 """The default backend: llama.cpp in-process through llama-cpp-python.
 
 One warm context per model. Each call reuses the KV cache for the longest common token
-prefix with what is already evaluated (DESIGN.md §4: a keystroke must re-evaluate a handful
+prefix with what is already evaluated (docs/design.md §4: a keystroke must re-evaluate a handful
 of tokens, not the prompt); after that prefix, unchanged runs of the cached text are moved
 into place instead of re-evaluated (``model.kv_reuse``, llama-server's ``--cache-reuse``). LlamaRAMCache is deliberately not used: it snapshots the whole
 state per call and was measured ~3x slower. Decoding is our own short loop over
