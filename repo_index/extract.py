@@ -36,7 +36,7 @@ from tree_sitter import Node, QueryCursor, Tree
 from repo_index import chunking, languages
 from repo_index.config import IndexConfig
 from repo_index.facts import CLASS_KINDS, FileFacts, FileSkip, ImportStmt, Symbol
-from repo_index.file_read import open_file, read_file, read_limited, read_open, will_read  # noqa: F401 (read_limited: workspace's import)
+from repo_index.file_read import open_file, read_file, read_open, will_read
 from repo_index.languages import LanguageSpec
 from repo_index.rules import SNIFF_BYTES, contains_secret, judge_content
 

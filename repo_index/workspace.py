@@ -28,11 +28,12 @@ from typing import Callable, Iterable
 from repo_index import disk_space, indexer, sharing
 from repo_index.config import IndexConfig
 from repo_index.documents import OpenDocuments
-from repo_index.extract import read_limited
 from repo_index.errors import WorkspaceError
+from repo_index.extract_pool import CancelToken, ExtractorPool
 from repo_index.facts import BuildStats, Definition, FileFacts, ResolvedImport, Snippet
+from repo_index.file_read import read_limited
 from repo_index.gathering import Retrieval, definition_of
-from repo_index.indexer import CancelToken, ExtractorPool, ProgressCallback
+from repo_index.indexer import ProgressCallback
 from repo_index.rules import PathRules, contains_secret
 from repo_index.state import IndexState
 from repo_index.store import IndexStore, store_dir
