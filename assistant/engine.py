@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 from assistant import large_document
@@ -333,6 +334,7 @@ class CompletionEngine:
             request.text[: probe.offset], request.text[probe.offset :], path=request.path.name
         )
         mode = decide_line_mode(pp_context, ModeLimits(cfg.max_tokens_single, cfg.max_tokens_multi))
+        pp_context = replace(pp_context, multiline=mode.multiline)  # decided once, here
         multiline, max_new, stops = mode.multiline, mode.max_tokens, mode.stop_texts
         cursor, parts = self._prompt(request, max_new=max_new, expected_new=max_new // 4)
         t_ctx = time.perf_counter()

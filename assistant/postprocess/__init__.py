@@ -4,6 +4,7 @@ Use::
 
     ctx = CompletionContext.from_prefix_suffix(prefix, suffix, path="src/app.py")
     mode = decide_line_mode(ctx)          # before generating: stop strings, token cap
+    ctx = replace(ctx, multiline=mode.multiline)  # the filters follow the decision made
     shown = shape_completion(raw_output, ctx)  # after generating: text + range replaced
 
 Each filter is a pure function ``(text, CompletionContext) -> str`` in its own module, with

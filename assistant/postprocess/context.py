@@ -12,7 +12,7 @@ builder's job. Filters see only this value, so each can be tested with a literal
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from math import gcd
 
@@ -49,16 +49,16 @@ class CompletionContext:
         language: str | None = None,
         path: str | None = None,
         indent_unit: str | None = None,
-        multiline: bool | None = None,
+        multiline: bool = False,
         window: int = WINDOW_LINES,
     ) -> CompletionContext:
         """The context of a cursor between ``prefix`` and ``suffix`` (the whole document text).
 
-        ``language`` wins over ``path``'s extension; ``indent_unit`` and ``multiline`` are
-        detected and decided when not given.
+        ``language`` wins over ``path``'s extension; ``indent_unit`` is detected when not
+        given. ``multiline`` is the caller's line-mode decision (``line_mode.decide_line_mode``,
+        made once by the engine with its token limits): the context never decides it, so this
+        module does not import the policy that reads it.
         """
-        from assistant.postprocess.line_mode import decide_line_mode  # it needs this class
-
         start = prefix.rfind("\n")
         line_prefix = prefix[start + 1 :]
         prev_lines = _last_lines(prefix[:start], window) if start >= 0 else ()
@@ -67,15 +67,15 @@ class CompletionContext:
         next_lines = _first_lines(suffix[stop + 1 :], window) if stop >= 0 else ()
         language = language or (language_from_path(path) if path else PLAIN.name)
         spec = spec_for(language)
-        ctx = cls(
+        return cls(
             line_prefix,
             line_suffix,
             next_lines,
             prev_lines,
             language,
             indent_unit or detect_indent_unit(prev_lines + next_lines, spec.indent_unit),
+            multiline,
         )
-        return replace(ctx, multiline=decide_line_mode(ctx).multiline if multiline is None else multiline)
 
 
 def _last_lines(text: str, n: int) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.postprocess import CompletionContext
+from dataclasses import replace
+
+from assistant.postprocess import CompletionContext, decide_line_mode
 
 MARKER = "‸"
 
@@ -15,6 +17,8 @@ def split_at_marker(marked: str) -> tuple[str, str]:
 
 
 def at(marked: str, language: str = "python", **options) -> CompletionContext:
-    """The context of the ``‸`` in ``marked``."""
+    """The context of the ``‸`` in ``marked``, with the line mode decided as the engine does
+    (once, before generating) unless ``multiline`` is given."""
     prefix, suffix = split_at_marker(marked)
-    return CompletionContext.from_prefix_suffix(prefix, suffix, language=language, **options)
+    ctx = CompletionContext.from_prefix_suffix(prefix, suffix, language=language, **options)
+    return ctx if "multiline" in options else replace(ctx, multiline=decide_line_mode(ctx).multiline)

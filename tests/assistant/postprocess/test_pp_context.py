@@ -1,8 +1,12 @@
 """CompletionContext: the cursor's line, the windows around it, language and indent unit."""
 
+import ast
+from pathlib import Path
+
 from pp_cursor import at
 
-from assistant.postprocess import CompletionContext, detect_indent_unit, language_from_path
+from assistant.postprocess import CompletionContext, decide_line_mode, detect_indent_unit, language_from_path
+from assistant.postprocess import context as context_module
 from assistant.postprocess.languages import PLAIN, spec_for
 
 
@@ -61,3 +65,15 @@ def test_detect_indent_unit():
     assert detect_indent_unit(("x = 1", "y = 2"), "\t") == "\t"  # nothing to go on: the default
     assert detect_indent_unit(("/**", " * doc", " */", "int x;")) == "    "
     assert at("package main\n\nfunc f() {‸\n}", language="go").indent_unit == "\t"
+
+
+def test_the_context_takes_the_line_mode_and_never_decides_it():
+    # After `def f():` the policy asks for a block; the context only records the caller's
+    # decision (the engine decides once, with its own limits: issue 21, no import circle).
+    prefix, suffix = "def f():\n    ", "\n"
+    assert decide_line_mode(CompletionContext.from_prefix_suffix(prefix, suffix, language="python")).multiline
+    assert not CompletionContext.from_prefix_suffix(prefix, suffix, language="python").multiline
+    assert CompletionContext.from_prefix_suffix(prefix, suffix, language="python", multiline=True).multiline
+    tree = ast.parse(Path(context_module.__file__).read_text())
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [m for m in imported if m and m.endswith("line_mode")], "context.py imports the line-mode policy"

@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.postprocess import CompletionContext, cover_closers, run_chain, shape_completion
+from assistant.postprocess import CompletionContext, cover_closers, decide_line_mode, run_chain, shape_completion
 from assistant.postprocess.languages import LANGUAGES
 from assistant.postprocess.lexer import string_at_end, string_end
 from model.tokens import LEGACY_FIM_TOKENS, STOP_TOKEN_TEXTS
@@ -66,7 +68,7 @@ def test_never_raises_and_never_keeps_a_stop_token(raw, ctx):
 @given(st.text(max_size=200), st.text(max_size=200), st.text(max_size=80), LANGUAGE)
 def test_never_raises_on_arbitrary_unicode_documents(prefix, suffix, raw, language):
     ctx = CompletionContext.from_prefix_suffix(prefix, suffix, language=language)
-    run_chain(raw, ctx)
+    run_chain(raw, replace(ctx, multiline=decide_line_mode(ctx).multiline))  # as the engine decides
 
 
 @PROPERTY
