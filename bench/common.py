@@ -1,4 +1,5 @@
-"""Shared bits of the benchmark scripts: machine description, medians, JSON output."""
+"""Shared bits of the benchmark scripts: machine description, medians, JSON output, and
+what /proc says of another process (CPU time, parent, peak RSS; Linux only)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 
 
 def machine() -> dict:
@@ -51,3 +53,31 @@ class Timer:
 def emit(results: list[dict], **extra) -> None:
     json.dump({"machine": machine(), **extra, "results": results}, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def proc_parent(pid: int) -> int:
+    """The parent of process ``pid``; 0 when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def proc_peak_rss(pid: int) -> int:
+    """Peak resident memory (VmHWM) of process ``pid`` in bytes; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

@@ -46,7 +46,9 @@ BENCH_NICE = 0
 if str(ROOT_DIR) not in sys.path:
     sys.path.insert(0, str(ROOT_DIR))
 
-from bench.common import machine, median, percentile  # noqa: E402
+from bench.common import (  # noqa: E402
+    machine, median, percentile, proc_cpu_seconds, proc_parent, proc_peak_rss,
+)
 
 
 # -- phases that run in their own process (clean RSS and a real restart) -------------------
@@ -67,10 +69,10 @@ def phase_build(root: str, cache: str) -> dict:
     executor = ws._pool._executor
     worker_cpu, worker_rss = 0.0, 0
     pids = list(executor._processes) if executor is not None else []
-    servers = {_proc_parent(pid) for pid in pids} - {os.getpid(), 0}
+    servers = {proc_parent(pid) for pid in pids} - {os.getpid(), 0}
     for pid in pids + sorted(servers):
-        worker_cpu += _proc_cpu_seconds(pid)
-        worker_rss = max(worker_rss, _proc_peak_rss(pid))
+        worker_cpu += proc_cpu_seconds(pid)
+        worker_rss = max(worker_rss, proc_peak_rss(pid))
     info = ws.stats()
     files = [(rel, row.size, row.language) for rel, row in ws.state.files.items()]
     ws.close()
@@ -84,31 +86,6 @@ def phase_build(root: str, cache: str) -> dict:
         "cpu_seconds": main_cpu + worker_cpu, "main_cpu_seconds": main_cpu, "worker_cpu_seconds": worker_cpu,
         "indexed_files": sorted(rel for rel, _, _ in files),
     }
-
-
-def _proc_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _proc_parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _proc_peak_rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def run_phase(name: str, root: Path, cache: Path) -> dict:
@@ -298,7 +275,7 @@ def bench_checkout(src: Path, work: Path) -> dict:
 def _index_cpu(ws) -> float:
     executor = ws._pool._executor
     pids = list(executor._processes) if executor is not None else []
-    return time.process_time() + sum(_proc_cpu_seconds(pid) for pid in pids)
+    return time.process_time() + sum(proc_cpu_seconds(pid) for pid in pids)
 
 
 def index_machine() -> dict:
