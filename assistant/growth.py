@@ -26,6 +26,7 @@ import threading
 from dataclasses import asdict, dataclass
 
 from assistant.latency import LatencyModel
+from repo_index.documents import common_prefix
 
 #: Tokens evaluated per growth step: the longest a keystroke waits for growth to yield
 #: (about 0.2 s for the 0.5B model on 2 cores; bench/keystroke_latency.py).
@@ -175,17 +176,3 @@ class Growth:
         s = self.status()
         grown = f"; growth {s['state']}: {s['cached_tokens']} of {s['full_tokens']} tokens cached" if s["full_tokens"] else ""
         return f"prompt of {s['prompt_tokens']} tokens, sized by the {s['sized_by']}{grown}"
-
-
-def common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    lo, hi = 0, n  # binary search on the longest equal prefix
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

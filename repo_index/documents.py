@@ -48,8 +48,9 @@ class OpenDocument:
         return self._facts or self.stale_facts
 
 
-def common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by binary search over slice comparisons (memcmp)."""
+def common_prefix(a: bytes | str, b: bytes | str) -> int:
+    """Length of the common prefix of two byte strings or two texts, by binary search over
+    slice comparisons (memcmp)."""
     lo, hi = 0, min(len(a), len(b))
     while lo < hi:
         mid = (lo + hi + 1) // 2
