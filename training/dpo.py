@@ -35,6 +35,7 @@ from model.tokens import ENDOFTEXT_ID, IM_END, IM_END_ID
 from training.atomic import write_json
 from training.checkpoint import META, check_compatible, prepare_out, save_checkpoint
 from training.errors import DataError, TrainingError
+from training.jsonl import json_records
 from training.loop import TrainConfig
 from training.provenance import config_dict
 from training.runs import check_base, load_model, load_tokenizer, quiet_transformers, write_run
@@ -61,30 +62,23 @@ class DpoConfig:
         return data
 
 
+def _pair(record: dict) -> tuple[list[ChatMessage], str, str]:
+    prompt = record["prompt"]
+    turns = [ChatMessage("user", prompt)] if isinstance(prompt, str) else \
+        [ChatMessage(str(m["role"]), str(m["content"])) for m in prompt]
+    return turns, str(record["chosen"]), str(record["rejected"])
+
+
 def read_pairs(paths: tuple[str, ...], system: str | None, stats: Counter) -> list[dict[str, str]]:
     """Preference records as trl's standard (non-conversational) text format."""
     rows = []
     for path in paths:
-        if not Path(path).is_file():
-            raise DataError(f"preference file {path} does not exist")
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if not raw.strip():
-                    continue
-                try:
-                    record = json.loads(raw.decode("utf-8"))
-                    prompt = record["prompt"]
-                    turns = [ChatMessage("user", prompt)] if isinstance(prompt, str) else \
-                        [ChatMessage(str(m["role"]), str(m["content"])) for m in prompt]
-                    chosen, rejected = str(record["chosen"]), str(record["rejected"])
-                except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-                    stats["bad_records"] += 1
-                    continue
-                if chosen == rejected:
-                    stats["identical_pair"] += 1
-                    continue
-                rows.append({"prompt": chatml(turns, system=system, add_generation_prompt=True),
-                             "chosen": as_text(chosen) + marker(IM_END), "rejected": as_text(rejected) + marker(IM_END)})
+        for turns, chosen, rejected in json_records(path, "preference", stats, _pair):
+            if chosen == rejected:
+                stats["identical_pair"] += 1
+                continue
+            rows.append({"prompt": chatml(turns, system=system, add_generation_prompt=True),
+                         "chosen": as_text(chosen) + marker(IM_END), "rejected": as_text(rejected) + marker(IM_END)})
     stats["pairs"] = len(rows)
     if not rows:
         raise DataError(f"no usable preference pairs in {', '.join(paths)} ({dict(stats)})")

@@ -18,7 +18,6 @@ torchrun. Qwen's published SFT setting is LR 5e-5, cosine, warmup 100.
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from collections import Counter
@@ -33,6 +32,7 @@ from model.tokens import ENDOFTEXT_ID, FIM_MIDDLE_ID, IM_END, IM_END_ID, IM_STAR
 from training.checkpoint import check_compatible, prepare_out, read_checkpoint
 from training.data.fim import FimConfig, choose_mode, fim_sample, split_span
 from training.errors import DataError, TrainingError
+from training.jsonl import json_records
 from training.loop import Dist, FitResult, TrainConfig, fit, pad_batch
 from training.provenance import config_dict
 from training.runs import check_base, checkpoint_writer, load_model, load_tokenizer, quiet_transformers, write_run
@@ -94,24 +94,17 @@ def fim_train_sample(text: str, lang: str, rng: random.Random, cfg: FimConfig, t
 
 
 def read_conversations(path: Path, stats: Counter) -> list[list[ChatMessage]]:
-    if not Path(path).is_file():
-        raise DataError(f"conversation file {path} does not exist")
     out = []
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-                msgs = [ChatMessage(str(m["role"]), str(m["content"])) for m in record["messages"]]
-            except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-                stats["bad_records"] += 1
-                continue
-            if not msgs or any(m.role not in ROLES for m in msgs) or not any(m.role == "assistant" for m in msgs):
-                stats["bad_records"] += 1
-                continue
-            out.append(msgs)
+    for msgs in json_records(path, "conversation", stats, _messages):
+        if not msgs or any(m.role not in ROLES for m in msgs) or not any(m.role == "assistant" for m in msgs):
+            stats["bad_records"] += 1
+            continue
+        out.append(msgs)
     return out
+
+
+def _messages(record: dict) -> list[ChatMessage]:
+    return [ChatMessage(str(m["role"]), str(m["content"])) for m in record["messages"]]
 
 
 class SftBatches:
