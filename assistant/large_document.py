@@ -47,16 +47,8 @@ def line_start(text: str, line: int) -> int:
     newlines in steps: no list of lines is made."""
     if line <= 0:
         return 0
-    pos, seen, n = 0, 0, len(text)
-    while pos < n:
-        end = min(n, pos + _STEP)
-        found = text.count("\n", pos, end)
-        if seen + found >= line:
-            for _ in range(line - seen):
-                pos = text.index("\n", pos) + 1
-            return pos
-        seen, pos = seen + found, end
-    return text.rfind("\n") + 1
+    pos = _skip_lines(text, 0, line)
+    return text.rfind("\n") + 1 if pos is None else pos
 
 
 def offset_after(text: str, pos: int, lines: int) -> int:
@@ -64,6 +56,13 @@ def offset_after(text: str, pos: int, lines: int) -> int:
     when the text ends first), counted in steps like ``line_start``."""
     if lines <= 0:
         return pos
+    end = _skip_lines(text, pos, lines)
+    return len(text) if end is None else end
+
+
+def _skip_lines(text: str, pos: int, lines: int) -> int | None:
+    """Offset just after the ``lines``-th newline from ``pos``, or None when the text has fewer:
+    ``str.count`` over steps of ``_STEP`` characters, then ``index`` within the last step."""
     seen, n = 0, len(text)
     while pos < n:
         end = min(n, pos + _STEP)
@@ -73,7 +72,7 @@ def offset_after(text: str, pos: int, lines: int) -> int:
                 pos = text.index("\n", pos) + 1
             return pos
         seen, pos = seen + found, end
-    return n
+    return None
 
 
 def line_at(text: str, line: int) -> tuple[int, str, int]:

@@ -12,12 +12,7 @@ from pathlib import Path
 
 def cache_dir() -> Path:
     """Root of qwenpair's cache: ``$QWENPAIR_CACHE_DIR`` or the user cache directory."""
-    env = os.environ.get("QWENPAIR_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "qwenpair"
+    return _user_dir("QWENPAIR_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
 
 
 def models_dir() -> Path:
@@ -38,9 +33,13 @@ def vocab_dir() -> Path:
 
 def config_dir() -> Path:
     """User configuration: ``$QWENPAIR_CONFIG_DIR`` or ``~/.config/qwenpair``."""
-    env = os.environ.get("QWENPAIR_CONFIG_DIR")
+    return _user_dir("QWENPAIR_CONFIG_DIR", "XDG_CONFIG_HOME", ".config")
+
+
+def _user_dir(own: str, xdg: str, home_default: str) -> Path:
+    """``$own`` when set, else ``qwenpair`` under ``$xdg`` or ``~/<home_default>`` (XDG base dirs)."""
+    env = os.environ.get(own)
     if env:
         return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "qwenpair"
+    base = os.environ.get(xdg)
+    return (Path(base).expanduser() if base else Path.home() / home_default) / "qwenpair"
