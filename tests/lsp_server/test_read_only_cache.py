@@ -10,13 +10,12 @@ without root it is chmod 0555.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
 from conftest import fast_options
 from lsp_wire import server_env
+from tests.read_only import read_only_view
 
 
 @pytest.fixture()
@@ -24,24 +23,12 @@ def read_only_cache(tmp_path):
     """A read-only directory holding the Qwen2 vocabulary (the server only reads it)."""
     from model.paths import vocab_dir
 
-    src, ro = tmp_path / "cache-src", tmp_path / "cache"
+    src = tmp_path / "cache-src"
     src.mkdir()
-    ro.mkdir()
     if vocab_dir().is_dir():
         shutil.copytree(vocab_dir(), src / "vocab")
-    if os.geteuid() != 0:
-        os.chmod(src, 0o555)
-        yield src
-        os.chmod(src, 0o755)
-        return
-    if subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode != 0:
-        pytest.skip("a read-only bind mount needs CAP_SYS_ADMIN, and as root chmod does not stop writes")
-    try:
-        if subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True).returncode != 0:
-            pytest.skip("this kernel refuses to remount a bind mount read-only")
-        yield ro
-    finally:
-        subprocess.run(["umount", str(ro)], check=False)
+    with read_only_view(src, tmp_path / "cache") as path:
+        yield path
 
 
 def test_a_server_with_a_read_only_cache_serves_and_says_why_there_is_no_index(

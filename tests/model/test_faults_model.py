@@ -20,6 +20,7 @@ import http.server
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.read_only import read_only_view
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPO = "ggml-org/Qwen2.5-Coder-0.5B-Q8_0-GGUF"
@@ -222,26 +225,12 @@ def read_only_cache(tmp_path):
     vocabulary (``complete`` needs it; it only reads it)."""
     from model.paths import vocab_dir
 
-    src, ro = tmp_path / "cache-src", tmp_path / "cache"
+    src = tmp_path / "cache-src"
     src.mkdir()
-    ro.mkdir()
     if vocab_dir().is_dir():
-        import shutil
-
         shutil.copytree(vocab_dir(), src / "vocab")
-    if os.geteuid() != 0:
-        os.chmod(src, 0o555)
-        yield src
-        os.chmod(src, 0o755)
-        return
-    if subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode != 0:
-        pytest.skip("a read-only bind mount needs CAP_SYS_ADMIN, and as root chmod does not stop writes")
-    try:
-        if subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True).returncode != 0:
-            pytest.skip("this kernel refuses to remount a bind mount read-only")
-        yield ro
-    finally:
-        subprocess.run(["umount", str(ro)], check=False)
+    with read_only_view(src, tmp_path / "cache") as path:
+        yield path
 
 
 def _qwenpair(args: list[str], cache: Path) -> subprocess.CompletedProcess:

@@ -9,11 +9,10 @@ read-only bind mount (as root, chmod does not stop writes), without root chmod 0
 
 from __future__ import annotations
 
-import os
-import subprocess
 
 import pytest
 from test_faults_model import FILE, _clean_message, _pull, hub  # noqa: F401  (hub is a fixture)
+from tests.read_only import read_only_view
 
 
 @pytest.fixture()
@@ -22,22 +21,8 @@ def read_only_models(tmp_path):
     src, ro = tmp_path / "models-src", tmp_path / "models"
     (src / "qwen2.5-coder-0.5b").mkdir(parents=True)
     (src / "qwen2.5-coder-0.5b" / "earlier.gguf").write_bytes(b"GGUF earlier")
-    ro.mkdir()
-    if os.geteuid() != 0:
-        os.chmod(src / "qwen2.5-coder-0.5b", 0o555)
-        os.chmod(src, 0o555)
-        yield src
-        os.chmod(src, 0o755)
-        os.chmod(src / "qwen2.5-coder-0.5b", 0o755)
-        return
-    if subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode != 0:
-        pytest.skip("a read-only bind mount needs CAP_SYS_ADMIN, and as root chmod does not stop writes")
-    try:
-        if subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True).returncode != 0:
-            pytest.skip("this kernel refuses to remount a bind mount read-only")
-        yield ro
-    finally:
-        subprocess.run(["umount", str(ro)], check=False)
+    with read_only_view(src, ro) as path:
+        yield path
 
 
 def _listing(root):
