@@ -72,10 +72,18 @@ def test_a_change_to_the_document_cancels_its_running_next_edit(start, workspace
     uri = wire.open(path)
     wire.wait_ready()
     msg_id = wire.request("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 3}})
-    time.sleep(1.0)  # the request is running
+    time.sleep(0.2)  # the request starts
     t0 = time.monotonic()
-    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
-                                           "contentChanges": [{"text": ORIGINAL + "# typed\n"}]})
+    # The user keeps typing (a change every 0.1 s) until the answer comes: a change handled
+    # before the request started cannot cancel it, the next one does; the 512-token answer
+    # takes about a second on an idle machine (CI once finished it before a single change
+    # sent after 1 s of sleep).
+    version = 2
+    while not wire.responses(msg_id) and time.monotonic() - t0 < 30:
+        wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                               "contentChanges": [{"text": ORIGINAL + f"# typed {version}\n"}]})
+        version += 1
+        time.sleep(0.1)
     got = wire.response(msg_id)["result"]
     assert got["kind"] == "none" and "(cancelled)" in got["reason"], got
     assert time.monotonic() - t0 < 5
