@@ -21,7 +21,9 @@ Rules, each with its test in tests/assistant/test_edit_history.py:
 - Nothing refused by the workspace's source policy (``assistant.retrieval.PromptPolicy``, the
   one policy of docs/security.md: secret names or content, ignored files, binary text) enters
   the history. A document whose text becomes refused (a pasted key) loses its history at once.
-- A rename carries the history to the new name, judged again under the new name.
+- A rename carries the history to the new name, judged again under the new name: from
+  ``rename`` (workspace/didRenameFiles) or a close and an open of the same text within a few
+  seconds (how editors rename an open file).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class HistoryLimits:
     max_hunk_chars: int = 16_000  # likewise in characters
     max_coalesced_lines: int = 12  # keystrokes merge into an edit until it spans this many lines
     max_diff_lines: int = 2_000  # a changed region larger than this is one hunk (difflib is quadratic)
+    rename_window_s: float = 5.0  # a close then an open of the same text within this is a rename
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,9 @@ class EditHistory:
         self._docs: dict[str, _Document] = {}
         self._recent: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        #: the document closed last and when: an editor renames an open file as a close of the
+        #: old name and an open of the new one with the same text (held only that long)
+        self._closed: tuple[_Document, float] | None = None
         #: path -> why it has no history (refused by the policy); for status and logs
         self.refused: dict[str, str] = {}
 
@@ -130,23 +136,34 @@ class EditHistory:
     def open(self, path: str | Path, text: str) -> bool:
         """Start the history of ``path`` with ``text`` as its original. False when refused."""
         key = str(path)
+        lines = split_lines(text)
+        with self._lock:
+            doc = self._docs.get(key)
+            if doc is not None and doc.lines == lines:
+                return True  # open again with the same text (after a workspace rename): kept
+            closed, self._closed = self._closed, None
+        if closed is not None and closed[0].path != key and closed[0].lines == lines \
+                and self._clock() - closed[1] <= self.limits.rename_window_s:
+            with self._lock:
+                self._docs[closed[0].path] = closed[0]
+            return self.rename(closed[0].path, key)  # the close and open were a rename
         allowed, reason = self._judge(key, text)
         with self._lock:
             if not allowed:
                 self._forget(key, reason)
                 return False
             self.refused.pop(key, None)
-            lines = split_lines(text)
             original = tuple(lines) if len(text) <= self.limits.max_original_chars else None
             self._docs[key] = _Document(key, original, lines)
             self._touch(key)
         return True
 
     def close(self, path: str | Path) -> None:
-        """Drop everything about ``path``."""
+        """Drop everything about ``path`` (held a few seconds for a rename: ``open``)."""
         with self._lock:
             key = str(path)
-            self._docs.pop(key, None)
+            doc = self._docs.pop(key, None)
+            self._closed = (doc, self._clock()) if doc is not None and doc.edits else None
             self._recent.pop(key, None)
             self.refused.pop(key, None)
 

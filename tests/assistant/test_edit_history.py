@@ -161,6 +161,46 @@ def test_rename_carries_history_and_is_judged_again(tmp_path):
     assert h.edits() == []
 
 
+def test_a_close_then_an_open_of_the_same_text_is_a_rename(tmp_path):
+    """How editors rename an open file (didClose old, didOpen new): the history goes along,
+    judged under the new name; after the rename window, or with other text, it does not."""
+    h, old, new = history(), tmp_path / "a.py", tmp_path / "b.py"
+    h.open(old, TEXT)
+    last = typed(TEXT, 3, "X")[-1]
+    h.update(old, last)
+    h.close(old)
+    assert h.open(new, last)
+    assert [(e.path, e.after) for e in h.edits(new)] == [(str(new), ("line 3X",))] and old not in h
+    assert h.original(new)[3] == "line 3"
+    h.close(new)
+    assert h.open(tmp_path / ".env", last) is False and h.edits() == []  # to a secret name: dropped
+
+    h.open(old, TEXT)
+    h.update(old, last)
+    h.close(old)
+    h.open(tmp_path / "c.py", TEXT)  # other text: a new document, the closed one is gone
+    assert h.edits() == []
+    h.open(old, TEXT)
+    h.update(old, last)
+    h.close(old)
+    for _ in range(60):  # the clock moves 0.1 s per read: past the 5 s window
+        h._clock()
+    h.open(new, last)
+    assert h.edits() == []
+
+
+def test_a_workspace_rename_then_close_and_open_keeps_the_history(tmp_path):
+    """workspace/didRenameFiles first, then the editor's didClose/didOpen of the new name."""
+    h, old, new = history(), tmp_path / "a.py", tmp_path / "b.py"
+    h.open(old, TEXT)
+    last = typed(TEXT, 3, "X")[-1]
+    h.update(old, last)
+    assert h.rename(old, new)
+    h.close(old)  # not open any more under that name: nothing happens
+    assert h.open(new, last)
+    assert [e.after for e in h.edits(new)] == [("line 3X",)]
+
+
 def test_close_drops_everything_and_recent_files_are_bounded(tmp_path):
     h = history(HistoryLimits(max_recent=3))
     for k in range(5):
