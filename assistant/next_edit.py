@@ -16,16 +16,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
+from assistant import settings_convert
 from assistant.edit_history import EditHistory, line_hunks, split_lines
+from assistant.settings_convert import setting
 from model.backends.base import GenerationRequest, GenerationResult
 from model.nes_prompt import (
     EditBlock,
     NesBudget,
-    NesFormat,
     NesPrompt,
     NesPromptError,
     build_nes_prompt,
@@ -39,24 +40,39 @@ log = logging.getLogger("qwenpair.next_edit")
 
 @dataclass(frozen=True)
 class NextEditConfig:
-    """How next edits are predicted."""
+    """How next edits are predicted and when; the server's ``[next_edit]`` table
+    (docs/configuration.md, docs/next-edit.md)."""
 
-    nes_format: NesFormat = "sweep"
-    """Prompt layout: "sweep" (Sweep's next-edit model; default) or "zeta" (Zeta-style markers)."""
-    max_tokens: int = 512
+    model: str = setting("", expected="a model name or path, or \"\"")
+    """Model that writes next edits: a registry name (`sweep-next-edit-1.5b`, after `qwenpair
+    model pull sweep-next-edit-1.5b`) or a `.gguf` path, loaded on the first next edit; "" =
+    the completion model itself (one model, one KV cache with completions)."""
+    nes_format: str = setting("sweep", choices=("sweep", "zeta"))
+    """Prompt layout: `sweep` (Sweep's next-edit model; default) or `zeta` (Zeta-style region
+    markers; docs/next-edit.md)."""
+    pause_ms: int = setting(500, min=0)
+    """After this many milliseconds without an edit the server computes the next edit in the
+    background (never ahead of a completion) and sends `qwenpair/nextEditReady`; 0 = only on
+    request and after an accept."""
+    max_tokens: int = setting(512, min=1)
     """Cap on the answer: a 21-line window of code is about 250 tokens."""
-    prompt_time_cap_s: float = 4.0
-    """Cap on evaluating the prompt (as for completions)."""
-    generation_time_cap_s: float = 8.0
+    prompt_time_cap_s: float = setting(4.0, min=0)
+    """Prompt evaluation stops here (as `engine.prompt_time_cap_s` for completions): no suggestion."""
+    generation_time_cap_s: float = setting(8.0, min=0)
     """Cap on writing the window; an answer cut by it is no suggestion (a partial window)."""
     prompt_lookup: bool = True
     """Draft tokens from the prompt (prompt-lookup decoding) on llama.cpp: same output, faster."""
-    max_line_delta: int = 10
+    max_line_delta: int = setting(10, min=0)
     """An answer whose line count differs from the window's by more is not a window."""
-    max_edit_blocks: int = 15
+    max_edit_blocks: int = setting(15, min=0)
     """Recent edits shown to the model, newest kept."""
-    budget: NesBudget = NesBudget()
-    """Token budgets of the prompt (docs/next-edit.md, "Budgets")."""
+    budget: ClassVar[NesBudget] = NesBudget()
+    """Token budgets of the prompt (docs/next-edit.md, "Budgets"); not a setting."""
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> tuple[NextEditConfig, list[str]]:
+        """A config from untrusted keys; invalid or unknown ones fall back with a message."""
+        return settings_convert.from_mapping(cls, values)
 
 
 class NoSuggestion(Exception):
@@ -105,10 +121,54 @@ class NextEdit:
     latency_s: float = 0.0
     gen_s: float = 0.0
     answer: str = ""  # the model's text (for logs and evaluation)
+    stop_reason: str = ""  # the generation's ("cancelled", "time": not an answer to keep)
 
     @property
     def tokens_per_s(self) -> float:
         return self.generated_tokens / self.gen_s if self.gen_s > 0 else 0.0
+
+    def at(self, line: int) -> NextEdit | None:
+        """This prediction for the cursor on ``line`` of the same text: the edit nearest it
+        becomes the target (inline when at the line, else a jump); None when ``line`` lies
+        outside the window the model saw (a new prompt is needed)."""
+        if not self.window[0] <= line < self.window[1]:
+            return None
+        out = replace(self)
+        if self.kind != "none" and self.changes:
+            out.target = min(self.changes, key=lambda c: (_distance(c, line), c.start))
+            out.kind = "inline" if _distance(out.target, line) == 0 else "jump"
+        return out
+
+
+class Ahead:
+    """The latest next edit computed per document, for the exact text it was computed on
+    (after an edit pause or an accept): a request for that text is answered from it at once.
+    Thread-safe; one entry per document, dropped when the document changes or closes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by: dict[str, tuple[str, int, NextEdit]] = {}
+
+    def put(self, key: str, text: str, line: int, got: NextEdit) -> None:
+        with self._lock:
+            self._by[key] = (text, line, got)
+
+    def get(self, key: str, text: str, line: int) -> NextEdit | None:
+        """The prediction for the cursor on ``line`` of ``text``, retargeted (``NextEdit.at``);
+        None when there is none for this text, or the line is outside its window (a "none"
+        answer counts for its own line only: another line is another window)."""
+        with self._lock:
+            found = self._by.get(key)
+        if found is None or found[0] != text:
+            return None
+        _, at, got = found
+        if got.kind == "none":
+            return got if line == at else None
+        return got.at(line)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._by.pop(key, None)
 
 
 def window_changes(current: list[str], updated: list[str], window_start: int) -> list[LineChange]:
@@ -186,10 +246,18 @@ class NextEditEngine:
         try:
             return build_nes_prompt(self.rel(path), self.history.original(key), split_lines(text), line,
                                     edits=edits[-cfg.max_edit_blocks:], context=context, count_tokens=self._count,
-                                    budget=cfg.budget, cursor_col=col, nes_format=cfg.nes_format,
+                                    budget=self._budget(), cursor_col=col, nes_format=cfg.nes_format,
                                     fmt=getattr(self.backend, "prompt_format", None) or _default_format())
         except NesPromptError as exc:
             raise NoSuggestion(str(exc)) from exc
+
+    def _budget(self) -> NesBudget:
+        """The prompt's budgets, the total cut to what the model's context leaves for the answer."""
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        budget = self.config.budget
+        if isinstance(n_ctx, int) and n_ctx > 0:
+            budget = replace(budget, total=max(256, min(budget.total, n_ctx - self.config.max_tokens)))
+        return budget
 
     def suggest(self, path: str | Path, text: str, line: int, col: int = 0, *,
                 cancel: threading.Event | None = None) -> NextEdit:
@@ -207,7 +275,7 @@ class NextEditEngine:
         window = (built.window_start, built.window_start + len(built.current_window))
         out = NextEdit("none", window=window, prompt_tokens=result.prompt_tokens, reused_tokens=result.reused_tokens,
                        generated_tokens=len(result.token_ids), drafted=drafted, accepted=accepted,
-                       gen_s=result.gen_s, answer=result.text)
+                       gen_s=result.gen_s, answer=result.text, stop_reason=result.stop_reason)
         out.latency_s = time.perf_counter() - t0
         if result.stop_reason in ("length", "time", "cancelled"):
             return self._none(f"the answer was cut ({result.stop_reason}) after {len(result.token_ids)} tokens: "

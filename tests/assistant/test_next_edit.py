@@ -22,7 +22,7 @@ def text(lines):
 
 
 def engine(reply, tmp_path, **cfg):
-    backend = FakeBackend(reply)  # a token is a character: room for a window of them
+    backend = FakeBackend(reply, n_ctx=16_000)  # a token is a character: room for a window of them
     cfg = {"max_tokens": 4_000, **cfg}
     eng = NextEditEngine(backend, EditHistory(PromptPolicy(None)), NextEditConfig(**cfg), root=tmp_path)
     return eng, backend
@@ -124,3 +124,48 @@ def test_the_zeta_format_round_trips_through_the_engine(tmp_path):
     prompt = str(backend.calls[0].prompt)
     assert "def tally(<|user_cursor_is_here|>total):" in prompt and '-def tally(count):\n+def tally(total):\n' in prompt
     assert backend.calls[0].stop_texts == ("<|editable_region_end|>",)
+
+
+def test_a_prediction_computed_ahead_answers_other_lines_of_its_window_and_text_only(tmp_path):
+    """``Ahead``: what a pause computed answers a request for the same text at once, the
+    nearest edit retargeted for the cursor; another text, or a line outside the window, is not
+    answered from it."""
+    from assistant.next_edit import Ahead
+
+    eng, backend = engine(window_reply([19, 20]), tmp_path)
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    now = text(renamed(DOC, [15]))
+    got = eng.suggest(path, now, 15, 10)
+    ahead = Ahead()
+    ahead.put(str(path), now, 15, got)
+    at_15 = ahead.get(str(path), now, 15)
+    assert at_15.kind == "jump" and at_15.target.start == 19
+    at_19 = ahead.get(str(path), now, 19)
+    assert at_19.kind == "inline" and at_19.target.start == 19 and at_19.changes == got.changes
+    assert got.kind == "jump"  # the stored one is not changed by retargeting
+    assert ahead.get(str(path), now, 30) is None  # outside lines 5..25
+    assert ahead.get(str(path), now + "x", 15) is None
+    nothing = eng._none("no change")
+    ahead.put(str(path), now, 15, nothing)
+    assert ahead.get(str(path), now, 15) is nothing and ahead.get(str(path), now, 16) is None
+    ahead.drop(str(path))
+    assert ahead.get(str(path), now, 15) is None and len(backend.calls) == 1
+
+
+def test_the_prompt_budget_leaves_room_for_the_answer_in_the_models_context(tmp_path):
+    eng, _ = engine(lambda p: "", tmp_path, max_tokens=512)
+    eng.backend.n_ctx = 2048
+    assert eng._budget().total == 2048 - 512
+    eng.backend.n_ctx = 32_768
+    assert eng._budget().total == 7_000
+
+
+def test_the_next_edit_settings_are_a_checked_table():
+    from assistant.next_edit import NextEditConfig
+
+    cfg, notes = NextEditConfig.from_mapping({"nes_format": "Zeta", "pause_ms": -1, "model": "sweep-next-edit-1.5b",
+                                              "budget": {"total": 1}})
+    assert cfg.nes_format == "zeta" and cfg.pause_ms == 500 and cfg.model == "sweep-next-edit-1.5b"
+    assert notes == ["setting 'pause_ms' = -1 is invalid (must not be negative); using 500",
+                     "unknown setting 'budget' ignored"]
