@@ -7,7 +7,8 @@ the ``qwenpair serve`` command line. ``SERVER_ONLY`` keys (the log file) come fr
 config file and the command line only: ``client_layer`` drops them from what a client
 sends, with a message (docs/security.md). Engine
 settings live in an ``[engine]`` table (``assistant.config.EngineConfig`` fields), chat and
-edit settings in ``[chat]`` (``assistant.chat_prompt.ChatConfig``). Every key
+edit settings in ``[chat]`` (``assistant.chat_prompt.ChatConfig``), next-edit settings in
+``[next_edit]`` (``assistant.next_edit.NextEditConfig``). Every key
 that is unknown or invalid yields a message naming it, and its default is used: one converter
 for all three (``assistant.settings_convert``), driven by each field's type and ``setting``
 bounds and choices. docs/configuration.md's tables are these fields (a test compares them).
@@ -24,6 +25,7 @@ from typing import Any
 from assistant import settings_convert
 from assistant.chat_prompt import ChatConfig
 from assistant.config import EngineConfig
+from assistant.next_edit import NextEditConfig
 from assistant.settings_convert import setting
 from model.paths import config_dir
 
@@ -65,12 +67,14 @@ class ServerSettings:
     """Completion engine settings, the ``[engine]`` table (see assistant/config.py)."""
     chat: ChatConfig = field(default_factory=ChatConfig)
     """Chat and edit settings, the ``[chat]`` table (see assistant/chat_prompt.py)."""
+    next_edit: NextEditConfig = field(default_factory=NextEditConfig)
+    """Next-edit settings, the ``[next_edit]`` table (see assistant/next_edit.py)."""
 
 
 #: Settings a client may not choose: with ``log_file`` a client (a TCP peer, say) could make
 #: the server create directories and append to any file it can write.
 SERVER_ONLY = ("log_file",)
-_TABLES = {"engine": EngineConfig, "chat": ChatConfig}
+_TABLES = {"engine": EngineConfig, "chat": ChatConfig, "next_edit": NextEditConfig}
 
 
 def config_path() -> Path:
