@@ -9,6 +9,11 @@
  * suggestion is asked for again (the server answers from its cache; docs/lsp.md). The server's executeCommand names (qwenpair.status, .chat, .edit, .reindex,
  * .switchModel) are wrapped as typed methods; the extension's own VS Code commands use other
  * ids, because the client registers the server's command ids with VS Code itself.
+ *
+ * Suggestions (src/nextEdit.ts): the provider's items pass through `SuggestionHooks.items`
+ * (next edits VS Code cannot draw are taken out and drawn by the extension), and a
+ * suggestion's command run on accept (`qwenpair.accepted`, `qwenpair.nextEdit`) still goes to
+ * the server and then tells `SuggestionHooks.accepted`.
  */
 import * as vscode from 'vscode';
 import {
@@ -18,9 +23,18 @@ import {
   type ServerOptions,
   TransportKind,
 } from 'vscode-languageclient/node';
+import {
+  type Command,
+  isSuggestionCommand,
+  NEXT_EDIT_READY,
+  NEXT_EDIT_REQUEST,
+  type NextEditAnswer,
+  OUTCOME_NOTIFICATION,
+  type OutcomeParams,
+} from './nextEdit';
 import { initializationOptions, isEnabled, type Settings } from './settings';
 import type { ServerStatus } from './statusText';
-import type { Range, WorkspaceEdit } from './textEdits';
+import type { Position, Range, WorkspaceEdit } from './textEdits';
 
 export interface ChatArgs {
   question: string;
@@ -65,10 +79,32 @@ export interface CommandHandlers {
   edit(args: EditArgs): Promise<unknown>;
 }
 
+/** `qwenpair/nextEditReady`: the server has a next edit for the document at this version. */
+export interface NextEditReadyParams {
+  textDocument: { uri: string; version?: number };
+}
+
+/** How the extension sees the suggestions that pass through the language client. */
+export interface SuggestionHooks {
+  /** The provider's answer at {position}: returns the items VS Code should draw. */
+  items(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    items: vscode.InlineCompletionItem[],
+  ): vscode.InlineCompletionItem[];
+  /** VS Code accepted a suggestion whole and ran its {command} (already sent to the server). */
+  accepted(command: string, args: unknown[]): void;
+}
+
 export class QwenpairClient {
   readonly client: LanguageClient;
 
-  constructor(settings: Settings, output: vscode.LogOutputChannel, handlers: CommandHandlers) {
+  constructor(
+    settings: Settings,
+    output: vscode.LogOutputChannel,
+    handlers: CommandHandlers,
+    hooks?: SuggestionHooks,
+  ) {
     const [command, ...args] = settings.serverCommand;
     const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio };
     const clientOptions: LanguageClientOptions = {
@@ -76,11 +112,28 @@ export class QwenpairClient {
       initializationOptions: initializationOptions(settings),
       outputChannel: output,
       middleware: {
-        provideInlineCompletionItems: (document, position, context, token, next) =>
-          isEnabled(settings.enable, document.languageId) ? next(document, position, context, token) : null,
-        executeCommand: (command, args, next) => {
+        provideInlineCompletionItems: async (document, position, context, token, next) => {
+          if (!isEnabled(settings.enable, document.languageId)) {
+            return null;
+          }
+          const result = await next(document, position, context, token);
+          if (!result || !hooks) {
+            return result;
+          }
+          if (Array.isArray(result)) {
+            return hooks.items(document, position, result);
+          }
+          result.items = hooks.items(document, position, result.items);
+          return result;
+        },
+        executeCommand: async (command, args, next) => {
           if (command === 'qwenpair.chat') return handlers.chat(args[0]);
           if (command === 'qwenpair.edit') return handlers.edit(args[0]);
+          if (hooks && isSuggestionCommand({ command })) {
+            const done = await next(command, args);
+            hooks.accepted(command, args);
+            return done;
+          }
           return next(command, args);
         },
       },
@@ -138,6 +191,31 @@ export class QwenpairClient {
 
   edit(args: EditArgs & { instruction: string }): Promise<EditResult> {
     return this.execute('qwenpair.edit', [args]);
+  }
+
+  /** `qwenpair/nextEdit` at {position} of {uri} (docs/lsp.md, "Next edits"). */
+  nextEdit(uri: string, position: Position, token?: vscode.CancellationToken): Promise<NextEditAnswer> {
+    return this.client.sendRequest(NEXT_EDIT_REQUEST, { textDocument: { uri }, position }, token);
+  }
+
+  /** Runs a suggestion's {command} on the server (an accept the extension applied itself). */
+  runSuggestionCommand(command: Command): Promise<unknown> {
+    return this.execute(command.command, command.arguments ?? []);
+  }
+
+  /** `qwenpair/suggestionOutcome` (docs/lsp.md, "Suggestion outcomes"). */
+  outcome(params: OutcomeParams): Promise<void> {
+    return this.client.sendNotification(OUTCOME_NOTIFICATION, params);
+  }
+
+  /** Calls {handler} for each `qwenpair/nextEditReady` notification. */
+  onNextEditReady(handler: (params: NextEditReadyParams) => void): vscode.Disposable {
+    return this.client.onNotification(NEXT_EDIT_READY, handler);
+  }
+
+  /** The protocol URI of a VS Code document, as the server knows it. */
+  uriOf(document: vscode.TextDocument): string {
+    return this.client.code2ProtocolConverter.asUri(document.uri);
   }
 
   /** Calls {handler} for each `qwenpair/chatDelta` notification. */

@@ -2,14 +2,18 @@
  * The qwenpair VS Code extension: starts the language server with the user's settings as
  * initializationOptions (restarting it when they change) and wires up the chat view, the
  * edit, reindex, switch-model and status commands, and the status-bar item.
- * Inline completions come from the language client itself (LSP 3.18 inlineCompletion).
+ * Inline completions come from the language client itself (LSP 3.18 inlineCompletion); next
+ * edits (nextEditView.ts) and suggestion outcomes (outcomes.ts) ride on its items.
  */
 import * as vscode from 'vscode';
 import { ChatView } from './chatView';
 import { QwenpairClient } from './client';
 import { DiffPreview } from './diffPreview';
 import { editSelection, runEdit } from './editCommand';
-import { readSettings } from './settings';
+import { suggestionRef } from './nextEdit';
+import { NextEditView } from './nextEditView';
+import { Outcomes } from './outcomes';
+import { readSettings, RESTART_KEYS } from './settings';
 import { StatusBar } from './statusBar';
 import { statusText } from './statusText';
 
@@ -20,13 +24,37 @@ function settings() {
   return readSettings((key) => config.get(key));
 }
 
-async function startClient(output: vscode.LogOutputChannel, chat: ChatView, preview: DiffPreview): Promise<void> {
-  const client: QwenpairClient = new QwenpairClient(settings(), output, {
-    chat: (args) => chat.askFromAction(args),
-    edit: (args): Promise<void> => runEdit(client, preview, args),
-  });
+interface Parts {
+  output: vscode.LogOutputChannel;
+  chat: ChatView;
+  preview: DiffPreview;
+  outcomes: Outcomes;
+  nextEdits: NextEditView;
+}
+
+async function startClient({ output, chat, preview, outcomes, nextEdits }: Parts): Promise<void> {
+  const client: QwenpairClient = new QwenpairClient(
+    settings(),
+    output,
+    {
+      chat: (args) => chat.askFromAction(args),
+      edit: (args): Promise<void> => runEdit(client, preview, args),
+    },
+    {
+      items: (document, position, items) => {
+        const kept = nextEdits.items(document, position, items);
+        outcomes.answered(document, kept);
+        return kept;
+      },
+      accepted: (command, args) => {
+        outcomes.forget(suggestionRef({ command, arguments: args })?.id);
+        nextEdits.accepted();
+      },
+    },
+  );
   current = client;
   client.onChatDelta((delta) => chat.onDelta(delta));
+  client.onNextEditReady((params) => nextEdits.ready(params?.textDocument?.uri, params?.textDocument?.version));
   try {
     await client.start();
   } catch (err) {
@@ -66,6 +94,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const preview = new DiffPreview();
   const chat = new ChatView(context.extensionUri, () => current, preview);
   const statusBar = new StatusBar(() => current);
+  const outcomes = new Outcomes(() => current, output);
+  const nextEdits = new NextEditView(() => current, outcomes, () => settings().nextEdit, output);
+  const parts: Parts = { output, chat, preview, outcomes, nextEdits };
   const withClient = (run: (c: QwenpairClient) => Promise<unknown>) => async () => {
     if (!current?.running) {
       vscode.window.showWarningMessage('qwenpair: the server is not running.');
@@ -83,6 +114,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output,
     statusBar,
     preview.register(),
+    outcomes.register(),
+    nextEdits.register(),
     vscode.window.registerWebviewViewProvider(ChatView.id, chat),
     vscode.commands.registerCommand('qwenpair.openChat', () =>
       vscode.commands.executeCommand(`${ChatView.id}.focus`),
@@ -98,13 +131,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }),
     ),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
-      if (e.affectsConfiguration('qwenpair')) {
+      if (RESTART_KEYS.some((key) => e.affectsConfiguration(`qwenpair.${key}`))) {
         await current?.stop();
-        await startClient(output, chat, preview);
+        await startClient(parts);
       }
     }),
   );
-  await startClient(output, chat, preview);
+  await startClient(parts);
   await statusBar.refresh();
 }
 

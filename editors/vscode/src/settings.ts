@@ -18,6 +18,8 @@ export interface Settings {
   latencyTarget: number | null;
   /** Inline completions per language id; "*" covers every language not named. */
   enable: Record<string, boolean>;
+  /** Next edits (client side): drawn at all, and asked for this long after an edit (0: not on a pause). */
+  nextEdit: { enabled: boolean; pauseMs: number };
 }
 
 export const DEFAULTS: Settings = {
@@ -28,6 +30,7 @@ export const DEFAULTS: Settings = {
   contextTokens: null,
   latencyTarget: null,
   enable: { '*': true, plaintext: false, markdown: false, scminput: false },
+  nextEdit: { enabled: true, pauseMs: 800 },
 };
 
 /** Reads settings through {get}, falling back to the defaults for missing or ill-typed values. */
@@ -42,6 +45,8 @@ export function readSettings(get: (key: string) => unknown): Settings {
   };
   const cmd = get('serverCommand');
   const enable = get('enable');
+  const nextEditOn = get('nextEdit.enabled');
+  const pauseMs = get('nextEdit.pauseMs');
   return {
     serverCommand:
       Array.isArray(cmd) && cmd.length > 0 && cmd.every((c) => typeof c === 'string')
@@ -56,8 +61,16 @@ export function readSettings(get: (key: string) => unknown): Settings {
       enable && typeof enable === 'object' && !Array.isArray(enable)
         ? (enable as Record<string, boolean>)
         : DEFAULTS.enable,
+    nextEdit: {
+      enabled: typeof nextEditOn === 'boolean' ? nextEditOn : DEFAULTS.nextEdit.enabled,
+      pauseMs:
+        typeof pauseMs === 'number' && Number.isFinite(pauseMs) && pauseMs >= 0 ? pauseMs : DEFAULTS.nextEdit.pauseMs,
+    },
   };
 }
+
+/** The settings (under `qwenpair.`) whose change restarts the server; next-edit ones are read live. */
+export const RESTART_KEYS = ['serverCommand', 'model', 'chatModel', 'adapter', 'contextTokens', 'latencyTarget', 'enable'];
 
 /** Whether inline completions are on for {languageId}. */
 export function isEnabled(enable: Record<string, boolean>, languageId: string): boolean {

@@ -1,7 +1,7 @@
 // Unit tests of the settings -> initializationOptions mapping (no VS Code needed).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULTS, initializationOptions, isEnabled, readSettings } from '../settings';
+import { DEFAULTS, initializationOptions, isEnabled, readSettings, RESTART_KEYS } from '../settings';
 
 test('defaults send nothing: the server keeps its own', () => {
   assert.deepEqual(initializationOptions(DEFAULTS), {});
@@ -47,4 +47,14 @@ test('per-language enable: named languages win over "*"', () => {
   assert.equal(isEnabled({ '*': false, go: true }, 'go'), true);
   assert.equal(isEnabled({ '*': false, go: true }, 'rust'), false);
   assert.equal(isEnabled({}, 'rust'), true);
+});
+
+test('next-edit settings: read live, off and pause kept, bad values fall back', () => {
+  const s = readSettings((k) => ({ 'nextEdit.enabled': false, 'nextEdit.pauseMs': 0 })[k]);
+  assert.deepEqual(s.nextEdit, { enabled: false, pauseMs: 0 });
+  const bad = readSettings((k) => ({ 'nextEdit.enabled': 'yes', 'nextEdit.pauseMs': -1 })[k]);
+  assert.deepEqual(bad.nextEdit, DEFAULTS.nextEdit);
+  assert.deepEqual(initializationOptions(s), {}); // client side: nothing for the server
+  assert.ok(!RESTART_KEYS.some((k) => k.startsWith('nextEdit')));
+  assert.ok(RESTART_KEYS.includes('model'));
 });
