@@ -1,5 +1,5 @@
 """The model registry: every released Qwen2.5-Coder size, base and instruct, Qwen3-Coder-30B-A3B,
-and each family's prompt format.
+Sweep's next-edit model, and each family's prompt format.
 
 For each registry name (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-1.5b-instruct`` ...) it knows
 the Hugging Face repository of the safetensors weights, the GGUF repository and file names by
@@ -210,6 +210,7 @@ class ModelSpec:
     fim: bool | None = None  # does completion (FIM) work with it; None: base models yes, instruct no
     arch_shape: Shape | None = field(default=None, repr=False)  # a shape not in SHAPES (other families)
     tested_here: bool = True  # False: entry from the published files, never run by this project
+    next_edit: bool = False  # a next-edit model (docs/next-edit.md): writes updated windows, not FIM
 
     @property
     def shape(self) -> Shape:
@@ -225,6 +226,8 @@ class ModelSpec:
 
     @property
     def role(self) -> str:
+        if self.next_edit:
+            return "next edit"
         fim = (not self.instruct) if self.fim is None else self.fim
         if self.instruct and fim:
             return "chat/edit + FIM"
@@ -272,14 +275,30 @@ def _qwen3_coder() -> ModelSpec:
     )
 
 
+def _sweep_next_edit() -> ModelSpec:
+    """sweepai's next-edit model, a Qwen2.5-Coder-1.5B fine-tune (the 1.5B shape, Qwen's
+    vocabulary) that writes the updated window of the Sweep prompt (docs/next-edit.md). Its
+    published Q8_0 GGUF; `model pull` checks the file's SHA-256 against the hub's, as for every
+    entry. Not run here (no download in this project's CI): the Sweep prompt format is what is
+    tested (tests/model/test_nes_prompt.py)."""
+    repo = "sweepai/sweep-next-edit-1.5B"
+    return ModelSpec(
+        "sweep-next-edit-1.5b", "1.5b", False, repo, repo, {"q8_0": "sweep-next-edit-1.5b.q8_0.v2.gguf"}, "q8_0",
+        fim=False, tested_here=False, next_edit=True,
+    )
+
+
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec for size in SHAPES for spec in (_make(size, False), _make(size, True))
 }
 REGISTRY[_qwen3_coder().name] = _qwen3_coder()
+REGISTRY[_sweep_next_edit().name] = _sweep_next_edit()
 
 #: Completion uses a base model; chat and edit an instruct model.
 DEFAULT_COMPLETION_MODEL = "qwen2.5-coder-1.5b"
 DEFAULT_CHAT_MODEL = "qwen2.5-coder-1.5b-instruct"
+#: The next-edit model to pull for `next_edit.model` (docs/next-edit.md).
+NEXT_EDIT_MODEL = "sweep-next-edit-1.5b"
 
 
 def get(name: str) -> ModelSpec:

@@ -107,4 +107,5 @@ def test_model_list_marks_the_entries_not_tested_here(capsys):
     assert all(r["tested_here"] for n, r in rows.items() if n.startswith("qwen2.5-coder-"))
     assert main(["model", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines if line.endswith("(not tested here)")] == ["qwen3-coder-30b-a3b-instruct"]
+    assert [line.split()[0] for line in lines if line.endswith("(not tested here)")] == [
+        "qwen3-coder-30b-a3b-instruct", "sweep-next-edit-1.5b"]
