@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 SPAN_KINDS = ("line", "api", "block")
 SPLITS = ("file", "recency")
+#: What an adapter is trained on: FIM spans, next edits from git history, or both in one adapter.
+TASKS = ("fim", "nes", "both")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class SampleConfig:
 
 
 @dataclass(frozen=True)
+class NesSampleConfig:
+    """How next-edit samples are drawn from history."""
+
+    heldout_share: float = 0.2  # share of the commits read (the newest) held out
+    max_commits: int = 20_000  # the newest commits read, at most
+    max_files_per_commit: int = 100  # a commit touching more files is skipped (and counted)
+    per_file: int = 4  # targets per file and commit, at most (hunks 1 .. per_file)
+    max_tokens: int = 1536  # longest sample (prompt + window + end); longer ones are dropped
+    nes_format: str = "sweep"  # the server's default layout (docs/next-edit.md)
+
+
+@dataclass(frozen=True)
 class LoraSettings:
     """The adapter itself (Qwen's example LoRA: r=8, alpha=32, dropout 0.1)."""
 
@@ -55,8 +69,10 @@ class LoraSettings:
 class LoraConfig:
     base: str  # HF checkpoint folder, or a registry name / hub id (downloaded when online)
     repo: str  # the repository to adapt to
+    task: str = "fim"  # fim | nes | both (TASKS)
     lora: LoraSettings = field(default_factory=LoraSettings)
     samples: SampleConfig = field(default_factory=SampleConfig)
+    nes: NesSampleConfig = field(default_factory=NesSampleConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         lr=2e-4, warmup_steps=10, max_steps=200, micro_batch=4, weight_decay=0.0, save_every=50))
     eval_every: int = 20  # held-out loss every N steps

@@ -184,11 +184,14 @@ def _block_end(lines: list[str], header: int, indent: int) -> int:
 
 
 def build_repo_samples(root: Path, cfg: SampleConfig, *, tokenize: Callable[[str], list[int]] | None = None,
-                       log: Callable[[str], None] = lambda m: None, fmt: PromptFormat | None = None) -> RepoSamples:
+                       log: Callable[[str], None] = lambda m: None, fmt: PromptFormat | None = None,
+                       hold_out: list[str] | None = None) -> RepoSamples:
     """Draw spans from every usable file of ``root`` and build their prompts with the engine.
 
     ``fmt``: the base model's prompt format (``training.lora.base_format``), which the server
-    takes from the model it loads; None: Qwen2.5-Coder's.
+    takes from the model it loads; None: Qwen2.5-Coder's. ``hold_out``: files held out
+    whatever the split says (the files changed since a next-edit split's cut,
+    ``training.nes_samples.changed_files``); when none of them is a usable file, the split decides.
 
     Raises ``DataError`` naming the minimum when the repository is too small to train on.
     """
@@ -203,7 +206,11 @@ def build_repo_samples(root: Path, cfg: SampleConfig, *, tokenize: Callable[[str
             f"{root} has {len(files)} usable source file(s); LoRA training needs at least {MIN_FILES} "
             f"(files under ignore or secret rules do not count). Point --repo at a larger repository."
         )
-    train_files, heldout_files = split_files(root, sorted(files), cfg)
+    forced = sorted(set(hold_out or ()) & set(files))
+    if forced:
+        train_files, heldout_files = sorted(set(files) - set(forced)), forced
+    else:
+        train_files, heldout_files = split_files(root, sorted(files), cfg)
     backend = TokenizerOnlyBackend(n_ctx=max(4096, cfg.max_tokens + 256))
     if fmt is not None:
         backend.prompt_format = fmt  # the engine builds in the format the server will use
