@@ -1,0 +1,286 @@
+"""The outcome store and tracker (assistant/outcomes.py, outcomes_tracker.py, outcomes_report.py)
+with a clock the test moves: accepts, partial accepts, dismisses, typing through and over,
+ignores, retention at 30 s / 120 s, reversals by undo and by deletion, precedence of late and
+duplicate reports, unknown ids, the size cap, a corrupt file, a purge while open, and
+preference pairs."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from assistant.outcomes import OutcomeStore, StatsConfig, purge
+from assistant.outcomes_report import figures, parse_since, text
+from assistant.outcomes_tracker import Offer, OutcomeTracker, Source, _edit, _shift
+
+DOC = "def add(a, b):\n    return \n\nx = 1\n"
+AT = DOC.index("return ") + len("return ")
+URI = "file:///w/m.py"
+SOURCE = Source("/w/m.py", "python", "tiny.gguf", None, 120.0, prompt="<PROMPT>")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = OutcomeStore.open(tmp_path / "stats" / "outcomes.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def tracker(store, clock):
+    t = OutcomeTracker(store, clock=clock)
+    yield t
+    t.close()
+
+
+def show(tracker, text="a + b", doc=DOC, at=AT, kind="fim_line", end=None, source=SOURCE):
+    return tracker.shown(URI, doc, doc, [Offer(at, at if end is None else end, text, kind)], source)[0]
+
+
+def put(doc: str, at: int, s: str) -> str:
+    return doc[:at] + s + doc[at:]
+
+
+def test_accept_then_edit_is_measured_at_30_and_120_seconds(store, tracker, clock):
+    sid = show(tracker)
+    accepted = put(DOC, AT, "a + b")
+    tracker.changed(URI, accepted)  # the accept edit, then the client runs the item's command
+    assert tracker.reported(sid, "accepted") is True
+    clock.t += 5
+    tracker.changed(URI, accepted[:AT + 4] + accepted[AT + 5:])  # "a + " kept, "b" deleted
+    clock.t += 26
+    tracker.changed(URI, put(accepted[:AT + 4] + accepted[AT + 5:], AT + 4, "c"))  # after 31 s: not counted at 30 s
+    clock.t += 100
+    assert tracker.tick() is None
+    row = store.row(sid)
+    assert (row["outcome"], row["accepted_chars"], row["retained_30"], row["retained_120"], row["reversed"]) == \
+        ("accepted", 5, 4, 4, 0)
+    assert row["shown_chars"] == 5 and row["kind"] == "fim_line" and row["language"] == "python"
+    assert "/w/m.py" not in str(row) and row["file_hash"] == store.file_hash("/w/m.py")
+
+
+def test_command_before_the_edit_and_undo_within_10_seconds_is_a_reversal(store, tracker, clock):
+    sid = show(tracker)
+    assert tracker.reported(sid, "accepted")  # the command came first
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    clock.t += 3
+    tracker.changed(URI, DOC)  # undo
+    clock.t += 200
+    tracker.tick()
+    row = store.row(sid)
+    assert (row["reversed"], row["retained_30"], row["retained_120"]) == (1, 0, 0)
+
+
+def test_undo_of_a_replacing_accept_is_a_reversal(store, tracker, clock):
+    doc = "print(x)\n"
+    at = doc.index(")")
+    sid = tracker.shown(URI, doc, doc, [Offer(at, at + 1, ", y)", "fim_line")], SOURCE)[0]
+    after = doc[:at] + ", y)" + doc[at + 1:]
+    tracker.changed(URI, after)
+    tracker.reported(sid, "accepted")
+    clock.t += 1
+    tracker.changed(URI, doc)  # the diff alone reads it as deleting ", y": equality with the old text decides
+    clock.t += 11
+    tracker.tick()
+    assert store.row(sid)["reversed"] == 1
+
+
+def test_deleting_it_after_10_seconds_is_not_a_reversal(store, tracker, clock):
+    sid = show(tracker)
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    tracker.reported(sid, "accepted")
+    clock.t += 12
+    tracker.changed(URI, DOC)
+    clock.t += 20
+    tracker.tick()
+    row = store.row(sid)
+    assert (row["reversed"], row["retained_30"]) == (0, 0)
+
+
+def test_partial_then_whole_accept_upgrades(store, tracker, clock):
+    sid = show(tracker)
+    tracker.changed(URI, put(DOC, AT, "a "))
+    assert tracker.reported(sid, "partial", accepted_chars=2)
+    assert store.row(sid)["accepted_chars"] == 2
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    assert tracker.reported(sid, "accepted")
+    clock.t += 121
+    tracker.tick()
+    row = store.row(sid)
+    assert (row["outcome"], row["accepted_chars"], row["retained_120"]) == ("accepted", 5, 5)
+    assert tracker.reported(sid, "partial", accepted_chars=3) is False  # accepted stays
+
+
+def test_typing_through_keeps_it_and_typing_something_else_is_typed_over(store, tracker):
+    sid = show(tracker)
+    tracker.changed(URI, put(DOC, AT, "a"))
+    tracker.changed(URI, put(DOC, AT, "a "))
+    assert store.row(sid)["outcome"] is None
+    tracker.changed(URI, put(DOC, AT, "a -"))
+    assert store.row(sid)["outcome"] == "typed_over"
+
+
+def test_an_edit_elsewhere_or_a_newer_suggestion_means_ignored(store, tracker):
+    first = show(tracker)
+    tracker.changed(URI, DOC.replace("x = 1", "x = 2"))
+    assert store.row(first)["outcome"] == "ignored"
+    doc = DOC.replace("x = 1", "x = 2")
+    second = show(tracker, doc=doc)
+    third = show(tracker, "a * b", doc=doc)
+    assert store.row(second)["outcome"] == "ignored" and store.row(third)["outcome"] is None
+
+
+def test_the_same_suggestion_shown_again_keeps_its_id(store, tracker):
+    first = show(tracker)
+    assert show(tracker) == first
+    assert len(store.rows()) == 1
+
+
+def test_a_block_replaces_its_first_line(store, tracker):
+    first = show(tracker, "a + b")
+    block = tracker.shown(URI, DOC, DOC, [Offer(AT, AT, "a + b\n    pass", "fim_block")], SOURCE, replaces=first)[0]
+    assert store.row(first) is None and store.row(block)["kind"] == "fim_block"
+
+
+def test_dismissed_pending_for_long_and_closed(store, tracker, clock):
+    a = show(tracker)
+    assert tracker.reported(a, "dismissed")
+    assert tracker.reported(a, "dismissed") is False  # a duplicate changes nothing
+    b = show(tracker, "a - b")
+    clock.t += 601
+    tracker.tick()
+    c = show(tracker, "a * b")
+    tracker.closed(URI)
+    assert [store.row(i)["outcome"] for i in (a, b, c)] == ["dismissed", "ignored", "ignored"]
+    assert tracker.live_ids() == []
+
+
+def test_precedence_reports_beat_inferences(store, tracker):
+    sid = show(tracker)
+    tracker.changed(URI, put(DOC, AT, "zzz"))
+    assert store.row(sid)["outcome"] == "typed_over"
+    assert tracker.reported(sid, "dismissed") is False  # a dismiss does not undo "typed over"
+    assert tracker.reported(sid, "accepted") is True  # the accept edit looked like typing over
+    other = show(tracker, "q", doc=put(DOC, AT, "zzz"))
+    tracker.shown(URI, DOC, DOC, [Offer(0, 0, "#", "fim_line")], SOURCE)
+    assert store.row(other)["outcome"] == "ignored"
+    assert tracker.reported(other, "dismissed") is True
+
+
+def test_unknown_ids_are_refused(store, tracker):
+    assert tracker.reported("never-shown", "accepted") is False
+    with pytest.raises(ValueError):
+        store.record_outcome("x", "liked", 0.0)
+
+
+def test_the_oldest_rows_go_beyond_the_cap(tmp_path, clock):
+    s = OutcomeStore.open(tmp_path / "o.sqlite3", max_suggestions=100)
+    t = OutcomeTracker(s, clock=clock)
+    ids = [t.shown(URI, DOC, DOC, [Offer(AT, AT, f"v{i}", "fim_line")], SOURCE)[0] for i in range(250)]
+    s.trim()
+    rows = s.rows()
+    assert len(rows) == 100 and rows[0]["id"] == ids[150] and rows[-1]["id"] == ids[-1]
+    assert s.db.execute("SELECT count(*) FROM prompts").fetchone()[0] == 1
+    s.close()
+
+
+def test_a_corrupt_file_is_rebuilt_with_a_message(tmp_path):
+    path = tmp_path / "outcomes.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    messages = []
+    s = OutcomeStore.open(path, on_reset=messages.append)
+    assert "were reset" in s.rebuilt_reason and messages == [s.rebuilt_reason]
+    assert s.rows() == []
+    s.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    s = OutcomeStore.open(path)
+    assert "schema version 99" in s.rebuilt_reason
+    s.close()
+
+
+def test_purge_while_open_then_the_next_write_starts_afresh(store, tracker):
+    show(tracker)
+    assert purge(store.path) is True
+    show(tracker, "other")
+    assert [r["shown_chars"] for r in store.rows()] == [5]
+
+
+def test_keep_text_off_keeps_figures_only(tmp_path, clock):
+    s = OutcomeStore.open(tmp_path / "o.sqlite3", keep_text=False)
+    t = OutcomeTracker(s, clock=clock)
+    sid = t.shown(URI, DOC, DOC, [Offer(AT, AT, "secret_thing", "fim_line")], SOURCE)[0]
+    assert s.db.execute("SELECT text, prompt_hash FROM suggestions WHERE id = ?", (sid,)).fetchone() == (None, None)
+    assert s.db.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
+    s.close()
+
+
+def test_preference_pairs_at_the_same_position(store, tracker, clock):
+    rejected = show(tracker, "a - b")
+    tracker.reported(rejected, "dismissed")
+    chosen = show(tracker, "a + b")
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    tracker.reported(chosen, "accepted")
+    elsewhere = tracker.shown(URI, put(DOC, AT, "a + b"), put(DOC, AT, "a + b"), [Offer(0, 0, "#", "fim_line")], SOURCE)[0]
+    tracker.reported(elsewhere, "dismissed")
+    pairs = store.preference_pairs()
+    assert [(p.chosen, p.rejected, p.prompt, p.chosen_id, p.rejected_id) for p in pairs] == \
+        [("a + b", "a - b", "<PROMPT>", chosen, rejected)]
+    assert store.preference_pairs(kinds=("next_edit",)) == []
+    empty = show(tracker, "   ", doc=put(DOC, AT, "a + b"), at=0)
+    tracker.reported(empty, "dismissed")
+    assert len(store.preference_pairs()) == 1
+
+
+def test_report_figures_and_text(store, tracker, clock):
+    a = show(tracker, "a + b")
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    tracker.reported(a, "accepted")
+    clock.t += 130
+    tracker.tick()
+    b = show(tracker, "zz", doc=put(DOC, AT, "a + b"), at=0, kind="fim_block")
+    tracker.reported(b, "partial", accepted_chars=1)
+    c = show(tracker, "yy", doc=put(DOC, AT, "a + b"), at=1)
+    tracker.reported(c, "dismissed")
+    report = figures(store.rows())
+    f = report["all"]
+    assert (f["shown"], f["accepted"], f["partial"], f["dismissed"], f["acceptance_rate"]) == (3, 1, 1, 1, 0.6667)
+    assert (f["retained_rate_30s"], f["reversal_rate"], f["latency_p50_ms"]) == (1.0, 0.0, 120.0)
+    assert set(report["by_kind"]) == {"fim_line", "fim_block"} and report["by_adapter"]["none"]["shown"] == 3
+    assert "acceptance" in text(report) and "66.7%" in text(report)
+
+
+def test_parse_since():
+    assert parse_since("7d", now=10 * 86400) == 3 * 86400
+    assert parse_since("12h", now=86400) == 43200
+    with pytest.raises(ValueError, match="7d"):
+        parse_since("last week")
+
+
+def test_edit_and_span_helpers():
+    assert _edit("ab", "abb", 1) == (1, 1, "b")  # slid to where the suggestion is typed
+    assert _edit("ab", "abb", 5) == (2, 2, "b")
+    assert _edit("abbb", "ab", 1) == (1, 3, "")
+    assert _shift([[2, 5]], 3, 4, 0) == [[2, 1], [3, 3]]  # a deletion inside splits
+    assert _shift([[2, 5]], 0, 0, 3) == [[5, 5]]  # an insertion before moves
+    assert _shift([[2, 5]], 4, 4, 2) == [[2, 2], [6, 3]]  # an insertion inside is not accepted text
+
+
+def test_the_setting_defaults():
+    assert StatsConfig().enabled and StatsConfig().max_suggestions == 20000
