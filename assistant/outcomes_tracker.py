@@ -149,7 +149,8 @@ class OutcomeTracker:
         live.final = None
         chars = len(live.text) if outcome == "accepted" else max(0, min(int(accepted_chars or 0), len(live.text)))
         live.accepted, live.accepted_at = live.text[:chars], now
-        live.checks = [(now + self.reversal_s, "reversal")] + [(now + s, s) for s in self.retention_s]
+        live.checks = [(now + self.reversal_s, "reversal")] + [
+            (now + delay, nominal) for delay, nominal in zip(self.retention_s, RETENTION_S)]  # stored as 30 / 120
         live.spans = None
         if live.accepted:
             self._locate(live, self._texts.get(live.uri), self._before.get(live.uri))

@@ -22,7 +22,7 @@ from assistant.chat_errors import ChatError, Refused, StaleEdit
 from assistant.large_document import is_large
 from assistant.request import CompletionItem, CompletionResult
 from assistant.scheduler import Superseded
-from lsp_server import code_actions, commands, next_edit, transport
+from lsp_server import code_actions, commands, next_edit, outcomes, transport
 from lsp_server.documents import Change, DocumentError
 from lsp_server.positions import to_line_col, to_position
 from lsp_server.progress import WorkProgress
@@ -87,7 +87,10 @@ class _Extension:
 
     def _send(self) -> None:
         ls, block = self.ls, self._block
-        items = [types.InlineCompletionItem(insert_text=i.text, range=_range(ls, self.text, i)) for i in block.items]
+        ids = ls.outcomes.completion_ids(self.uri, self.text, block, block=True)  # a new suggestion: the block
+        items = [types.InlineCompletionItem(insert_text=i.text, range=_range(ls, self.text, i),
+                                            command=outcomes.lsp_command(sid, kind))
+                 for i, (sid, kind) in zip(block.items, ids)]
         params = {"textDocument": types.VersionedTextDocumentIdentifier(uri=self.uri, version=block.version or 0),
                   "position": self.position, "items": items}
         ls.protocol.notify(EXTENDED, ls.protocol._converter.unstructure(params))
@@ -127,6 +130,7 @@ async def _complete(ls: QwenServer, uri: str, position: types.Position,
 def build_server() -> QwenServer:
     ls = QwenServer()
     ls.next_edits = next_edit.NextEdits(ls)  # edit history + qwenpair/nextEdit (docs/lsp.md, "Next edits")
+    ls.outcomes = outcomes.Outcomes(ls)  # suggestion ids and outcomes (docs/lsp.md, "Suggestion outcomes")
 
     @ls.feature(types.INITIALIZE)
     def initialize(ls: QwenServer, params: types.InitializeParams) -> None:
@@ -138,6 +142,7 @@ def build_server() -> QwenServer:
 
     @ls.feature(types.SHUTDOWN)
     def shutdown(ls: QwenServer, params: Any) -> None:
+        ls.outcomes.close()
         ls.on_shutdown()
 
     # -- document sync -----------------------------------------------------------------
@@ -167,6 +172,7 @@ def build_server() -> QwenServer:
         engine = ls.sync_engine(path)
         if engine is not None:
             engine.document_changed(path, doc.text, line)
+        ls.outcomes.changed(doc.uri, doc.text)
         ls.next_edits.changed(path, doc.text)
         if path is not None and ls.roots is not None:
             ls.roots.overlay(path, _indexable(doc.text))
@@ -182,6 +188,7 @@ def build_server() -> QwenServer:
     def did_close(ls: QwenServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.docs.close(uri)
+        ls.outcomes.closed(uri)
         path = ls.path_of(uri)
         engine = ls.sync_engine(path)
         if engine is not None:
@@ -208,8 +215,11 @@ def build_server() -> QwenServer:
         if done is None:
             return types.InlineCompletionList(items=[])
         text, result = done
+        ids = ls.outcomes.completion_ids(params.text_document.uri, text, result)
         return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=i.text, range=_range(ls, text, i)) for i in result.items]
+            items=[types.InlineCompletionItem(insert_text=i.text, range=_range(ls, text, i),
+                                              command=outcomes.lsp_command(sid, kind))
+                   for i, (sid, kind) in zip(result.items, ids)]
         )
 
     @ls.feature(next_edit.METHOD)
@@ -222,7 +232,17 @@ def build_server() -> QwenServer:
 
     @ls.command(next_edit.ITEM_COMMAND)
     async def next_edit_accepted(ls: QwenServer, *args: Any) -> None:
-        """Run by clients when a next edit is accepted; nothing to do (the edit arrives as didChange)."""
+        """Run by clients when a next edit is accepted; recorded (the edit arrives as didChange)."""
+        ls.outcomes.accepted(args)
+
+    @ls.command(outcomes.ACCEPTED)
+    async def suggestion_accepted(ls: QwenServer, *args: Any) -> None:
+        """Run by clients when a completion is accepted (the item's command): recorded."""
+        ls.outcomes.accepted(args)
+
+    @ls.feature(outcomes.NOTIFICATION)
+    def suggestion_outcome(ls: QwenServer, params: Any) -> None:
+        ls.outcomes.notified(params)
 
     @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: QwenServer, params: types.CompletionParams) -> types.CompletionList:
@@ -254,7 +274,7 @@ def build_server() -> QwenServer:
     # -- commands --------------------------------------------------------------------------
     @ls.command(commands.STATUS)
     async def status(ls: QwenServer, *args: Any) -> dict:
-        return ls.status()
+        return {**ls.status(), "suggestions_today": ls.outcomes.today()}
 
     @ls.command(commands.REINDEX)
     async def reindex(ls: QwenServer, *args: Any) -> dict:

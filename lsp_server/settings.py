@@ -8,7 +8,8 @@ config file and the command line only: ``client_layer`` drops them from what a c
 sends, with a message (docs/security.md). Engine
 settings live in an ``[engine]`` table (``assistant.config.EngineConfig`` fields), chat and
 edit settings in ``[chat]`` (``assistant.chat_prompt.ChatConfig``), next-edit settings in
-``[next_edit]`` (``assistant.next_edit.NextEditConfig``). Every key
+``[next_edit]`` (``assistant.next_edit.NextEditConfig``), suggestion statistics in ``[stats]``
+(``assistant.outcomes.StatsConfig``). Every key
 that is unknown or invalid yields a message naming it, and its default is used: one converter
 for all three (``assistant.settings_convert``), driven by each field's type and ``setting``
 bounds and choices. docs/configuration.md's tables are these fields (a test compares them).
@@ -26,6 +27,7 @@ from assistant import settings_convert
 from assistant.chat_prompt import ChatConfig
 from assistant.config import EngineConfig
 from assistant.next_edit import NextEditConfig
+from assistant.outcomes import StatsConfig
 from assistant.settings_convert import setting
 from model.paths import config_dir
 
@@ -69,12 +71,14 @@ class ServerSettings:
     """Chat and edit settings, the ``[chat]`` table (see assistant/chat_prompt.py)."""
     next_edit: NextEditConfig = field(default_factory=NextEditConfig)
     """Next-edit settings, the ``[next_edit]`` table (see assistant/next_edit.py)."""
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    """Suggestion statistics, the ``[stats]`` table (see assistant/outcomes.py, docs/stats.md)."""
 
 
 #: Settings a client may not choose: with ``log_file`` a client (a TCP peer, say) could make
 #: the server create directories and append to any file it can write.
 SERVER_ONLY = ("log_file",)
-_TABLES = {"engine": EngineConfig, "chat": ChatConfig, "next_edit": NextEditConfig}
+_TABLES = {"engine": EngineConfig, "chat": ChatConfig, "next_edit": NextEditConfig, "stats": StatsConfig}
 
 
 def config_path() -> Path:

@@ -18,7 +18,7 @@ from qwenpair import __version__
 from qwenpair.errors import is_user_facing
 
 #: Subcommand modules under qwenpair.commands, in --help order.
-COMMANDS = ("complete", "index", "model", "serve", "chat", "edit", "train", "eval", "doctor")
+COMMANDS = ("complete", "index", "model", "serve", "chat", "edit", "train", "eval", "stats", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

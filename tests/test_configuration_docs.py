@@ -27,7 +27,7 @@ from tests.golden import rewrite, updating
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 BLOCK = re.compile(r"(<!-- settings table: ([\w.]+) -->\n)(.*?)(<!-- end of settings table -->)", re.S)
 CLASSES = {"lsp_server.settings.ServerSettings", "assistant.config.EngineConfig", "assistant.chat_prompt.ChatConfig",
-           "assistant.next_edit.NextEditConfig"}
+           "assistant.next_edit.NextEditConfig", "assistant.outcomes.StatsConfig"}
 
 
 def _class(dotted: str) -> type:

@@ -48,7 +48,11 @@ def test_first_line_answers_and_the_block_follows(start, workspace, tiny_model):
     (note,) = wire.notifications(EXTENDED)
     assert note["textDocument"] == {"uri": uri, "version": 1}
     assert note["position"] == CURSOR
-    assert note["items"] == [{"insertText": ANSWER, "range": {"start": CURSOR, "end": CURSOR}}]
+    (item,) = note["items"]
+    assert {k: v for k, v in item.items() if k != "command"} == {"insertText": ANSWER,
+                                                                 "range": {"start": CURSOR, "end": CURSOR}}
+    assert item["command"]["arguments"][0]["kind"] == "fim_block"  # a suggestion of its own (docs/lsp.md)
+    assert item["command"]["arguments"][0]["id"] != first["items"][0]["command"]["arguments"][0]["id"]
 
     again = wire.result("textDocument/inlineCompletion", params)
     assert again["items"] == note["items"]
