@@ -24,7 +24,7 @@ from assistant import large_document
 from assistant.cache import CachedCompletion, CompletionCache
 from assistant.config import EngineConfig
 from assistant.context import ContextBuilder, Retriever
-from assistant.document import clamp_cursor, lines_of
+from assistant.document import clamp_cursor, forget_lines, lines_of
 from assistant.growth import Growth, Sizer
 from assistant.latency import LatencyModel
 from assistant.open_documents import DOCUMENT_WINDOW, OpenDocuments
@@ -90,7 +90,8 @@ class CompletionEngine:
         lines = text.split("\n")
         end = len(lines[line]) if 0 <= line < len(lines) else 0
         request = CompletionRequest(path, text, line, end)  # typing usually happens at a line's end
-        done = self.scheduler.submit_background(f"prefill:{path}", lambda cancel: self._prefill(request, cancel))
+        done = self.scheduler.submit_background(f"prefill:{path}",
+                                                lambda cancel: self._while_open(path, lambda: self._prefill(request, cancel), 0))
         self._queue_growth(request)
         return done
 
@@ -100,9 +101,26 @@ class CompletionEngine:
     def document_closed(self, path: Path) -> None:
         self.context.forget(path)
         self.documents.closed(path)
+        self._forget_text(path)
+
+    def _forget_text(self, path: Path) -> None:
         forget_text = getattr(self.path_policy, "forget_text", None)  # a SourcePolicy keeps texts
         if forget_text is not None:
             forget_text(path)
+
+    def _while_open(self, path: Path, work: Callable[[], object], closed: object) -> object:
+        """Background work (pre-fill, growth, speculation) for ``path`` unless the editor has
+        closed it; a close during the work forgets the text the work cached again. Without
+        this, work queued before a close re-judged and re-split the closed text, and a 4 MB
+        document stayed in memory after its close (issue 18 finding 3)."""
+        if self.documents.is_closed(path):
+            return closed
+        try:
+            return work()
+        finally:
+            if self.documents.is_closed(path):
+                self._forget_text(path)
+                forget_lines()
 
     # -- requests -----------------------------------------------------------------------
     def complete(self, request: CompletionRequest) -> Future:
@@ -148,7 +166,8 @@ class CompletionEngine:
         col = (item.col if len(added) == 1 else 0) + len(added[-1])
         after = CompletionRequest(request.path, text, line, col, candidates=1)
         self.counters["speculative"] += 1
-        self.scheduler.submit_background(f"speculate:{request.path}", lambda cancel: self._run(after, cancel))
+        self.scheduler.submit_background(f"speculate:{request.path}",
+                                         lambda cancel: self._while_open(after.path, lambda: self._run(after, cancel), None))
 
     def complete_sync(self, request: CompletionRequest, timeout: float | None = None) -> CompletionResult:
         try:
@@ -293,7 +312,8 @@ class CompletionEngine:
         """Grow the full prompt for this cursor into the KV cache while no request waits."""
         if self.config.naive_layout:  # the comparison layout re-ranks every keystroke: nothing stays
             return
-        self.scheduler.submit_background("grow", lambda cancel: self._grow(request, cancel))
+        self.scheduler.submit_background(
+            "grow", lambda cancel: self._while_open(request.path, lambda: self._grow(request, cancel), "stopped"))
 
     def _grow(self, request: CompletionRequest, cancel: threading.Event) -> str:
         if not self._allowed(request.path, request.text)[0]:

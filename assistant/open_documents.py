@@ -21,6 +21,8 @@ DOCUMENT_WINDOW = 20
 #: around its last edit; an open one shares its text with the editor's copy.
 MAX_TRACKED_DOCUMENTS = 32
 MAX_TRACKED_CHARS = 32_000_000
+#: Closed documents remembered as closed (their background work is dropped), oldest forgotten.
+MAX_CLOSED_REMEMBERED = 256
 
 
 @dataclass
@@ -35,6 +37,7 @@ class OpenDocuments:
         self.docs: OrderedDict[Path, Doc] = OrderedDict()
         self._lock = threading.Lock()
         self._chars = 0
+        self._closed: OrderedDict[Path, None] = OrderedDict()
 
     def changed(self, path: Path, text: str, line: int | None = None) -> None:
         """``path`` now holds ``text``, edited at ``line`` (None: where it was last)."""
@@ -43,10 +46,21 @@ class OpenDocuments:
             if line is None:
                 line = doc.first_line + doc.last_line if doc is not None else 0
             self._track(path, text, line)
+            self._closed.pop(path, None)
+
+    def is_closed(self, path: Path) -> bool:
+        """Whether the editor closed ``path`` (and has not opened or changed it since): work
+        queued for it before the close is no longer wanted."""
+        with self._lock:
+            return path in self._closed
 
     def closed(self, path: Path) -> None:
         """A recently edited document still helps: keep its lines near the edit."""
         with self._lock:
+            self._closed[path] = None
+            self._closed.move_to_end(path)
+            while len(self._closed) > MAX_CLOSED_REMEMBERED:
+                self._closed.popitem(last=False)
             doc = self.docs.get(path)
             if doc is not None:
                 self._track(path, doc.text, doc.first_line + doc.last_line, keep=DOCUMENT_WINDOW, offset=doc.first_line)

@@ -195,6 +195,7 @@ def build_server() -> QwenServer:
             engine.document_closed(path)
         ls.next_edits.closed(path)
         if path is not None and ls.roots is not None:
+            ls.roots.policy.forget_text(path)  # the server's policy judged it too (next edits, chat)
             ls.roots.overlay(path, None)
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)

@@ -11,6 +11,9 @@ of texts is bounded, and freed texts go back to the system (docs/configuration.m
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 
 from conftest import fast_options
@@ -23,6 +26,20 @@ def _mb(pid: int, field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise AssertionError(field)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_idle(pid: int, timeout: float = 60.0) -> None:
+    """Until the server used under 5 % of a core for two seconds in a row (bench/soak.py's rule)."""
+    deadline, quiet, before = time.monotonic() + timeout, 0, _cpu_s(pid)
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _cpu_s(pid)
+        quiet, before = (quiet + 1 if now - before < 0.05 else 0), now
 
 
 def _inline(wire, uri: str, line: int, character: int, timeout: float = 120) -> dict:
@@ -63,10 +80,12 @@ def test_many_4_mb_documents_opened_and_closed_leave_little_behind(start, worksp
     tiny = (workspace / "pkg" / "tiny.py").as_uri()
 
     def settle() -> float:
-        """RSS once the server is idle and a document close returned what was freed."""
+        """RSS once the server is idle (its background work after the last close done, and
+        the freed memory handed back, as it is a second after work: lsp_server/documents.py)."""
         wire.notify("textDocument/didOpen", {"textDocument": {"uri": tiny, "languageId": "python", "version": 1, "text": "x = 1\n"}})
         wire.notify("textDocument/didClose", {"textDocument": {"uri": tiny}})
         wire.status()
+        _wait_idle(pid)
         return _mb(pid, "VmRSS")
 
     text = LINE * (4_000_000 // len(LINE))
@@ -110,5 +129,34 @@ def test_engine_keeps_closed_documents_as_windows_within_bounds(tmp_path):
         snippet = engine._other_documents(tmp_path / "other.py")[0]
         assert snippet.text.split("\n")[snippet.text.split("\n").index("line_10000 = 10000")] and \
             snippet.start_line <= 10_000 < snippet.end_line
+    finally:
+        engine.close()
+
+
+def test_background_work_queued_before_a_close_leaves_the_closed_text_behind(tmp_path):
+    """The pre-fill and growth a didOpen queues run when the scheduler is free, which may be
+    after the didClose: they must not judge and split the closed text again, or it stays in
+    the policy's cache and the kept split (a 4 MB document per close did, in the soak)."""
+    from assistant import document
+    from assistant.engine import CompletionEngine
+    from model.backends.fake import FakeBackend
+    from repo_index import SourcePolicy
+
+    policy = SourcePolicy(tmp_path)
+    engine = CompletionEngine(FakeBackend(), workspace_root=tmp_path, path_policy=policy)
+    try:
+        path = tmp_path / "doc.py"
+        text = "".join(f"line_{i} = {i}\n" for i in range(5_000))
+        release = threading.Event()
+        engine.scheduler.submit("busy", lambda cancel: release.wait(30))  # the scheduler is busy...
+        engine.document_opened(path, text)  # ...so the pre-fill and growth wait
+        engine.document_closed(path)
+        release.set()
+        assert engine.scheduler.wait_idle(30)
+        assert all(kept is not text for kept, _ in policy._texts.values())
+        assert document._last_split is None or document._last_split[0] is not text
+        engine.document_opened(path, text)  # opened again: the work runs as before
+        assert engine.scheduler.wait_idle(30)
+        assert any(kept is text for kept, _ in policy._texts.values())
     finally:
         engine.close()
