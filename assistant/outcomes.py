@@ -92,8 +92,8 @@ class StatsConfig:
     (docs/stats.md). Nothing is ever sent anywhere."""
     keep_text: bool = True
     """Also keep each suggestion's text and its prompt (the code the model was shown, already
-    filtered by the security rules), so that `qwenpair train dpo --from-outcomes` can learn from
-    them; false keeps figures only."""
+    filtered by the security rules): the preference pairs a local fine-tune learns from
+    (docs/stats.md); false keeps figures only."""
     max_suggestions: int = setting(20000, min=100)
     """Suggestions kept; the oldest are dropped first."""
 
