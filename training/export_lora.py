@@ -144,7 +144,9 @@ def _meta(run_meta: dict[str, Any], kind: str, files: dict[str, str], eval_resul
         prompt_format_version=int(run_meta["prompt_format_version"]),
         hyperparameters={"lora": config.get("lora"), "train": config.get("train"), "samples": config.get("samples"),
                          "qlora_used": run_meta.get("qlora_used"), "step": run_meta.get("step"),
-                         "repo": config.get("repo"), "heldout_files": (run_meta.get("split") or {}).get("heldout_files")},
+                         "repo": config.get("repo"), "task": config.get("task", "fim"), "nes": config.get("nes"),
+                         "heldout_files": (run_meta.get("split") or {}).get("heldout_files"),
+                         "heldout_commits": (run_meta.get("split") or {}).get("heldout_commits")},
         eval={"heldout_loss": run_meta.get("heldout_loss"), "history": run_meta.get("history"), **(eval_results or {})},
         files=files,
     )

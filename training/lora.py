@@ -2,8 +2,11 @@
 
 setup -> fit -> validate -> save, as litgpt's LoRA script does:
 
-- **setup**: samples from ``training.repo_samples`` (the server's own prompts for masked
-  spans of the repository, held out by file or by git recency); the base model from a local
+- **setup**: samples by ``--task``: ``fim`` from ``training.repo_samples`` (the server's own
+  prompts for masked spans of the repository, held out by file or by git recency), ``nes``
+  from ``training.nes_samples`` (the server's next-edit prompts for commits of the git
+  history, the newest commits held out), or ``both`` in one adapter (then the files changed
+  since the next-edit cut are the FIM held-out files: no lookahead); the base model from a local
   Hugging Face folder or, online, from the hub; peft LoRA on every linear layer by default.
   ``--qlora`` loads the base in 4 bits (bitsandbytes NF4) on a CUDA GPU; without one (or
   without bitsandbytes) it says so and trains plain LoRA.
@@ -41,7 +44,8 @@ from training.errors import TrainingError
 from training.loop import lr_at, pad_batch, positions_to_indices
 from training.provenance import config_dict
 from training.lora_checkpoint import ADAPTER_DIR, append_metrics, save_adapter, save_checkpoint, trim_metrics
-from training.lora_config import LoraConfig, LoraSettings
+from training.lora_config import TASKS, LoraConfig, LoraSettings
+from training.nes_samples import build_nes_samples
 from training.repo_samples import RepoSample, build_repo_samples
 from training.runs import load_tokenizer, quiet_transformers, write_run
 
@@ -74,6 +78,44 @@ class RepoBatches:
         rows = [self.samples[i] for i in indices]
         return pad_batch([s.ids for s in rows], [[t >= s.n_prompt for t in range(len(s.ids))] for s in rows],
                          ENDOFTEXT_ID)
+
+
+@dataclass
+class LoraData:
+    """The samples of a run, whatever its task: both kinds carry ``ids`` and ``n_prompt``."""
+
+    train: list
+    heldout: list
+    split: dict[str, Any]  # recorded in run.json and the exported meta.json
+    stats: dict[str, Any]
+
+
+def lora_samples(cfg: LoraConfig, log: Callable[[str], None]) -> LoraData:
+    """FIM samples (``training.repo_samples``), next-edit samples from history
+    (``training.nes_samples``) or both. With both, the FIM side holds out every file changed
+    since the next-edit split's cut, so neither trains on text written after it."""
+    if cfg.task not in TASKS:
+        raise TrainingError(f"--task must be one of {', '.join(TASKS)}, not {cfg.task!r}")
+    fmt = base_format(cfg.base)
+    data = LoraData([], [], {"task": cfg.task}, {})
+    hold_out = None
+    if cfg.task in ("nes", "both"):
+        nes = build_nes_samples(Path(cfg.repo), cfg.nes, fmt=fmt, log=log)
+        data.train += nes.train
+        data.heldout += nes.heldout
+        data.split.update(heldout_commits=nes.heldout_commits, cutoff_time=nes.cutoff, train_head=nes.train_head)
+        data.stats["nes"] = dict(nes.stats)
+        hold_out = nes.changed_since
+    if cfg.task in ("fim", "both"):
+        fim = build_repo_samples(Path(cfg.repo), cfg.samples, log=log, fmt=fmt, hold_out=hold_out)
+        data.train += fim.train
+        data.heldout += fim.heldout
+        data.split.update(train_files=fim.train_files, heldout_files=fim.heldout_files)
+        if cfg.task == "fim":
+            data.stats.update(fim.stats)
+        else:
+            data.stats["fim"] = dict(fim.stats)
+    return data
 
 
 def resolve_base(base: str) -> tuple[str, str]:
@@ -226,7 +268,7 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     resolve_base(cfg.base)  # a bad --base fails before the repository is read
     tok = load_tokenizer()
     resolved = cfg.resolved()
-    data = build_repo_samples(Path(cfg.repo), cfg.samples, log=log, fmt=base_format(cfg.base))
+    data = lora_samples(cfg, log)
     last = prepare_out(out, resume)
     torch.manual_seed(cfg.train.seed)  # the adapter's initial A matrices: the same run gives the same adapter
     model, base, used_4bit = load_base(cfg.base, qlora=cfg.lora.qlora, device=device, log=log)
@@ -244,8 +286,7 @@ def run_lora(cfg: LoraConfig, out: Path, *, resume: bool = False, stop_at: int |
     else:
         model = add_adapter(model, cfg.lora)
     meta = write_run(out, STAGE, tok, resolved, base=config_dict(base), qlora_used=used_4bit,
-                     split={"train_files": data.train_files, "heldout_files": data.heldout_files},
-                     samples=dict(data.stats))
+                     split=data.split, samples=data.stats)
     trim_metrics(out, int(state["step"]))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"lora: {trainable:,} trainable parameters on {base.describe()}")

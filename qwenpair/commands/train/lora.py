@@ -12,9 +12,9 @@ from qwenpair.commands.train.runner import print_json, run_stage, train_config, 
 
 
 def lora_parser(actions) -> None:
-    from training.lora_config import LoraSettings, SampleConfig
+    from training.lora_config import LoraSettings, NesSampleConfig, SampleConfig
 
-    ls, sc = LoraSettings(), SampleConfig()
+    ls, sc, nc = LoraSettings(), SampleConfig(), NesSampleConfig()
     p = actions.add_parser(
         "lora", help="LoRA/QLoRA on your own repository, with the server's own prompts",
         description="Fine-tune a base model on one repository. Samples are the exact prompts the server sends "
@@ -23,6 +23,9 @@ def lora_parser(actions) -> None:
         "The best adapter goes to OUT/adapter; export it with 'qwenpair train lora-export'.",
     )
     p.add_argument("--repo", required=True, type=Path, help="the repository to adapt to")
+    p.add_argument("--task", choices=("fim", "nes", "both"), default="fim",
+                   help="what the adapter learns: completions (fim, default), next edits from the git history "
+                   "(nes), or both in one adapter; train one of each by running twice")
     p.add_argument("--base", default="qwen2.5-coder-1.5b",
                    help="base model: a Hugging Face checkpoint folder, or a registry name / hub id (needs network)")
     a = p.add_argument_group("adapter")
@@ -41,6 +44,15 @@ def lora_parser(actions) -> None:
     s.add_argument("--context-tokens", type=int, default=sc.context_tokens,
                    help=f"prompt budget, as the server's context_tokens (default {sc.context_tokens})")
     s.add_argument("--max-tokens", type=int, default=sc.max_tokens, help=f"longest sample (default {sc.max_tokens})")
+    n = p.add_argument_group("next-edit samples (--task nes or both)")
+    n.add_argument("--nes-commits", type=int, default=nc.max_commits,
+                   help=f"newest commits read (default {nc.max_commits})")
+    n.add_argument("--nes-heldout-share", type=float, default=nc.heldout_share,
+                   help=f"share of those commits, the newest, held out (default {nc.heldout_share})")
+    n.add_argument("--nes-max-files", type=int, default=nc.max_files_per_commit,
+                   help=f"skip commits touching more files (default {nc.max_files_per_commit})")
+    n.add_argument("--nes-per-file", type=int, default=nc.per_file,
+                   help=f"targets per file and commit (default {nc.per_file})")
     p.add_argument("--eval-every", type=int, default=20, help="held-out loss every N steps (default 20)")
     p.add_argument("--patience", type=int, default=3, help="stop after N evaluations without improvement (default 3)")
     p.add_argument("--eval-samples", type=int, default=256, help="held-out samples per evaluation, at most (default 256)")
@@ -56,11 +68,14 @@ def _lora_defaults():
 
 def run_lora(args: argparse.Namespace) -> int:
     from training.lora import run_lora as train
-    from training.lora_config import LoraConfig, LoraSettings, SampleConfig
+    from training.lora_config import LoraConfig, LoraSettings, NesSampleConfig, SampleConfig
 
     targets = tuple(t.strip() for t in args.target_modules.split(",") if t.strip())
     cfg = LoraConfig(
-        base=args.base, repo=str(args.repo),
+        base=args.base, repo=str(args.repo), task=args.task,
+        nes=NesSampleConfig(heldout_share=args.nes_heldout_share, max_commits=args.nes_commits,
+                            max_files_per_commit=args.nes_max_files, per_file=args.nes_per_file,
+                            max_tokens=args.max_tokens),
         lora=LoraSettings(r=args.rank, alpha=args.alpha, dropout=args.dropout, target_modules=targets, qlora=args.qlora),
         samples=SampleConfig(kinds=tuple(k.strip() for k in args.kinds.split(",") if k.strip()),
                              per_file=args.samples_per_file, heldout_share=args.heldout_share, split=args.split,
@@ -72,7 +87,7 @@ def run_lora(args: argparse.Namespace) -> int:
     out = {"adapter": str(result.adapter) if result.adapter else None, "steps": result.steps,
            "heldout_loss": result.history, "final_train_loss": result.train_losses[-1] if result.train_losses else None,
            "stopped_early": result.stopped_early, "qlora": result.qlora, "tokens_per_s": round(result.tokens_per_s, 1),
-           "train_samples": result.n_train, "heldout_samples": result.n_heldout}
+           "train_samples": result.n_train, "heldout_samples": result.n_heldout, "task": args.task}
     if args.json:
         print_json(out)
     elif not args.quiet:
