@@ -263,8 +263,9 @@ class OutcomeStore:
         return hashlib.sha256(f"{self._salt}\0{path}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     def position_hash(self, file_hash: str, before: str, rest_of_line: str) -> str:
-        """Where a suggestion was shown: the file, the whole text before the cursor and the rest
-        of its line. Two suggestions with the same hash were offered for the same context."""
+        """Where a suggestion was shown: the file, the text before the cursor (the tracker passes
+        up to 8,192 characters) and the rest of its line. Two suggestions with the same hash
+        were offered for the same context."""
         digest = hashlib.sha256(f"{self._salt}\0{file_hash}\0".encode())
         digest.update(before.encode("utf-8", "surrogatepass"))
         digest.update(b"\0" + rest_of_line.encode("utf-8", "surrogatepass"))

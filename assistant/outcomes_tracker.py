@@ -31,6 +31,9 @@ from typing import Callable
 from assistant.outcomes import RETENTION_S, REVERSAL_S, OutcomeStore, Shown
 from repo_index.documents import common_prefix, common_suffix
 
+#: The text before the cursor that identifies a position (a 50 MB document is not hashed whole
+#: at every suggestion; this much context is as good as all of it).
+POSITION_CHARS = 8192
 #: A suggestion nobody acted on is "ignored" after this many seconds.
 PENDING_S = 600.0
 #: How far (characters) a pure insertion or deletion may be slid to where the suggestion is:
@@ -120,8 +123,8 @@ class OutcomeTracker:
                 continue
             sid = secrets.token_hex(6)
             eol = answered.find("\n", offer.end)
-            position = self.store.position_hash(file_hash, answered[:offer.start],
-                                                answered[offer.end:len(answered) if eol < 0 else eol])
+            before = answered[max(0, offer.start - POSITION_CHARS):offer.start]
+            position = self.store.position_hash(file_hash, before, answered[offer.end:len(answered) if eol < 0 else eol])
             self.store.record_shown(Shown(sid, now, offer.kind, source.language, file_hash, position, offer.text,
                                           source.latency_ms, source.model, source.adapter, source.prompt))
             live = _Live(sid, uri, offer.kind, offer.text, offer.start, offer.end - offer.start, now)

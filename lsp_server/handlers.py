@@ -256,12 +256,14 @@ def build_server() -> QwenServer:
             return types.CompletionList(is_incomplete=True, items=[])
         text, result = done
         items = []
-        for rank, item in enumerate(result.items):
+        ids = ls.outcomes.completion_ids(params.text_document.uri, text, result)
+        for rank, (item, (sid, kind)) in enumerate(zip(result.items, ids)):
             first = item.text.strip().split("\n", 1)[0]
             items.append(types.CompletionItem(
                 label=first[:60] or item.text[:60], kind=types.CompletionItemKind.Text, detail="qwenpair",
                 sort_text=f"{rank:04d}", filter_text="", insert_text_format=types.InsertTextFormat.PlainText,
                 text_edit=types.TextEdit(range=_range(ls, text, item), new_text=item.text),
+                command=outcomes.lsp_command(sid, kind),  # run by the client after inserting it: recorded
             ))
         return types.CompletionList(is_incomplete=True, items=items)
 

@@ -180,3 +180,24 @@ def test_stats_off_records_nothing_but_items_keep_ids(start, workspace, tiny_mod
     assert wire.status()["suggestions_today"] == {"enabled": False}
     assert wire.shutdown_and_exit() == 0
     assert not (cache / "stats").exists()
+
+
+def test_a_completion_list_item_carries_the_command_too(start, workspace, tiny_model, tmp_path):
+    """A client without inline completion gets CompletionItems; their command records the accept."""
+    cache = tmp_path / "cache"
+    wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
+    caps = {"textDocument": {"synchronization": {"didSave": True}}, "workspace": {"workspaceFolders": True}}
+    wire.initialize(workspace, fast_options(tiny_model.gguf), capabilities=caps)
+    wire.wait_ready()
+    path = workspace / "pkg" / "outcomes.py"
+    path.write_text(DOC)
+    uri = wire.open(path, DOC)
+    pos = {"line": 1, "character": len(LINE)}
+    items = wire.result("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos})["items"]
+    assert items, "the tiny model suggested nothing"
+    command = items[0]["command"]
+    assert command["command"] == "qwenpair.accepted"
+    wire.result("workspace/executeCommand", {"command": command["command"], "arguments": command["arguments"]})
+    today = wire.status()["suggestions_today"]
+    assert (today["shown"], today["accepted"]) == (len(items), 1)
+    assert wire.shutdown_and_exit() == 0
