@@ -99,7 +99,8 @@ class OutcomeTracker:
               replaces: str | None = None) -> list[str]:
         """Record the suggestions of one answer (computed on the text ``answered``; the document
         is ``current`` now) and return their ids. The same suggestion shown again at the same
-        place keeps its id; other pending suggestions become "ignored", except ``replaces``
+        place (or its rest, where the user typed its first characters) keeps its id; other pending
+        suggestions become "ignored", except ``replaces``
         (a block's first line, which its block supersedes): that one is forgotten."""
         now = self.clock()
         self._due(now)
@@ -109,8 +110,9 @@ class OutcomeTracker:
                 self.store.forget(replaces)
                 del self._live[replaces]
         ids: list[str] = []
-        again = {(lv.uri, lv.anchor, lv.text, lv.kind): lv.id for lv in self._live.values()
-                 if lv.accepted is None and lv.final is None and lv.typed == 0}
+        # shown again: the same text at the same place, or what is left of it after typing through
+        again = {(lv.uri, lv.anchor + lv.typed, lv.text[lv.typed:], lv.kind): lv.id for lv in self._live.values()
+                 if lv.accepted is None and lv.final is None}
         fresh = [o for o in offers if answered != current or (uri, o.start, o.text, o.kind) not in again]
         keep = {again[(uri, o.start, o.text, o.kind)] for o in offers if o not in fresh}
         for live in list(self._live.values()):

@@ -150,6 +150,19 @@ def test_the_same_suggestion_shown_again_keeps_its_id(store, tracker):
     assert len(store.rows()) == 1
 
 
+def test_typing_through_then_asking_again_is_the_same_suggestion(store, tracker, clock):
+    sid = show(tracker, "a + b")
+    doc = put(DOC, AT, "a ")
+    tracker.changed(URI, doc)
+    assert show(tracker, "+ b", doc=doc, at=AT + 2) == sid  # the rest of it, answered again
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    assert tracker.reported(sid, "accepted")
+    clock.t += 31
+    tracker.tick()
+    row = store.row(sid)
+    assert (len(store.rows()), row["outcome"], row["retained_30"]) == (1, "accepted", 5)
+
+
 def test_a_block_replaces_its_first_line(store, tracker):
     first = show(tracker, "a + b")
     block = tracker.shown(URI, DOC, DOC, [Offer(AT, AT, "a + b\n    pass", "fim_block")], SOURCE, replaces=first)[0]
