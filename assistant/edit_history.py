@@ -138,10 +138,11 @@ class EditHistory:
         key = str(path)
         lines = split_lines(text)
         with self._lock:
-            doc = self._docs.get(key)
-            if doc is not None and doc.lines == lines:
-                return True  # open again with the same text (after a workspace rename): kept
-            closed, self._closed = self._closed, None
+            known, closed = key in self._docs, None
+            if not known:
+                closed, self._closed = self._closed, None
+        if known:  # open again (after a workspace rename): the history stays, the text is an update
+            return self.update(key, text)
         if closed is not None and closed[0].path != key and closed[0].lines == lines \
                 and self._clock() - closed[1] <= self.limits.rename_window_s:
             with self._lock:

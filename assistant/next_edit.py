@@ -122,6 +122,7 @@ class NextEdit:
     gen_s: float = 0.0
     answer: str = ""  # the model's text (for logs and evaluation)
     stop_reason: str = ""  # the generation's ("cancelled", "time": not an answer to keep)
+    prompt: str = ""  # the prompt's text (kept with the suggestion's outcome when allowed)
 
     @property
     def tokens_per_s(self) -> float:
@@ -275,7 +276,7 @@ class NextEditEngine:
         window = (built.window_start, built.window_start + len(built.current_window))
         out = NextEdit("none", window=window, prompt_tokens=result.prompt_tokens, reused_tokens=result.reused_tokens,
                        generated_tokens=len(result.token_ids), drafted=drafted, accepted=accepted,
-                       gen_s=result.gen_s, answer=result.text, stop_reason=result.stop_reason)
+                       gen_s=result.gen_s, answer=result.text, stop_reason=result.stop_reason, prompt=str(built.prompt))
         out.latency_s = time.perf_counter() - t0
         if result.stop_reason in ("length", "time", "cancelled"):
             return self._none(f"the answer was cut ({result.stop_reason}) after {len(result.token_ids)} tokens: "

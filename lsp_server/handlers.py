@@ -173,7 +173,7 @@ def build_server() -> QwenServer:
         if engine is not None:
             engine.document_changed(path, doc.text, line)
         ls.outcomes.changed(doc.uri, doc.text)
-        ls.next_edits.changed(path, doc.text)
+        ls.next_edits.changed(doc.uri, path, doc.text)
         if path is not None and ls.roots is not None:
             ls.roots.overlay(path, _indexable(doc.text))
 
@@ -198,6 +198,12 @@ def build_server() -> QwenServer:
             ls.roots.policy.forget_text(path)  # the server's policy judged it too (next edits, chat)
             ls.roots.overlay(path, None)
 
+    @ls.feature(types.WORKSPACE_DID_RENAME_FILES, types.FileOperationRegistrationOptions(
+        filters=[types.FileOperationFilter(pattern=types.FileOperationPattern(glob="**/*"), scheme="file")]))
+    def did_rename_files(ls: QwenServer, params: types.RenameFilesParams) -> None:
+        for f in params.files:  # the next-edit history follows a renamed file (docs/lsp.md, "Next edits")
+            ls.next_edits.renamed(ls.path_of(f.old_uri), ls.path_of(f.new_uri))
+
     @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: QwenServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
         for folder in params.event.removed:
@@ -213,15 +219,17 @@ def build_server() -> QwenServer:
     @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: QwenServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
         done = await _complete(ls, params.text_document.uri, params.position, extend=True)
-        if done is None:
-            return types.InlineCompletionList(items=[])
-        text, result = done
-        ids = ls.outcomes.completion_ids(params.text_document.uri, text, result)
-        return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=i.text, range=_range(ls, text, i),
-                                              command=outcomes.lsp_command(sid, kind))
-                   for i, (sid, kind) in zip(result.items, ids)]
-        )
+        items = []
+        if done is not None:
+            text, result = done
+            ids = ls.outcomes.completion_ids(params.text_document.uri, text, result)
+            items = [types.InlineCompletionItem(insert_text=i.text, range=_range(ls, text, i),
+                                                command=outcomes.lsp_command(sid, kind))
+                     for i, (sid, kind) in zip(result.items, ids)]
+        nes = ls.next_edits.inline_item(params.text_document.uri, params.position.line, params.position.character)
+        if nes is not None:  # computed ahead for this version, at the cursor's line: first (docs/lsp.md, "Next edits")
+            items.insert(0, ls.protocol._converter.structure(nes, types.InlineCompletionItem))
+        return types.InlineCompletionList(items=items)
 
     @ls.feature(next_edit.METHOD)
     async def next_edit_request(ls: QwenServer, params: Any) -> dict:
@@ -233,7 +241,9 @@ def build_server() -> QwenServer:
 
     @ls.command(next_edit.ITEM_COMMAND)
     async def next_edit_accepted(ls: QwenServer, *args: Any) -> None:
-        """Run by clients when a next edit is accepted; recorded (the edit arrives as didChange)."""
+        """Run by clients when a next edit is accepted (the edit itself arrives as didChange):
+        the next one after it is computed at once."""
+        ls.next_edits.accepted(args)
         ls.outcomes.accepted(args)
 
     @ls.command(outcomes.ACCEPTED)

@@ -1,10 +1,15 @@
-"""``qwenpair/nextEdit``: next-edit suggestions over LSP (docs/lsp.md, "Next edits").
+"""Next edits over LSP (docs/lsp.md, "Next edits"): ``qwenpair/nextEdit``,
+``textDocument/copilotInlineEdit``, next-edit items in ``textDocument/inlineCompletion``, and
+``qwenpair/nextEditReady``.
 
-The edit history (``assistant.edit_history``) follows the open documents from the document
-sync notifications; the request runs ``assistant.next_edit.NextEditEngine`` on the completion
-model, off the event loop, and answers the edits of the predicted window plus the one to offer:
-``inline`` (at the cursor: an ``InlineCompletionItem``-shaped item whose range replaces text)
-or ``jump`` (where to move). This module only converts; the logic is in assistant/.
+The edit history (``assistant.edit_history``) follows the document sync notifications. A next
+edit runs ``assistant.next_edit.NextEditEngine`` as a job of the document's completion
+scheduler (``assistant.scheduler``: one generation at a time, the newest wins): on request as a
+request job, after an edit pause (``next_edit.pause_ms``) or an accept as a background job,
+which runs only when no completion waits and is cancelled as soon as one arrives. What a
+background job computes is kept (``assistant.next_edit.Ahead``) and announced with
+``qwenpair/nextEditReady``; a request for that text is answered from it at once. This module
+only converts and schedules; the logic is in assistant/.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import OrderedDict
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from lsprotocol import types
+
 from assistant.edit_history import EditHistory
 from assistant.large_document import is_large
-from assistant.next_edit import NextEdit, NextEditEngine
+from assistant.next_edit import Ahead, NextEdit, NextEditConfig, NextEditEngine
+from assistant.scheduler import Superseded
+from lsp_server import outcomes
 from lsp_server.positions import to_line_col, to_position
 
 log = logging.getLogger(__name__)
@@ -26,21 +37,37 @@ METHOD = "qwenpair/nextEdit"
 #: copilot-language-server's request for the same, answered in its shape so that clients
 #: written for it (copilot-lsp for Neovim, sidekick.nvim) work unchanged.
 COPILOT_METHOD = "textDocument/copilotInlineEdit"
-#: The ``command`` of a next-edit item: clients style these apart from completions, and may
-#: run it on accept (the server takes it and does nothing).
-ITEM_COMMAND = "qwenpair.nextEdit"
+#: Sent when a next edit computed in the background is ready for the document's version.
+READY = "qwenpair/nextEditReady"
+#: The ``command`` of a next-edit item: clients style these apart from completions and run it
+#: on accept, with ``[{"id", "kind": "next_edit"}]`` (docs/lsp.md, "Suggestion outcomes").
+ITEM_COMMAND = outcomes.NEXT_EDIT
+KIND = "next_edit"
+#: A generation cut by a cancel or the time cap is not kept as the document's answer.
+_NOT_AN_ANSWER = ("cancelled", "time")
 
 
 class NextEdits:
-    """The server's next-edit state: one edit history, one engine per loaded model."""
+    """The server's next-edit state: the edit history, an engine per model and root, what was
+    computed ahead, the pause timers and the ids answered (for the accept command)."""
 
     def __init__(self, ls) -> None:
         self.ls = ls
         self.history: EditHistory | None = None
-        self._engine: NextEditEngine | None = None
-        #: the running request's cancel event per document: a change to the document makes its
-        #: answer stale, and the model (shared with completions) is freed at the next token
+        self.ahead = Ahead()
+        self._engines: dict[tuple[int, Path | None], NextEditEngine] = {}
+        #: the running job's cancel event per document: a change makes its answer stale
         self._running: dict[Path, threading.Event] = {}
+        self._timers: dict[Path, asyncio.TimerHandle] = {}
+        self._issued: OrderedDict[str, str] = OrderedDict()  # suggestion id -> uri
+        #: a separate next-edit model (``next_edit.model``): (reference, backend, lock), loaded lazily
+        self._model: tuple[str, Any, threading.Lock] | None = None
+        self._loading: tuple[str, Future] | None = None
+        self._model_problem: tuple[str, str] | None = None
+
+    @property
+    def config(self) -> NextEditConfig:
+        return self.ls.settings.next_edit
 
     def _hist(self) -> EditHistory | None:
         if self.history is None and self.ls.roots is not None:
@@ -53,37 +80,211 @@ class NextEdits:
         if hist is not None and path is not None and not is_large(text):
             hist.open(path, text)
 
-    def changed(self, path: Path | None, text: str) -> None:
+    def changed(self, uri: str, path: Path | None, text: str) -> None:
         hist = self._hist()
         if hist is None or path is None:
             return
-        running = self._running.get(path)
-        if running is not None:
-            running.set()
+        self._stale(path)
         if is_large(text):  # a large document keeps no history (each change would compare it whole)
             hist.close(path)
         elif path in hist:
             hist.update(path, text)
         else:
             hist.open(path, text)
+        if self.config.pause_ms > 0 and path in hist:
+            loop = self.ls.loop
+            if loop is not None:
+                self._timers[path] = loop.call_later(self.config.pause_ms / 1000, self.precompute, uri, "pause")
 
     def closed(self, path: Path | None) -> None:
-        if self.history is not None and path is not None:
+        if path is None:
+            return
+        self._stale(path)
+        if self.history is not None:
             self.history.close(path)
 
-    # -- the request ---------------------------------------------------------------------
-    def engine(self, path: Path) -> NextEditEngine | None:
-        models, hist = self.ls.models, self._hist()
-        if models is None or hist is None:
-            return None
-        if self._engine is None or self._engine.backend is not models.completion:
-            # the completion model itself (prompt lookup needs its llama.cpp context), under
-            # the lock completions take
-            self._engine = NextEditEngine(models.completion, hist, lock=models.lock)
-        session = self.ls.roots.session_for(path)
-        self._engine.root = session.root if session is not None else None
-        return self._engine
+    def renamed(self, old: Path | None, new: Path | None) -> None:
+        """workspace/didRenameFiles: the history goes along (judged again under the new name)."""
+        if old is None or new is None or self.history is None:
+            return
+        self._stale(old)
+        self.history.rename(old, new)
 
+
+    def _stale(self, path: Path) -> None:
+        """``path`` changed or closed: its running job, its timer and what was computed ahead go."""
+        running = self._running.get(path)
+        if running is not None:
+            running.set()
+        timer = self._timers.pop(path, None)
+        if timer is not None:
+            timer.cancel()
+        self.ahead.drop(str(path))
+
+    # -- the model ---------------------------------------------------------------------
+    def _backend(self, start: bool = True) -> tuple[Any, threading.Lock] | Future | str | None:
+        """The model and its lock; a Future while the separate model loads (started when
+        ``start``); a str saying why there is none; None while the completion model loads."""
+        models, ref = self.ls.models, self.config.model
+        if not ref:
+            return (models.completion, models.lock) if models is not None else None
+        if self._model is not None and self._model[0] == ref:
+            return self._model[1], self._model[2]
+        if self._model_problem is not None and self._model_problem[0] == ref:
+            return self._model_problem[1]
+        if self._loading is not None and self._loading[0] == ref:
+            return self._loading[1]
+        if not start:
+            return None
+        future: Future = Future()
+        self._loading = (ref, future)
+        threading.Thread(target=self._load, args=(ref, future), daemon=True, name="qwenpair-next-edit-model").start()
+        return future
+
+    def _load(self, ref: str, future: Future) -> None:
+        from model.loader import BackendConfig, load_backend
+
+        s = self.ls.settings
+        try:
+            backend = load_backend(BackendConfig(model=ref, n_ctx=max(s.n_ctx, 8192), n_threads=s.threads or None,
+                                                 n_gpu_layers=s.gpu_layers))
+        except Exception as exc:  # a missing or bad file: said once, then no next edits from it
+            problem = f"next_edit.model {ref!r} cannot be used: {exc}"
+            self._model_problem = (ref, problem)
+            self.ls.show(types.MessageType.Warning, f"qwenpair: {problem}")
+            future.set_result(problem)
+            return
+        old, self._model = self._model, (ref, backend, threading.Lock())
+        self._engines.clear()
+        if old is not None:
+            with old[2]:
+                old[1].close()
+        future.set_result(None)
+
+    def close(self) -> None:
+        if self._model is not None:
+            with self._model[2]:
+                self._model[1].close()
+            self._model = None
+
+    def _engine(self, path: Path, backend: Any, lock: threading.Lock) -> NextEditEngine:
+        session = self.ls.roots.session_for(path)
+        root = session.root if session is not None else None
+        key = (id(backend), root)
+        engine = self._engines.get(key)
+        if engine is None or engine.backend is not backend or engine.config is not self.config:
+            engine = NextEditEngine(backend, self._hist(), self.config, root=root, lock=lock)
+            self._engines[key] = engine
+        return engine
+
+    def _job(self, uri: str, path: Path, text: str, line: int, col: int) -> tuple[Any, Any] | Future | str | None:
+        """(scheduler, work) for a next edit at (line, col) of ``text``, or what ``_backend``
+        says when there is no model to run it on."""
+        got = self._backend()
+        if not isinstance(got, tuple):
+            return got
+        backend, lock = got
+        engine, roots = self._engine(path, backend, lock), self.ls.roots
+        scheduler = roots.engine_for(path).scheduler  # the completions' one: one generation at a time
+
+        def work(cancel: threading.Event) -> NextEdit:
+            ready = self.ahead.get(str(path), text, line)
+            if ready is not None:  # computed meanwhile (a pause, then the request)
+                return ready
+            doc = self.ls.docs.get(uri)
+            if doc is not None and doc.text != text:
+                cancel.set()
+                return NextEdit("none", reason="the document changed before the next edit started (cancelled)")
+            self._running[path] = cancel
+            try:
+                got = engine.suggest(path, text, line, col, cancel=cancel)
+            finally:
+                if self._running.get(path) is cancel:
+                    del self._running[path]
+            if got.stop_reason not in _NOT_AN_ANSWER:
+                self.ahead.put(str(path), text, line, got)
+            return got
+
+        return scheduler, work
+
+    # -- triggers ------------------------------------------------------------------------
+    def precompute(self, uri: str, why: str, retry: bool = True) -> None:
+        """Compute the next edit for ``uri`` as it is now, in the background (after an edit
+        pause, or an accept), and send ``READY`` when there is one for this version. Runs on
+        the event loop."""
+        path = self.ls.path_of(uri)
+        doc = self.ls.docs.get(uri)
+        hist = self.history
+        if path is None or doc is None or hist is None or self.ls.models is None or self.ls.roots is None:
+            return
+        self._timers.pop(path, None)
+        edits = hist.edits(path)
+        if not edits:
+            return  # nothing edited: nothing to predict from
+        last = edits[-1]
+        line = last.start + max(len(last.after) - 1, 0)  # where the user was editing
+        text, version = doc.text, doc.version
+        if self.ahead.get(str(path), text, line) is not None:
+            return
+        job = self._job(uri, path, text, line, 0)
+        if isinstance(job, Future):  # the separate model loads: try again when it is there
+            job.add_done_callback(lambda _f: self.ls.call_soon(lambda: self.precompute(uri, why)))
+            return
+        if not isinstance(job, tuple):
+            return
+        scheduler, work = job
+        future = scheduler.submit_background(f"next_edit:{path}", work)
+        log.debug("next edit ahead for %s line %d (%s)", path, line + 1, why)
+        future.add_done_callback(lambda f: self.ls.call_soon(lambda: self._precomputed(uri, version, f, why, retry)))
+
+    def _precomputed(self, uri: str, version: int | None, future: Future, why: str, retry: bool) -> None:
+        doc = self.ls.docs.get(uri)
+        if doc is None or doc.version != version or future.cancelled():
+            return
+        if future.exception() is not None:
+            if retry and isinstance(future.exception(), Superseded):  # a completion came first:
+                self.precompute(uri, why, retry=False)  # queued again behind it, once
+            return
+        got = future.result()
+        if got.kind == "none":
+            return
+        self.ls.protocol.notify(READY, {"textDocument": {"uri": uri, "version": version}})
+
+    def accepted(self, args: tuple) -> None:
+        """A suggestion was accepted (its command ran): the next edit after it is computed at
+        once, without waiting for the pause. ``args`` are the command's ``[{"id", "kind"}]``."""
+        first = args[0] if args else None
+        sid = first.get("id") if isinstance(first, dict) else None
+        uri = self._issued.get(sid) if isinstance(sid, str) else None
+        if uri is not None:
+            self.after_accept(uri)
+
+    def after_accept(self, uri: str) -> None:
+        path = self.ls.path_of(uri)
+        if path is not None:
+            timer = self._timers.pop(path, None)
+            if timer is not None:
+                timer.cancel()
+        self.precompute(uri, "accept")
+
+    def _answer(self, uri: str, got: NextEdit, text: str) -> dict:
+        """``to_lsp``'s answer with the suggestion's id (``lsp_server.outcomes``: its outcome is
+        recorded) on it and on its item's command."""
+        out = to_lsp(got, text, self.ls.encoding)
+        if got.kind == "none":
+            return out
+        target = out["target"]
+        sid = self.ls.outcomes.shown(uri, KIND, target["newText"], target["range"], latency_ms=got.latency_s * 1000,
+                                     prompt=got.prompt, answered=text)
+        out["id"] = sid
+        if out["item"] is not None:
+            out["item"]["command"] = outcomes.item_command(sid, KIND)
+        self._issued[sid] = uri
+        while len(self._issued) > 256:
+            self._issued.popitem(last=False)
+        return out
+
+    # -- requests ------------------------------------------------------------------------
     async def request(self, params: Any) -> dict:
         uri = _get(_get(params, "textDocument"), "uri")
         position = _get(params, "position")
@@ -91,23 +292,36 @@ class NextEdits:
         found = self.ls.document_text(uri) if path is not None else None
         if path is None or found is None or position is None:
             return none_result(f"{uri} is not an open document the server may read")
-        engine = self.engine(path)
-        if engine is None:
-            return none_result(self.ls.model_problem or "the model is still loading; try again in a moment")
+        if self._hist() is None:
+            return none_result("the server is not initialized")
         text = found[0]
         line, col = to_line_col(text, int(_get(position, "line")), int(_get(position, "character")), self.ls.encoding)
-        cancel = threading.Event()
-        previous, self._running[path] = self._running.get(path), cancel
-        if previous is not None:
-            previous.set()  # a newer request for the document wins
-        try:
-            got = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: engine.suggest(path, text, line, col, cancel=cancel))
-        finally:
-            if self._running.get(path) is cancel:
-                del self._running[path]
-        return to_lsp(got, text, self.ls.encoding)
-
+        got = self.ahead.get(str(path), text, line)
+        precomputed = got is not None
+        if got is None:
+            job = self._job(uri, path, text, line, col)
+            if isinstance(job, Future):
+                await asyncio.wrap_future(job)  # the separate model loads (once)
+                job = self._job(uri, path, text, line, col)
+            if job is None or isinstance(job, Future):
+                return none_result(self.ls.model_problem or "the model is still loading; try again in a moment")
+            if isinstance(job, str):
+                return none_result(job)
+            scheduler, work = job
+            future = scheduler.submit(f"next_edit:{path}", work)
+            try:
+                got = await asyncio.wrap_future(future)
+            except Superseded:
+                return none_result("a newer change or request for the document replaced this one (cancelled)")
+            except asyncio.CancelledError:
+                future.cancel()
+                running = self._running.get(path)
+                if running is not None:
+                    running.set()
+                raise
+        out = self._answer(uri, got, text)
+        out["precomputed"] = precomputed
+        return out
 
     async def copilot_request(self, params: Any) -> dict:
         """``textDocument/copilotInlineEdit``: ``{"edits": [{"text", "range", "textDocument",
@@ -120,7 +334,21 @@ class NextEdits:
         target = got["target"]
         return {"edits": [{"text": target["newText"], "range": target["range"],
                            "textDocument": {"uri": uri, "version": doc.version if doc is not None else None},
-                           "command": {"title": "next edit", "command": ITEM_COMMAND}}]}
+                           "command": outcomes.item_command(got["id"], KIND)}]}
+
+    def inline_item(self, uri: str, line: int, character: int) -> dict | None:
+        """The next edit to add to ``textDocument/inlineCompletion``'s answer: the one computed
+        ahead for the document's current text, when its target is at the cursor's line
+        (``insertText``, ``range``, ``command``); None otherwise. Never computes."""
+        path = self.ls.path_of(uri)
+        doc = self.ls.docs.get(uri)
+        if path is None or doc is None:
+            return None
+        cursor, _ = to_line_col(doc.text, line, character, self.ls.encoding)
+        got = self.ahead.get(str(path), doc.text, cursor)
+        if got is None or got.kind != "inline":
+            return None
+        return self._answer(uri, got, doc.text)["item"]
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -131,11 +359,12 @@ def _get(obj: Any, name: str) -> Any:
 
 
 def none_result(reason: str) -> dict:
-    return {"kind": "none", "reason": reason, "edits": [], "jump": None, "item": None}
+    return {"kind": "none", "reason": reason, "edits": [], "jump": None, "item": None, "id": None}
 
 
 def to_lsp(got: NextEdit, text: str, encoding: str) -> dict:
-    """The engine's answer as the request's result (docs/lsp.md, "Next edits")."""
+    """The engine's answer as the request's result (docs/lsp.md, "Next edits"), its id and its
+    item's command still to be set (``NextEdits._answer``)."""
     if got.kind == "none" or got.target is None:
         return none_result(got.reason)
     lines = text.split("\n")
@@ -151,11 +380,11 @@ def to_lsp(got: NextEdit, text: str, encoding: str) -> dict:
                                       0, encoding)
     item = None
     if got.kind == "inline":
-        item = {"insertText": target["newText"], "range": target["range"],
-                "command": {"title": "next edit", "command": ITEM_COMMAND}}
-    return {"kind": got.kind, "reason": "", "edits": [edit(c) for c in got.changes], "target": target,
+        item = {"insertText": target["newText"], "range": target["range"], "command": None}
+    return {"kind": got.kind, "reason": "", "id": None, "edits": [edit(c) for c in got.changes], "target": target,
             "jump": {"line": jump_line, "character": jump_col}, "item": item,
-            "timings": {"latency_ms": round(got.latency_s * 1000, 1), "generated_tokens": got.generated_tokens,
+            "timings": {"latency_ms": round(got.latency_s * 1000, 1), "prompt_tokens": got.prompt_tokens,
+                        "reused_tokens": got.reused_tokens, "generated_tokens": got.generated_tokens,
                         "accepted_draft_tokens": got.accepted}}
 
 

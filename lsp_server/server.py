@@ -160,6 +160,9 @@ class QwenServer(BackgroundWork, LanguageServer):
             models, self.models = self.models, None
         if models is not None:
             models.close()
+        next_edits = getattr(self, "next_edits", None)  # set by handlers.build_server
+        if next_edits is not None:
+            next_edits.close()
 
     def _watch_parent(self, pid: int) -> None:
         """The client died without closing our stdin (LSP: exit when the parent is gone)."""

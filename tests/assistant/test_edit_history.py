@@ -199,6 +199,8 @@ def test_a_workspace_rename_then_close_and_open_keeps_the_history(tmp_path):
     h.close(old)  # not open any more under that name: nothing happens
     assert h.open(new, last)
     assert [e.after for e in h.edits(new)] == [("line 3X",)]
+    assert h.open(new, typed(last, 7, "Y")[-1])  # opened with other text: an update, not a new history
+    assert [e.after for e in h.edits(new)] == [("line 3X",), ("line 7Y",)]
 
 
 def test_close_drops_everything_and_recent_files_are_bounded(tmp_path):

@@ -28,7 +28,7 @@ def test_rename_then_next_edit_jump_and_inline(start, workspace, tiny_model):
     path = workspace / "pkg" / "scale.py"
     path.write_text(ORIGINAL)
     wire = start()
-    wire.initialize(workspace, fast_options(model))
+    wire.initialize(workspace, fast_options(model, next_edit={"pause_ms": 0}))
     uri = wire.open(path)
     wire.wait_ready()
     for k, typed in enumerate(["", "w"]):  # "width" deleted, then "w" typed: one edit in the history
@@ -41,17 +41,21 @@ def test_rename_then_next_edit_jump_and_inline(start, workspace, tiny_model):
     assert got["kind"] == "jump", got
     assert got["edits"] == [{"range": LINE_2, "newText": "    return w * 3"}]
     assert got["jump"] == {"line": 1, "character": 0} and got["item"] is None
+    assert got["precomputed"] is False and isinstance(got["id"], str) and got["id"]
 
-    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}})
-    assert got["kind"] == "inline"
-    assert got["item"] == {"insertText": "    return w * 3", "range": LINE_2,
-                           "command": {"title": "next edit", "command": "qwenpair.nextEdit"}}
+    # the same text, the cursor on line 2: answered from that prediction, retargeted
+    again = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}})
+    assert again["kind"] == "inline" and again["precomputed"] is True and again["id"] == got["id"]  # the same suggestion
+    assert again["item"] == {"insertText": "    return w * 3", "range": LINE_2, "command": {
+        "title": "qwenpair", "command": "qwenpair.nextEdit", "arguments": [{"id": again["id"], "kind": "next_edit"}]}}
 
     # copilot-language-server's shape, for clients written for it (copilot-lsp)
     got = wire.result("textDocument/copilotInlineEdit", {"textDocument": {"uri": uri, "version": 3},
                                                           "position": {"line": 0, "character": 11}})
+    sid = got["edits"][0]["command"]["arguments"][0]["id"]
     assert got == {"edits": [{"text": "    return w * 3", "range": LINE_2, "textDocument": {"uri": uri, "version": 3},
-                              "command": {"title": "next edit", "command": "qwenpair.nextEdit"}}]}
+                              "command": {"title": "qwenpair", "command": "qwenpair.nextEdit",
+                                          "arguments": [{"id": sid, "kind": "next_edit"}]}}]}
     assert wire.result("workspace/executeCommand", {"command": "qwenpair.nextEdit", "arguments": []}) is None
 
     secret = wire.open(workspace / ".env")
@@ -87,4 +91,107 @@ def test_a_change_to_the_document_cancels_its_running_next_edit(start, workspace
     got = wire.response(msg_id)["result"]
     assert got["kind"] == "none" and "(cancelled)" in got["reason"], got
     assert time.monotonic() - t0 < 5
+    assert wire.shutdown_and_exit() == 0
+
+
+RENAMED = "def scale(w):\n    return w * 3\n\nx = scale(w)"  # two edits after line 1's (a bigram chain can say it)
+TEXT = "def scale(width):\n    return width * 3\n\nx = scale(width)\n"
+
+
+def _scripted(tiny_model, name: str = "pkg/scale.py") -> Path:
+    from model.tokenizer import load_fast_tokenizer
+
+    return scripted_gguf(tiny_model, RENAMED, after=load_fast_tokenizer().encode(f"updated/{name}\n").ids[-1])
+
+
+def _rename_parameter(wire, uri: str, version: int = 2) -> None:
+    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+        {"range": {"start": {"line": 0, "character": 10}, "end": {"line": 0, "character": 15}}, "text": "w"}]})
+
+
+def _ready(wire, uri: str, version: int) -> None:
+    wire.wait_for(lambda: {"uri": uri, "version": version} in [n["textDocument"] for n in wire.notifications(
+        "qwenpair/nextEditReady")], timeout=60, what=f"qwenpair/nextEditReady for version {version}")
+
+
+def test_after_an_edit_pause_the_next_edit_is_ready_and_answers_at_once(start, workspace, tiny_model):
+    """The pause trigger: no request, the server computes the next edit in the background and
+    says so; then qwenpair/nextEdit and textDocument/inlineCompletion answer from it."""
+    path = workspace / "pkg" / "scale.py"
+    path.write_text(TEXT)
+    wire = start()
+    wire.initialize(workspace, fast_options(_scripted(tiny_model), next_edit={"pause_ms": 50}))
+    uri = wire.open(path)
+    wire.wait_ready()
+    _rename_parameter(wire, uri)
+    _ready(wire, uri, 2)
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
+    assert got["precomputed"] is True and got["kind"] == "jump" and got["jump"] == {"line": 1, "character": 0}
+    assert [e["newText"] for e in got["edits"]] == ["    return w * 3\n", "x = scale(w)"]  # the last line: no line break
+
+    # an inline completion on line 2 gets the next edit as its first item: a range that replaces the line
+    reply = wire.response(wire.inline(uri, 1, 4))["result"]
+    first = reply["items"][0]
+    assert first["insertText"] == "    return w * 3\n"
+    assert first["range"] == {"start": {"line": 1, "character": 0}, "end": {"line": 2, "character": 0}}
+    assert first["command"]["command"] == "qwenpair.nextEdit"
+    assert first["command"]["arguments"] == [{"id": first["command"]["arguments"][0]["id"], "kind": "next_edit"}]
+    # on line 3 (no edit at the cursor) the completion items stand alone
+    reply = wire.response(wire.inline(uri, 2, 4))["result"]
+    assert all(i.get("command", {}) is None or "nextEdit" not in str(i.get("command")) for i in reply["items"])
+    assert wire.shutdown_and_exit() == 0
+
+
+def test_accepting_a_next_edit_computes_the_one_after_it(start, workspace, tiny_model):
+    """The accept trigger (pause_ms 0: no pause trigger): the client applies the jump's edit
+    and runs the item's command with its id; the next edit (line 4) is computed at once."""
+    path = workspace / "pkg" / "scale.py"
+    path.write_text(TEXT)
+    wire = start()
+    wire.initialize(workspace, fast_options(_scripted(tiny_model), next_edit={"pause_ms": 0}))
+    uri = wire.open(path)
+    wire.wait_ready()
+    _rename_parameter(wire, uri)
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
+    assert got["kind"] == "jump" and got["target"]["newText"] == "    return w * 3\n"
+    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [
+        {"range": got["target"]["range"], "text": got["target"]["newText"]}]})
+    assert wire.notifications("qwenpair/nextEditReady") == []  # no pause trigger
+    wire.result("workspace/executeCommand", {"command": "qwenpair.nextEdit",
+                                             "arguments": [{"id": got["id"], "kind": "next_edit"}]})
+    _ready(wire, uri, 3)
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}})
+    assert got["precomputed"] is True and got["kind"] == "jump" and got["jump"] == {"line": 3, "character": 0}
+    assert got["edits"] == [{"range": {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": 16}},
+                             "newText": "x = scale(w)"}]
+    assert wire.shutdown_and_exit() == 0
+
+
+def test_the_history_follows_a_renamed_file(start, workspace, tiny_model):
+    """workspace/didRenameFiles, then the editor's open and close: the parameter's rename is
+    still in the next-edit prompt under the new name (its .diff block and original window: more
+    prompt tokens than the same text opened with no history)."""
+    old, new, fresh = (workspace / "pkg" / n for n in ("scale.py", "size.py", "fresh.py"))
+    text = TEXT
+    renamed = text.replace("def scale(width)", "def scale(w)")
+    old.write_text(text)
+    fresh.write_text(renamed)
+    wire = start()
+    wire.initialize(workspace, fast_options(_scripted(tiny_model), next_edit={"pause_ms": 0}))
+    fresh_uri = wire.open(fresh)
+    wire.wait_ready()
+    position = {"line": 0, "character": 11}
+    alone = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": fresh_uri}, "position": position})
+    assert alone["kind"] == "jump", alone
+    wire.notify("textDocument/didClose", {"textDocument": {"uri": fresh_uri}})
+
+    uri = wire.open(old)
+    _rename_parameter(wire, uri)
+    old.rename(new)
+    wire.notify("workspace/didRenameFiles", {"files": [{"oldUri": uri, "newUri": new.as_uri()}]})
+    new_uri = wire.open(new, renamed, version=3)  # the new name opens before the old one closes:
+    wire.notify("textDocument/didClose", {"textDocument": {"uri": uri}})  # only didRenameFiles carries it
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": new_uri}, "position": position})
+    assert got["kind"] == "jump" and got["edits"] == alone["edits"], got
+    assert got["timings"]["prompt_tokens"] >= alone["timings"]["prompt_tokens"] + 10, (got["timings"], alone["timings"])
     assert wire.shutdown_and_exit() == 0
