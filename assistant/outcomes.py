@@ -179,6 +179,9 @@ class OutcomeStore:
         try:
             self._connect()
             reason = self._check()
+        except sqlite3.OperationalError:  # cannot open or lock it (access, disk): the caller says so
+            self.close()
+            raise
         except sqlite3.DatabaseError as exc:
             reason = f"the file could not be read ({exc})"
         if reason == "new":
@@ -227,17 +230,23 @@ class OutcomeStore:
             self._connect_checked()
         return self.db
 
-    def _write(self, sql: str, args: tuple = ()) -> int:
-        """Run one write; a store found damaged is rebuilt once (its rows are lost, said so)."""
+    def _run(self, sql: str, args: tuple | list = (), *, rows: bool = False) -> Any:
+        """Run one statement: the rows read (``rows``) or the count changed. A store found
+        damaged is rebuilt once (its rows are lost, and said so); a failure of the disk or of
+        access (full, read-only, locked: ``OperationalError``) loses this write only, logged."""
         for attempt in (1, 2):
             try:
-                return self._writable().execute(sql, args).rowcount
-            except sqlite3.DatabaseError as exc:
-                if attempt == 2 or isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    log.warning("suggestion statistics not written: %s", exc)
-                    return 0
+                cursor = self._writable().execute(sql, args)
+                return cursor.fetchall() if rows else cursor.rowcount
+            except (sqlite3.OperationalError, OSError) as exc:
+                log.warning("suggestion statistics: %s", exc)
+                break
+            except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+                if attempt == 2:
+                    log.warning("suggestion statistics: %s", exc)
+                    break
                 self._reset(str(exc))
-        return 0
+        return [] if rows else 0
 
     def _reset(self, reason: str) -> None:
         """Delete the store and create it empty, saying why (``rebuilt_reason``, ``on_reset``)."""
@@ -276,9 +285,9 @@ class OutcomeStore:
         prompt_hash = None
         if self.keep_text and shown.prompt:
             prompt_hash = hashlib.sha256(shown.prompt.encode("utf-8", "surrogatepass")).hexdigest()
-            self._write("INSERT OR IGNORE INTO prompts (hash, body) VALUES (?, ?)",
+            self._run("INSERT OR IGNORE INTO prompts (hash, body) VALUES (?, ?)",
                         (prompt_hash, zlib.compress(shown.prompt.encode("utf-8", "surrogatepass"))))
-        self._write(
+        self._run(
             "INSERT OR IGNORE INTO suggestions (id, shown_at, kind, language, file_hash, position, shown_chars, "
             "latency_ms, model, adapter, prompt_hash, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (shown.id, shown.shown_at, shown.kind, shown.language, shown.file_hash, shown.position, len(shown.text),
@@ -292,11 +301,10 @@ class OutcomeStore:
         the row changed (False for an unknown id, or an outcome that does not win)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
-        row = self._writable().execute("SELECT outcome, accepted_chars, shown_chars FROM suggestions WHERE id = ?",
-                                       (id,)).fetchone()
-        if row is None:
+        found = self._run("SELECT outcome, accepted_chars, shown_chars FROM suggestions WHERE id = ?", (id,), rows=True)
+        if not found:
             return False
-        current, chars, shown_chars = row
+        current, chars, shown_chars = found[0]
         if outcome == "accepted":
             accepted_chars = shown_chars
         elif outcome == "partial":
@@ -305,31 +313,31 @@ class OutcomeStore:
             accepted_chars = None
         if not _wins(current, chars, outcome, accepted_chars):
             return False
-        return self._write("UPDATE suggestions SET outcome = ?, outcome_at = ?, accepted_chars = ? WHERE id = ?",
+        return self._run("UPDATE suggestions SET outcome = ?, outcome_at = ?, accepted_chars = ? WHERE id = ?",
                            (outcome, at, accepted_chars, id)) > 0
 
     def record_retained(self, id: str, after_s: int, chars: int | None) -> None:
         column = {RETENTION_S[0]: "retained_30", RETENTION_S[1]: "retained_120"}[after_s]
-        self._write(f"UPDATE suggestions SET {column} = ? WHERE id = ?", (chars, id))
+        self._run(f"UPDATE suggestions SET {column} = ? WHERE id = ?", (chars, id))
 
     def record_reversed(self, id: str, reversed_: bool) -> None:
-        self._write("UPDATE suggestions SET reversed = ? WHERE id = ?", (int(reversed_), id))
+        self._run("UPDATE suggestions SET reversed = ? WHERE id = ?", (int(reversed_), id))
 
     def forget(self, id: str) -> None:
         """Drop a suggestion that was never really offered on its own (a block's first line,
         replaced by the whole block)."""
-        self._write("DELETE FROM suggestions WHERE id = ?", (id,))
+        self._run("DELETE FROM suggestions WHERE id = ?", (id,))
 
     def trim(self) -> int:
         """Drop the oldest rows beyond ``max_suggestions`` and the prompts no row uses."""
         self._since_trim = 0
-        db = self._writable()
-        newest = db.execute("SELECT max(seq) FROM suggestions").fetchone()[0]
+        found = self._run("SELECT max(seq) FROM suggestions", rows=True)
+        newest = found[0][0] if found else None
         if newest is None:
             return 0
-        dropped = self._write("DELETE FROM suggestions WHERE seq <= ?", (newest - self.max_suggestions,))
+        dropped = self._run("DELETE FROM suggestions WHERE seq <= ?", (newest - self.max_suggestions,))
         if dropped:
-            self._write("DELETE FROM prompts WHERE hash NOT IN "
+            self._run("DELETE FROM prompts WHERE hash NOT IN "
                         "(SELECT prompt_hash FROM suggestions WHERE prompt_hash IS NOT NULL)")
         return dropped
 
@@ -340,13 +348,11 @@ class OutcomeStore:
         args: tuple = ()
         if since is not None:
             sql, args = sql + " WHERE shown_at >= ?", (since,)
-        rows = self._writable().execute(sql + " ORDER BY seq", args).fetchall()
-        return [dict(zip(_COLUMNS, r)) for r in rows]
+        return [dict(zip(_COLUMNS, r)) for r in self._run(sql + " ORDER BY seq", args, rows=True)]
 
     def row(self, id: str) -> dict[str, Any] | None:
-        found = self._writable().execute(f"SELECT {', '.join(_COLUMNS)} FROM suggestions WHERE id = ?",
-                                         (id,)).fetchone()
-        return dict(zip(_COLUMNS, found)) if found else None
+        found = self._run(f"SELECT {', '.join(_COLUMNS)} FROM suggestions WHERE id = ?", (id,), rows=True)
+        return dict(zip(_COLUMNS, found[0])) if found else None
 
     def preference_pairs(self, since: float | None = None, kinds: tuple[str, ...] | None = None) -> list[PreferencePair]:
         """Accepted-versus-rejected pairs at the same position (docs/stats.md, "Preference pairs").
@@ -371,8 +377,8 @@ class OutcomeStore:
             sql += f" AND c.kind IN ({', '.join('?' * len(kinds))})"
             args += list(kinds)
         pairs = []
-        for cid, rid, chosen, rejected, kind, language, model, adapter, position, body in self._writable().execute(
-                sql + " ORDER BY c.seq, r.seq", args):
+        for cid, rid, chosen, rejected, kind, language, model, adapter, position, body in self._run(
+                sql + " ORDER BY c.seq, r.seq", args, rows=True):
             pairs.append(PreferencePair(zlib.decompress(body).decode("utf-8", "surrogatepass"), chosen, rejected,
                                         kind, language, model, adapter or None, cid, rid, position))
         return pairs

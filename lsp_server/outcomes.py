@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ class Outcomes:
                 try:
                     store = OutcomeStore.open(default_path(), max_suggestions=config.max_suggestions,
                                               keep_text=config.keep_text, on_reset=self._reset)
-                except OSError as exc:  # a read-only or full cache: no figures, said once
+                except (OSError, sqlite3.Error) as exc:  # a read-only or full cache: no figures, said once
                     self.ls.show(types.MessageType.Warning,
                                  f"qwenpair: suggestion statistics are off: cannot open {default_path()}: {exc}")
                     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             store = OutcomeStore.open(path)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open {path}: {exc}") from None
         if store.rebuilt_reason:
             print(f"qwenpair stats: {store.rebuilt_reason}", file=sys.stderr)

@@ -297,3 +297,12 @@ def test_edit_and_span_helpers():
 
 def test_the_setting_defaults():
     assert StatsConfig().enabled and StatsConfig().max_suggestions == 20000
+
+
+def test_an_unwritable_directory_is_an_error_to_the_caller(tmp_path):
+    from tests.read_only import read_only_view
+
+    (tmp_path / "ro").mkdir()
+    with read_only_view(tmp_path / "ro", tmp_path / "mnt") as ro:
+        with pytest.raises((OSError, sqlite3.Error)):
+            OutcomeStore.open(ro / "stats" / "o.sqlite3")
