@@ -171,6 +171,10 @@ class Ahead:
         with self._lock:
             self._by.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._by.clear()
+
 
 def window_changes(current: list[str], updated: list[str], window_start: int) -> list[LineChange]:
     """Minimal line edits from ``current`` (a window) to ``updated``, placed at

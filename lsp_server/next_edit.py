@@ -55,6 +55,7 @@ class NextEdits:
         self.ls = ls
         self.history: EditHistory | None = None
         self.ahead = Ahead()
+        self._config: NextEditConfig | None = None
         self._engines: dict[tuple[int, Path | None], NextEditEngine] = {}
         #: the running job's cancel event per document: a change makes its answer stale
         self._running: dict[Path, threading.Event] = {}
@@ -68,6 +69,14 @@ class NextEdits:
     @property
     def config(self) -> NextEditConfig:
         return self.ls.settings.next_edit
+
+    def _ahead(self) -> Ahead:
+        """What was computed ahead, emptied when the settings changed (another model or format)."""
+        if self.config is not self._config:
+            self._config = self.config
+            self.ahead.clear()
+            self._model_problem = None  # a model that failed may load now (pulled meanwhile)
+        return self.ahead
 
     def _hist(self) -> EditHistory | None:
         if self.history is None and self.ls.roots is not None:
@@ -127,6 +136,8 @@ class NextEdits:
         ``start``); a str saying why there is none; None while the completion model loads."""
         models, ref = self.ls.models, self.config.model
         if not ref:
+            if self._model is not None:  # back to the completion model: the separate one goes
+                threading.Thread(target=self.close, daemon=True).start()
             return (models.completion, models.lock) if models is not None else None
         if self._model is not None and self._model[0] == ref:
             return self._model[1], self._model[2]
@@ -150,11 +161,11 @@ class NextEdits:
                                                  n_gpu_layers=s.gpu_layers))
         except Exception as exc:  # a missing or bad file: said once, then no next edits from it
             problem = f"next_edit.model {ref!r} cannot be used: {exc}"
-            self._model_problem = (ref, problem)
+            self._model_problem, self._loading = (ref, problem), None
             self.ls.show(types.MessageType.Warning, f"qwenpair: {problem}")
             future.set_result(problem)
             return
-        old, self._model = self._model, (ref, backend, threading.Lock())
+        old, self._model, self._loading = self._model, (ref, backend, threading.Lock()), None
         self._engines.clear()
         if old is not None:
             with old[2]:
@@ -162,10 +173,12 @@ class NextEdits:
         future.set_result(None)
 
     def close(self) -> None:
-        if self._model is not None:
-            with self._model[2]:
-                self._model[1].close()
-            self._model = None
+        """Release the separate next-edit model, if one is loaded."""
+        model, self._model = self._model, None
+        if model is not None:
+            self._engines.clear()
+            with model[2]:
+                model[1].close()
 
     def _engine(self, path: Path, backend: Any, lock: threading.Lock) -> NextEditEngine:
         session = self.ls.roots.session_for(path)
@@ -224,7 +237,7 @@ class NextEdits:
         last = edits[-1]
         line = last.start + max(len(last.after) - 1, 0)  # where the user was editing
         text, version = doc.text, doc.version
-        if self.ahead.get(str(path), text, line) is not None:
+        if self._ahead().get(str(path), text, line) is not None:
             return
         job = self._job(uri, path, text, line, 0)
         if isinstance(job, Future):  # the separate model loads: try again when it is there
@@ -296,7 +309,7 @@ class NextEdits:
             return none_result("the server is not initialized")
         text = found[0]
         line, col = to_line_col(text, int(_get(position, "line")), int(_get(position, "character")), self.ls.encoding)
-        got = self.ahead.get(str(path), text, line)
+        got = self._ahead().get(str(path), text, line)
         precomputed = got is not None
         if got is None:
             job = self._job(uri, path, text, line, col)
@@ -345,7 +358,7 @@ class NextEdits:
         if path is None or doc is None:
             return None
         cursor, _ = to_line_col(doc.text, line, character, self.ls.encoding)
-        got = self.ahead.get(str(path), doc.text, cursor)
+        got = self._ahead().get(str(path), doc.text, cursor)
         if got is None or got.kind != "inline":
             return None
         return self._answer(uri, got, doc.text)["item"]

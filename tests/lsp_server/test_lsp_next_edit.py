@@ -195,3 +195,25 @@ def test_the_history_follows_a_renamed_file(start, workspace, tiny_model):
     assert got["kind"] == "jump" and got["edits"] == alone["edits"], got
     assert got["timings"]["prompt_tokens"] >= alone["timings"]["prompt_tokens"] + 10, (got["timings"], alone["timings"])
     assert wire.shutdown_and_exit() == 0
+
+
+def test_a_separate_next_edit_model_is_loaded_on_first_use(start, workspace, tiny_model):
+    """next_edit.model names another GGUF: completions stay on the tiny model, next edits come
+    from the scripted one (the tiny model's random weights write no window); a model that
+    cannot be loaded gives no suggestion, with a reason naming the setting."""
+    path = workspace / "pkg" / "scale.py"
+    path.write_text(TEXT)
+    wire = start()
+    wire.initialize(workspace, fast_options(tiny_model.gguf, next_edit={"pause_ms": 0, "model": str(_scripted(tiny_model))}))
+    uri = wire.open(path)
+    wire.wait_ready()
+    _rename_parameter(wire, uri)
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
+    assert got["kind"] == "jump" and got["target"]["newText"] == "    return w * 3\n", got
+    assert wire.status()["model"] == str(tiny_model.gguf)
+
+    missing = workspace / "nowhere.gguf"
+    wire.notify("workspace/didChangeConfiguration", {"settings": {"qwenpair": {"next_edit": {"model": str(missing)}}}})
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}})
+    assert got["kind"] == "none" and "next_edit.model" in got["reason"] and "nowhere.gguf" in got["reason"], got
+    assert wire.shutdown_and_exit() == 0
