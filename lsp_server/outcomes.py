@@ -144,12 +144,15 @@ class Outcomes:
     def _record(self, uri: str, answered: str, offers: list[Offer], source: Source,
                 replaces: str | None = None) -> list[str]:
         tracker = self._current()
-        if tracker is None:  # statistics off: the ids are still the protocol's
-            return [secrets.token_hex(6) for _ in offers]
-        doc = self.ls.docs.get(uri)
-        ids = tracker.shown(uri, answered, doc.text if doc is not None else answered, offers, source, replaces)
-        self._schedule()
-        return ids
+        if tracker is not None:
+            doc = self.ls.docs.get(uri)
+            try:
+                ids = tracker.shown(uri, answered, doc.text if doc is not None else answered, offers, source, replaces)
+                self._schedule()
+                return ids
+            except Exception:  # the figures must never cost the user a suggestion
+                log.exception("suggestion statistics: recording a suggestion failed")
+        return [secrets.token_hex(6) for _ in offers]  # statistics off: the ids are still the protocol's
 
     def completion_ids(self, uri: str, answered: str, result: CompletionResult,
                        block: bool = False) -> list[tuple[str, str]]:
@@ -215,20 +218,30 @@ class Outcomes:
         tracker = self._current()
         if tracker is None:
             return
-        if not tracker.reported(sid, outcome, chars):
-            log.debug("suggestion %s: %s not recorded (unknown id, or an outcome already recorded wins)", sid, outcome)
-        self._schedule()
+        try:
+            if not tracker.reported(sid, outcome, chars):
+                log.debug("suggestion %s: %s not recorded (unknown id, or an outcome already recorded wins)",
+                          sid, outcome)
+            self._schedule()
+        except Exception:
+            log.exception("suggestion statistics: recording an outcome failed")
 
     # -- the document ----------------------------------------------------------------------
     def changed(self, uri: str, text: str) -> None:
         if self.tracker is not None:
-            self.tracker.changed(uri, text)
-            self._schedule()
+            try:
+                self.tracker.changed(uri, text)
+                self._schedule()
+            except Exception:  # a document change must go on to the engine whatever happens here
+                log.exception("suggestion statistics: following a change failed")
 
     def closed(self, uri: str) -> None:
         self._first_line.pop(uri, None)
         if self.tracker is not None:
-            self.tracker.closed(uri)
+            try:
+                self.tracker.closed(uri)
+            except Exception:
+                log.exception("suggestion statistics: closing a document failed")
 
     # -- qwenpair.status -------------------------------------------------------------------
     def today(self) -> dict[str, Any]:
