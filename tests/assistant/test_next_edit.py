@@ -169,3 +169,30 @@ def test_the_next_edit_settings_are_a_checked_table():
     assert cfg.nes_format == "zeta" and cfg.pause_ms == 500 and cfg.model == "sweep-next-edit-1.5b"
     assert notes == ["setting 'pause_ms' = -1 is invalid (must not be negative); using 500",
                      "unknown setting 'budget' ignored"]
+
+
+def test_a_5000_line_paste_is_never_in_the_prompt_and_the_edit_before_it_is(tmp_path):
+    eng, backend = engine(window_reply([19, 20]), tmp_path)
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    now = renamed(DOC, [15])
+    eng.history.update(path, text(now))
+    pasted = now[:30] + [f"pasted_{k} = {k}" for k in range(5_000)] + now[30:]
+    got = eng.suggest(path, text(pasted), 15, 10)
+    assert got.kind == "jump", got.reason
+    prompt = str(backend.calls[0].prompt)
+    assert "pasted_" not in prompt.split("original/a.py", 1)[0]  # no edit block of the paste
+    assert "def tally(count):\nupdated:\ndef tally(total):" in prompt
+    assert prompt.count("pasted_") <= 2 * 21  # at most in the two windows around the cursor
+    assert [e.summary for e in eng.history.edits(path)][-1] == "pasted 5,000 lines at line 31"
+
+
+def test_a_secret_pasted_into_a_document_stops_its_next_edits(tmp_path):
+    eng, backend = engine(window_reply([19, 20]), tmp_path)
+    path = tmp_path / "a.py"
+    eng.history.open(path, text(DOC))
+    leaked = renamed(DOC, [15])
+    leaked[16] = 'AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"'
+    got = eng.suggest(path, text(leaked), 15, 10)
+    assert got.kind == "none" and "refused" in got.reason and backend.calls == []
+    assert path not in eng.history
