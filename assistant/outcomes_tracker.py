@@ -8,8 +8,8 @@ concludes the rest (docs/stats.md, "Outcomes"):
 - typed over: the document changed on the suggestion's line(s) in a way that does not type
   or insert the suggestion itself (typing the suggestion's own next characters, or the
   client's accept edit, keeps it alive);
-- ignored: a newer suggestion was shown, the document changed elsewhere, it was closed, or
-  nothing happened for ``pending_s``;
+- ignored: a newer suggestion was shown, another one offered at the same place was taken,
+  the document changed elsewhere, it was closed, or nothing happened for ``pending_s``;
 - after an accept, the accepted characters still in the document ``RETENTION_S`` seconds later
   (each change moves, shortens or splits the spans they occupy), and a reversal: within
   ``REVERSAL_S`` seconds the document is back to its text before the accept edit (an undo),
@@ -98,7 +98,8 @@ class OutcomeTracker:
     def shown(self, uri: str, answered: str, current: str, offers: list[Offer], source: Source,
               replaces: str | None = None) -> list[str]:
         """Record the suggestions of one answer (computed on the text ``answered``; the document
-        is ``current`` now) and return their ids. The same suggestion shown again at the same
+        is ``current`` now) and return their ids. One the document has already moved away from
+        (typed over before it came) is not recorded: the editor never showed it. The same suggestion shown again at the same
         place (or its rest, where the user typed its first characters) keeps its id; other pending
         suggestions become "ignored", except ``replaces``
         (a block's first line, which its block supersedes): that one is forgotten."""
@@ -124,17 +125,16 @@ class OutcomeTracker:
                 ids.append(again[(uri, offer.start, offer.text, offer.kind)])
                 continue
             sid = secrets.token_hex(6)
+            ids.append(sid)
+            live = _Live(sid, uri, offer.kind, offer.text, offer.start, offer.end - offer.start, now)
+            if answered != current and self._apply(live, answered, current) in ("typed_over", "ignored"):
+                continue  # the user typed on meanwhile, not the suggestion: never seen
             eol = answered.find("\n", offer.end)
             before = answered[max(0, offer.start - POSITION_CHARS):offer.start]
             position = self.store.position_hash(file_hash, before, answered[offer.end:len(answered) if eol < 0 else eol])
             self.store.record_shown(Shown(sid, now, offer.kind, source.language, file_hash, position, offer.text,
                                           source.latency_ms, source.model, source.adapter, source.prompt))
-            live = _Live(sid, uri, offer.kind, offer.text, offer.start, offer.end - offer.start, now)
-            if answered != current:
-                self._apply(live, answered, current)
-            if live.final is None:
-                self._live[sid] = live
-            ids.append(sid)
+            self._live[sid] = live
         if any(lv.uri == uri for lv in self._live.values()):
             self._texts.setdefault(uri, current)
         return ids
@@ -169,9 +169,16 @@ class OutcomeTracker:
         old = self._texts.get(uri)
         if old is None or old == text:
             return
-        self._due(self.clock())
-        for live in [lv for lv in self._live.values() if lv.uri == uri]:
-            self._apply(live, old, text)
+        now = self.clock()
+        self._due(now)
+        lives = [lv for lv in self._live.values() if lv.uri == uri]
+        anchors = {lv.id: lv.anchor for lv in lives}
+        verdicts = {lv.id: self._apply(lv, old, text) for lv in lives}
+        chosen = {anchors[sid] for sid, verdict in verdicts.items() if verdict == "through"}
+        for live in lives:
+            verdict = verdicts[live.id]
+            if verdict in ("typed_over", "ignored"):  # an alternative at the same place was taken: ignored
+                self._finish(live, "ignored" if anchors[live.id] in chosen else verdict, now)
         self._before[uri], self._texts[uri] = old, text
         self._forget_idle()
 
@@ -217,30 +224,33 @@ class OutcomeTracker:
         self.store.record_outcome(live.id, outcome, now)
         live.final, live.checks = outcome, []
 
-    def _apply(self, live: _Live, old: str, new: str) -> None:
+    def _apply(self, live: _Live, old: str, new: str) -> str | None:
+        """Follow ``live`` through the change ``old`` -> ``new``: "through" when the change typed
+        or inserted the suggestion itself, the outcome it ends with ("typed_over", "ignored"),
+        or None."""
         edit = _edit(old, new, live.anchor + live.typed)
         if edit is None:
-            return
+            return None
         start, end, inserted = edit
         low, high = live.anchor, live.anchor + live.typed + live.replace
         if end < low or (end == low and start < end):  # before the suggestion: it moves
             live.anchor += len(inserted) - (end - start)
         if live.spans is not None:
             self._measure(live, start, end, len(inserted), new)
-            return
+            return None
         if live.final is None and start >= low and end <= high:
             n = start - low + len(inserted)
             if n <= len(live.text) and new[low:low + n] == live.text[:n]:
                 live.typed, live.replace = n, high - end  # typed through, or the accept edit
                 if live.accepted is not None:
                     self._locate(live, new, old)
-                return
+                return "through"
         if live.final is not None:
-            return
+            return None
         if live.accepted is not None:  # the accept edit never came as expected: unmeasured
             live.checks = []
-            return
-        self._finish(live, "typed_over" if _touches(old, low, start, end, high) else "ignored", self.clock())
+            return None
+        return "typed_over" if _touches(old, low, start, end, high) else "ignored"
 
     def _locate(self, live: _Live, text: str | None, before: str | None) -> None:
         """Start measuring once the accepted text is in the document at the suggestion's place."""

@@ -163,6 +163,23 @@ def test_typing_through_then_asking_again_is_the_same_suggestion(store, tracker,
     assert (len(store.rows()), row["outcome"], row["retained_30"]) == (1, "accepted", 5)
 
 
+def test_an_answer_for_an_older_text(store, tracker):
+    """Typed on while it was computed: typing its own first characters keeps it, anything else
+    means the editor never showed it (no row)."""
+    through = tracker.shown(URI, DOC, put(DOC, AT, "a"), [Offer(AT, AT, "a + b", "fim_line")], SOURCE)[0]
+    assert store.row(through)["outcome"] is None
+    stale = tracker.shown(URI, DOC, put(DOC, AT, "z"), [Offer(AT, AT, "a - b", "fim_line")], SOURCE)[0]
+    assert store.row(stale) is None and tracker.reported(stale, "accepted") is False
+
+
+def test_accepting_one_of_two_candidates_leaves_the_other_ignored(store, tracker):
+    one, two = tracker.shown(URI, DOC, DOC, [Offer(AT, AT, "a + b", "fim_line"), Offer(AT, AT, "a * b", "fim_line")],
+                             SOURCE)
+    tracker.changed(URI, put(DOC, AT, "a * b"))
+    tracker.reported(two, "accepted")
+    assert (store.row(one)["outcome"], store.row(two)["outcome"]) == ("ignored", "accepted")
+
+
 def test_a_block_replaces_its_first_line(store, tracker):
     first = show(tracker, "a + b")
     block = tracker.shown(URI, DOC, DOC, [Offer(AT, AT, "a + b\n    pass", "fim_block")], SOURCE, replaces=first)[0]
