@@ -36,6 +36,11 @@ Modules, from a request inwards::
     edit_history.py   the recent edits of open documents, for next-edit suggestions
     next_edit.py      next-edit suggestions: the rewrite of the window at the cursor
     next_edit_eval.py their evaluation on a repository's git history (``qwenpair eval nes``)
+    outcomes.py       the local record of how suggestions fared (SQLite under the cache
+                      dir), its settings and preference pairs (docs/stats.md)
+    outcomes_tracker.py  typed over, ignored, retained characters and undo, inferred from
+                      the document's changes
+    outcomes_report.py   the figures of ``qwenpair stats`` and ``qwenpair.status``
 
 Stop tokens and stop texts: the engine only chooses them (the model's stop set, and the
 line mode's extra stop strings, ``postprocess/line_mode.py``); they are applied in one place,
