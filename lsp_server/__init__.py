@@ -19,6 +19,8 @@ docs/configuration.md. Modules, from the wire inwards::
     models.py        model resolution ("auto"), loading, one model shared under a lock
     settings.py      typed settings: defaults <- config.toml <- initializationOptions
     commands.py      executeCommand argument parsing (qwenpair.*)
+    outcomes.py      suggestion ids on items, qwenpair.accepted and qwenpair/suggestionOutcome,
+                     document changes to the outcome tracker (docs/stats.md)
     code_actions.py  the qwenpair code actions on a selection
     progress.py      ordered work-done progress from any thread
     logs.py          log file and window/logMessage
