@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,10 +76,8 @@ def vsix(tmp_path_factory) -> Path:
 def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model, block_model):
     """One code-server for this module; each test opens its own browser window (and so gets
     its own extension host and server) on its own file of the workspace."""
-    assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
-    assert Path(CHROMIUM).exists(), "chromium missing: run .ci/setup (apt-get install chromium)"
     root = tmp_path_factory.mktemp("code-server")
-    data, extensions, workspace = root / "data", root / "extensions", root / "ws"
+    workspace = root / "ws"
     (workspace / ".git").mkdir(parents=True)
     for name in FILES:
         (workspace / name).write_text(SOURCE)
@@ -94,25 +93,45 @@ def code_server(tmp_path_factory, vsix, tiny_model, scripted_model, range_model,
     (blocks / ".vscode").mkdir()
     (blocks / ".vscode" / "settings.json").write_text(json.dumps({"qwenpair.model": str(block_model)}))
     (blocks / "total.py").write_text("")
-    (data / "User").mkdir(parents=True)
-    (data / "User" / "settings.json").write_text(json.dumps({
+    user = {
         "qwenpair.serverCommand": [sys.executable, "-m", "qwenpair", "serve"],
         "qwenpair.model": str(tiny_model.gguf),
         "qwenpair.chatModel": str(scripted_model),
         "editor.inlineSuggest.enabled": True,
         "editor.autoClosingBrackets": "never",
+        # These tests are about completions: the tiny model's random next edits would only
+        # hold the model (tests/e2e/test_vscode_next_edit.py has them).
+        "qwenpair.nextEdit.enabled": False,
+    }
+    # No time cap may cut the first generation after a model loads on a busy machine short.
+    config = "[engine]\nprompt_time_cap_s = 60.0\ngeneration_time_cap_s = 60.0\nlatency_target_s = 60.0\n"
+    with serve(root, workspace, vsix, user, config) as url:
+        yield url
+
+
+@contextmanager
+def serve(root: Path, workspace: Path, vsix: Path, user: dict, config: str, env: dict | None = None):
+    """code-server on a free port with the extension {vsix} installed, the user settings
+    {user} (over quiet defaults) and the server config file text {config}, opened on
+    {workspace}; yields the workbench URL and stops code-server, its extension hosts and
+    our servers after."""
+    assert CODE_SERVER.exists(), "code-server missing: run .ci/setup (editors/vscode/e2e/install.sh)"
+    assert Path(CHROMIUM).exists(), "chromium missing: run .ci/setup (apt-get install chromium)"
+    data, extensions = root / "data", root / "extensions"
+    (data / "User").mkdir(parents=True)
+    (data / "User" / "settings.json").write_text(json.dumps({
         "workbench.startupEditor": "none",
         "security.workspace.trust.enabled": False,
         "extensions.autoCheckUpdates": False,
         "telemetry.telemetryLevel": "off",
+        **user,
     }))
-    # No time cap may cut the first generation after a model loads on a busy machine short.
-    config = root / "config.toml"
-    config.write_text("[engine]\nprompt_time_cap_s = 60.0\ngeneration_time_cap_s = 60.0\nlatency_target_s = 60.0\n")
+    (root / "config.toml").write_text(config)
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": str(root / "config"),  # code-server writes its config.yaml there
-        "QWENPAIR_CONFIG": str(config),  # keep a user's config out
+        "QWENPAIR_CONFIG": str(root / "config.toml"),  # keep a user's config out
+        **(env or {}),
     }
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
     subprocess.run([str(CODE_SERVER), *dirs, "--install-extension", str(vsix)], env=env, check=True,
