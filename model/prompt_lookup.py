@@ -14,7 +14,8 @@ bytes: 2.5 GB at n_ctx 4,096) and a full row computed for every prompt token. Ou
 creates its ``Llama`` with ``logits_all=False`` and decodes with its own loop (stop tokens,
 time caps, cancellation), so this module asks for logits rows only for the drafted positions,
 through the same low-level batch the backend's ``Llama`` owns. It shares the backend's KV
-cache, so a next-edit request reuses the prefix a completion left.
+cache and its prompt evaluation (the cached prefix kept, unchanged runs after it moved into
+place: model/kv_reuse.py), so a next-edit request reuses what a completion left.
 
 Only for greedy requests (``temperature == 0``); it is not a backend and adds no model.
 """
@@ -103,7 +104,10 @@ def generate_with_lookup(
         t0 = time.perf_counter()
         deadline = t0 + request.prompt_time_limit_s if request.prompt_time_limit_s is not None else None
         try:
-            result.reused_tokens, logits = _evaluate_prompt(llm, tokens, n_vocab, cancel, deadline)
+            # the backend's own evaluation: the cached prefix and, after it, unchanged runs of
+            # the cached tokens moved into place (model/kv_reuse.py), as for any prompt
+            result.reused_tokens = backend._evaluate(tokens, cancel, deadline)
+            logits, backend._logits = backend._logits, None
         except Cancelled:
             result.stop_reason = "cancelled"
             return result, stats
@@ -166,26 +170,6 @@ def _drafted_tokens(llm, source, logits, n_past: int, max_new: int, n_vocab: int
         if draft:
             want = min(max_draft, want * 2) if kept == len(draft) else max(1, kept + 1)
     return "length"
-
-
-def _evaluate_prompt(llm, tokens: list[int], n_vocab: int, cancel, deadline):
-    """Bring the KV cache to ``tokens``, reusing the common prefix; (reused, last logits)."""
-    import numpy as np
-
-    n = min(llm.n_tokens, len(tokens))
-    same = llm.input_ids[:n] == np.asarray(tokens[:n], dtype=llm.input_ids.dtype)
-    keep = int(np.argmin(same)) if n and not same.all() else n
-    keep = min(keep, len(tokens) - 1)  # the last token is evaluated again for its logits
-    llm.n_tokens = keep
-    todo = tokens[keep:]
-    for start in range(0, len(todo), llm.n_batch):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        if deadline is not None and time.perf_counter() > deadline:
-            raise TimeoutError
-        llm.eval(todo[start : start + llm.n_batch])
-    last = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).copy()
-    return keep, last
 
 
 def _decode(llm, batch: list[int], n_past: int, n_vocab: int):
