@@ -5,8 +5,10 @@ updated window, the parameter renamed on line 3 and on line 7.
 
 The browser renames the parameter on line 3; after the edit pause the extension asks
 `qwenpair/nextEdit` and draws the answer, a jump to line 7 (the hint at the cursor, the
-deleted text struck through there); Tab goes to line 7 and Tab again applies the edit, which
-also runs the item's command on the server. Inline suggestions are off in this window: the
+deleted text struck through there); Esc dismisses it, *qwenpair: Suggest Next Edit* (Alt+N)
+asks again, Tab goes to line 7 and Tab again applies the edit, which also runs the item's
+command on the server: the server's outcome store (docs/stats.md) then holds the first
+suggestion dismissed and the second accepted. Inline suggestions are off in this window: the
 scripted model's completions would be fragments of the window, drawn as ghost text over the
 rename. Run: .venv/bin/pytest -q tests/e2e/test_vscode_next_edit.py
 """
@@ -65,7 +67,8 @@ def test_rename_on_line_3_then_tab_tab_accepts_the_rename_on_line_7(tmp_path_fac
     }
     # No time cap may cut the first answer after the model loads on a busy machine short.
     config = "[next_edit]\nprompt_time_cap_s = 60.0\ngeneration_time_cap_s = 60.0\n"
-    with serve(root, workspace, vsix, user, config) as url:
+    cache = root / "cache"  # the outcome store: <cache>/stats/outcomes.sqlite3
+    with serve(root, workspace, vsix, user, config, env={"QWENPAIR_CACHE_DIR": str(cache)}) as url:
         done = subprocess.run(
             ["node", str(E2E / "nextedit.mjs"), url, FILE, next_edit_model.stem, "3:12", "r", "7", str(tmp_path)],
             capture_output=True, text=True, timeout=240, env={**os.environ, "CHROMIUM": CHROMIUM},
@@ -76,6 +79,16 @@ def test_rename_on_line_3_then_tab_tab_accepts_the_rename_on_line_7(tmp_path_fac
     renamed = source[:2] + ["def area(r,"] + source[3:]
     assert result["shown"][:7] == renamed, result  # the edit is drawn, not applied
     assert result["hint"] == "⇥ Tab: next edit at line 7", result
+    assert not any("next edit" in text for text in result["dismissed"]), result
     assert result["struck"] == ["adius"], result  # line 7's "radius" loses "adius": "r" stays
     assert result["lines"][:7] == ANSWER.splitlines(), result
     assert result["lines"][7:] in ([], [""]), result
+
+    from assistant.outcomes import OutcomeStore
+
+    store = OutcomeStore.open(cache / "stats" / "outcomes.sqlite3")
+    rows = [r for r in store.rows() if r["kind"] == "next_edit"]
+    store.close()
+    # Esc, then the same edit asked again and accepted (the server's own ahead answers that
+    # never reached the editor are not rows)
+    assert [r["outcome"] for r in sorted(rows, key=lambda r: r["shown_at"])] == ["dismissed", "accepted"], rows

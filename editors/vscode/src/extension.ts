@@ -95,7 +95,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const chat = new ChatView(context.extensionUri, () => current, preview);
   const statusBar = new StatusBar(() => current);
   const outcomes = new Outcomes(() => current, output);
-  const nextEdits = new NextEditView(() => current, outcomes, () => settings().nextEdit, output);
+  const nextEdits = new NextEditView(() => current, outcomes, () => {
+    const s = settings();
+    return { ...s.nextEdit, languages: s.enable };
+  }, output);
   const parts: Parts = { output, chat, preview, outcomes, nextEdits };
   const withClient = (run: (c: QwenpairClient) => Promise<unknown>) => async () => {
     if (!current?.running) {

@@ -28,14 +28,19 @@ import {
   suggestionRef,
 } from './nextEdit';
 import type { Outcomes } from './outcomes';
+import { isEnabled } from './settings';
 import type { Position, Range, TextEdit } from './textEdits';
 
 const CONTEXT_KEY = 'qwenpair.nextEditVisible';
+/** the documents the language client syncs (client.ts) */
+const SCHEMES = ['file', 'untitled'];
 
 export interface NextEditSettings {
   enabled: boolean;
   /** ask this long after the last change; 0: never on a pause */
   pauseMs: number;
+  /** `qwenpair.enable`: languages turned off get no next edits either */
+  languages: Record<string, boolean>;
 }
 
 /** The drawn next edit. */
@@ -157,6 +162,9 @@ export class NextEditView implements vscode.Disposable {
       return;
     }
     const document = editor.document;
+    if (!SCHEMES.includes(document.uri.scheme) || !isEnabled(this.settings().languages, document.languageId)) {
+      return; // not a document the server has, or a language turned off
+    }
     const version = document.version;
     const position = editor.selection.active;
     const uri = client.uriOf(document);

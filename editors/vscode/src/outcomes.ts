@@ -7,7 +7,9 @@
  * says nothing of partial accepts or dismissals, so the extension takes the keys for them
  * while a suggestion is shown (`inlineSuggestionVisible`): Ctrl+Right (Accept Next Word),
  * *Accept Next Line* and Esc run VS Code's own command and then report `partial` (with the
- * characters the command inserted) or `dismissed` for the suggestion shown. Which one is
+ * characters accepted of it so far: what each such command inserted, added up) or `dismissed`
+ * (Esc only: a suggestion that vanished because the user typed is the server's to infer,
+ * "typed over") for the suggestion shown. Which one is
  * shown is the first item of the provider's last non-empty answer for the document (VS Code
  * draws the first; a user who cycles with Alt+] reports against the first). Typing over and
  * ignoring are inferred by the server.
@@ -20,6 +22,8 @@ interface Shown {
   ref: SuggestionRef;
   uri: string;
   version: number;
+  /** characters accepted by partial accepts so far (the notification carries the total) */
+  accepted: number;
 }
 
 export class Outcomes {
@@ -50,7 +54,8 @@ export class Outcomes {
     const ref = items.map((i) => suggestionRef(i.command)).find((r) => r !== undefined);
     const client = this.client();
     if (ref && client) {
-      this.shown.set(key, { ref, uri: client.uriOf(document), version: document.version });
+      const same = this.shown.get(key)?.ref.id === ref.id ? this.shown.get(key) : undefined;
+      this.shown.set(key, { ref, uri: client.uriOf(document), version: document.version, accepted: same?.accepted ?? 0 });
     } else if (items.length > 0) {
       this.shown.delete(key); // shown, but with no id to report against
     }
@@ -97,7 +102,8 @@ export class Outcomes {
       listening.dispose();
     }
     if (shown && inserted > 0) {
-      this.send(shown.ref, 'partial', shown.uri, inserted);
+      shown.accepted += inserted;
+      this.send(shown.ref, 'partial', shown.uri, shown.accepted);
     }
   }
 
