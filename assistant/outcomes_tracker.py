@@ -114,7 +114,8 @@ class OutcomeTracker:
         # shown again: the same text at the same place, or what is left of it after typing through
         again = {(lv.uri, lv.anchor + lv.typed, lv.text[lv.typed:], lv.kind): lv.id for lv in self._live.values()
                  if lv.accepted is None and lv.final is None}
-        fresh = [o for o in offers if answered != current or (uri, o.start, o.text, o.kind) not in again]
+        moved = _diff(answered, current)  # typed on while it was computed
+        fresh = [o for o in offers if moved is not None or (uri, o.start, o.text, o.kind) not in again]
         keep = {again[(uri, o.start, o.text, o.kind)] for o in offers if o not in fresh}
         for live in list(self._live.values()):
             if live.accepted is None and live.final is None and live.id not in keep:
@@ -127,7 +128,8 @@ class OutcomeTracker:
             sid = secrets.token_hex(6)
             ids.append(sid)
             live = _Live(sid, uri, offer.kind, offer.text, offer.start, offer.end - offer.start, now)
-            if answered != current and self._apply(live, answered, current) in ("typed_over", "ignored"):
+            if moved is not None and self._apply(live, answered, current, _slide(answered, moved, offer.start)) in (
+                    "typed_over", "ignored"):
                 continue  # the user typed on meanwhile, not the suggestion: never seen
             eol = answered.find("\n", offer.end)
             before = answered[max(0, offer.start - POSITION_CHARS):offer.start]
@@ -164,16 +166,24 @@ class OutcomeTracker:
                 self._finish(other, "ignored", now)
         return changed
 
-    def changed(self, uri: str, text: str) -> None:
-        """The document ``uri`` now reads ``text``."""
+    def changed(self, uri: str, text: str, edit: Edit | None = None) -> None:
+        """The document ``uri`` now reads ``text``; ``edit`` is the change as the editor sent it
+        ([start, end) of the last text and the new text), when it was one range: without it
+        the texts are compared, which for a large document costs a few copies of it."""
         old = self._texts.get(uri)
-        if old is None or old == text:
+        if old is None:
+            return
+        if edit is not None and len(old) - (edit[1] - edit[0]) + len(edit[2]) != len(text):
+            edit = None  # not the change from the text the tracker holds
+        found = edit if edit is not None else _diff(old, text)
+        if found is None:
             return
         now = self.clock()
         self._due(now)
         lives = [lv for lv in self._live.values() if lv.uri == uri]
         anchors = {lv.id: lv.anchor for lv in lives}
-        verdicts = {lv.id: self._apply(lv, old, text) for lv in lives}
+        verdicts = {lv.id: self._apply(lv, old, text, found if edit is not None else
+                                       _slide(old, found, lv.anchor + lv.typed)) for lv in lives}
         chosen = {anchors[sid] for sid, verdict in verdicts.items() if verdict == "through"}
         for live in lives:
             verdict = verdicts[live.id]
@@ -219,18 +229,19 @@ class OutcomeTracker:
     def live_ids(self) -> list[str]:
         return list(self._live)
 
+    def text_of(self, uri: str) -> str | None:
+        """The last text of ``uri`` the tracker knows (None: it follows no suggestion there)."""
+        return self._texts.get(uri)
+
     # -- inference -------------------------------------------------------------------------
     def _finish(self, live: _Live, outcome: str, now: float) -> None:
         self.store.record_outcome(live.id, outcome, now)
         live.final, live.checks = outcome, []
 
-    def _apply(self, live: _Live, old: str, new: str) -> str | None:
-        """Follow ``live`` through the change ``old`` -> ``new``: "through" when the change typed
-        or inserted the suggestion itself, the outcome it ends with ("typed_over", "ignored"),
-        or None."""
-        edit = _edit(old, new, live.anchor + live.typed)
-        if edit is None:
-            return None
+    def _apply(self, live: _Live, old: str, new: str, edit: Edit) -> str | None:
+        """Follow ``live`` through the change ``old`` -> ``new``, which is ``edit``: "through"
+        when it typed or inserted the suggestion itself, the outcome the suggestion ends with
+        ("typed_over", "ignored"), or None."""
         start, end, inserted = edit
         low, high = live.anchor, live.anchor + live.typed + live.replace
         if end < low or (end == low and start < end):  # before the suggestion: it moves
@@ -302,15 +313,22 @@ def _touches(text: str, low: int, start: int, end: int, high: int) -> bool:
     return start <= (len(text) if line_end < 0 else line_end) and end >= line_start
 
 
-def _edit(old: str, new: str, hint: int) -> tuple[int, int, str] | None:
-    """The edit that turns ``old`` into ``new``: (start, end) in ``old`` and the inserted text.
-    A pure insertion or deletion inside a run of equal characters could be at several places;
-    it is slid left toward ``hint`` (where the suggestion's typing would be)."""
-    if old == new:
+Edit = tuple[int, int, str]  # [start, end) of the old text, replaced by the inserted text
+
+
+def _diff(old: str, new: str) -> Edit | None:
+    """The one edit that turns ``old`` into ``new`` (None: the same text)."""
+    if len(old) == len(new) and old == new:
         return None
     p = common_prefix(old, new)
     s = common_suffix(old, new, min(len(old), len(new)) - p)
-    start, end, inserted = p, len(old) - s, new[p:len(new) - s]
+    return p, len(old) - s, new[p:len(new) - s]
+
+
+def _slide(old: str, edit: Edit, hint: int) -> Edit:
+    """A pure insertion or deletion found inside a run of equal characters could be at several
+    places: slid left toward ``hint`` (where the suggestion's typing would be)."""
+    start, end, inserted = edit
     for _ in range(_SLIDE):
         if start <= hint:
             break

@@ -172,7 +172,7 @@ def build_server() -> QwenServer:
         engine = ls.sync_engine(path)
         if engine is not None:
             engine.document_changed(path, doc.text, line)
-        ls.outcomes.changed(doc.uri, doc.text)
+        ls.outcomes.changed(doc.uri, doc.text, changes)
         ls.next_edits.changed(doc.uri, path, doc.text)
         if path is not None and ls.roots is not None:
             ls.roots.overlay(path, _indexable(doc.text))

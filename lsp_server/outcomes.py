@@ -227,10 +227,19 @@ class Outcomes:
             log.exception("suggestion statistics: recording an outcome failed")
 
     # -- the document ----------------------------------------------------------------------
-    def changed(self, uri: str, text: str) -> None:
+    def changed(self, uri: str, text: str, changes: list | None = None) -> None:
+        """The document now reads ``text``; ``changes`` are the didChange's ``documents.Change``s.
+        One ranged change is handed over as an offset edit, so that a large document is not
+        compared whole at every keystroke while a suggestion is followed."""
         if self.tracker is not None:
             try:
-                self.tracker.changed(uri, text)
+                before = self.tracker.text_of(uri)
+                edit = None
+                if before is not None and changes is not None and len(changes) == 1 and changes[0].range is not None:
+                    sl, sc, el, ec = changes[0].range
+                    start = to_offset(before, sl, sc, self.ls.encoding)
+                    edit = (start, max(start, to_offset(before, el, ec, self.ls.encoding)), changes[0].text)
+                self.tracker.changed(uri, text, edit)
                 self._schedule()
             except Exception:  # a document change must go on to the engine whatever happens here
                 log.exception("suggestion statistics: following a change failed")

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.outcomes import OutcomeStore, StatsConfig, purge
 from assistant.outcomes_report import figures, parse_since, text
-from assistant.outcomes_tracker import Offer, OutcomeTracker, Source, _edit, _shift
+from assistant.outcomes_tracker import Offer, OutcomeTracker, Source, _diff, _shift, _slide
 
 DOC = "def add(a, b):\n    return \n\nx = 1\n"
 AT = DOC.index("return ") + len("return ")
@@ -303,10 +303,11 @@ def test_parse_since():
         parse_since("last week")
 
 
-def test_edit_and_span_helpers():
-    assert _edit("ab", "abb", 1) == (1, 1, "b")  # slid to where the suggestion is typed
-    assert _edit("ab", "abb", 5) == (2, 2, "b")
-    assert _edit("abbb", "ab", 1) == (1, 3, "")
+def test_diff_slide_and_span_helpers():
+    assert _diff("ab", "ab") is None and _diff("ab", "abb") == (2, 2, "b")
+    assert _slide("ab", _diff("ab", "abb"), 1) == (1, 1, "b")  # slid to where the suggestion is typed
+    assert _slide("ab", _diff("ab", "abb"), 5) == (2, 2, "b")
+    assert _slide("abbb", _diff("abbb", "ab"), 1) == (1, 3, "")
     assert _shift([[2, 5]], 3, 4, 0) == [[2, 1], [3, 3]]  # a deletion inside splits
     assert _shift([[2, 5]], 0, 0, 3) == [[5, 5]]  # an insertion before moves
     assert _shift([[2, 5]], 4, 4, 2) == [[2, 2], [6, 3]]  # an insertion inside is not accepted text
@@ -323,3 +324,20 @@ def test_an_unwritable_directory_is_an_error_to_the_caller(tmp_path):
     with read_only_view(tmp_path / "ro", tmp_path / "mnt") as ro:
         with pytest.raises((OSError, sqlite3.Error)):
             OutcomeStore.open(ro / "stats" / "o.sqlite3")
+
+
+def test_the_editors_own_edit_gives_what_the_comparison_gives(store, tracker, clock):
+    """``changed(..., edit)``, as the server passes one ranged didChange, without comparing texts."""
+    sid = show(tracker)
+    tracker.changed(URI, put(DOC, AT, "a"), (AT, AT, "a"))
+    tracker.changed(URI, put(DOC, AT, "a + b"), (AT + 1, AT + 1, " + b"))  # the accept edit of the rest
+    tracker.reported(sid, "accepted")
+    clock.t += 2
+    tracker.changed(URI, put(DOC, AT, "a + "), (AT + 4, AT + 5, ""))
+    clock.t += 40
+    tracker.tick()
+    assert (store.row(sid)["outcome"], store.row(sid)["retained_30"], store.row(sid)["reversed"]) == ("accepted", 4, 0)
+    other = show(tracker, "q", doc=put(DOC, AT, "a + "), at=0)
+    tracker.changed(URI, "Z" + put(DOC, AT, "a + "), (0, 1, "Z"))  # a length that does not add up: compared
+    assert tracker.text_of(URI) == "Z" + put(DOC, AT, "a + ")
+    assert store.row(other)["outcome"] == "typed_over"
