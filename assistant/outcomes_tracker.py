@@ -13,7 +13,8 @@ concludes the rest (docs/stats.md, "Outcomes"):
 - after an accept, the accepted characters still in the document ``RETENTION_S`` seconds later
   (each change moves, shortens or splits the spans they occupy), and a reversal: within
   ``REVERSAL_S`` seconds the document is back to its text before the accept edit (an undo),
-  or none of the accepted characters is left.
+  or none of the accepted characters is left (the only test in a document over the large-
+  document size, whose previous text is not kept).
 
 Time comes from ``clock`` (seconds since the epoch; tests pass their own, so nothing sleeps).
 A measurement is taken at the first call after it is due (``tick``, or before a change is
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from assistant.large_document import is_large
 from assistant.outcomes import RETENTION_S, REVERSAL_S, OutcomeStore, Shown
 from repo_index.documents import common_prefix, common_suffix
 
@@ -189,7 +191,11 @@ class OutcomeTracker:
             verdict = verdicts[live.id]
             if verdict in ("typed_over", "ignored"):  # an alternative at the same place was taken: ignored
                 self._finish(live, "ignored" if anchors[live.id] in chosen else verdict, now)
-        self._before[uri], self._texts[uri] = old, text
+        self._texts[uri] = text
+        if is_large(old):  # not held twice: its undo is told by the accepted characters all gone
+            self._before.pop(uri, None)
+        else:
+            self._before[uri] = old
         self._forget_idle()
 
     def closed(self, uri: str) -> None:
