@@ -101,10 +101,10 @@ class OutcomeTracker:
               replaces: str | None = None) -> list[str]:
         """Record the suggestions of one answer (computed on the text ``answered``; the document
         is ``current`` now) and return their ids. One the document has already moved away from
-        (typed over before it came) is not recorded: the editor never showed it. The same suggestion shown again at the same
-        place (or its rest, where the user typed its first characters) keeps its id; other pending
-        suggestions become "ignored", except ``replaces``
-        (a block's first line, which its block supersedes): that one is forgotten."""
+        (typed over before it came) is not recorded: the editor never showed it. The same
+        suggestion shown again at the same place (or its rest, where the user typed its first
+        characters) keeps its id. Other pending suggestions become "ignored", except
+        ``replaces`` (a block's first line, which its block supersedes): that one is forgotten."""
         now = self.clock()
         self._due(now)
         if replaces is not None:
