@@ -114,16 +114,22 @@ def _ready(wire, uri: str, version: int) -> None:
         "qwenpair/nextEditReady")], timeout=60, what=f"qwenpair/nextEditReady for version {version}")
 
 
-def test_after_an_edit_pause_the_next_edit_is_ready_and_answers_at_once(start, workspace, tiny_model):
-    """The pause trigger: no request, the server computes the next edit in the background and
-    says so; then qwenpair/nextEdit and textDocument/inlineCompletion answer from it."""
+def _renamed_session(start, workspace, gguf: Path, **next_edit):
+    """A server on ``gguf`` with ``TEXT`` open and its parameter renamed on line 1: (wire, uri)."""
     path = workspace / "pkg" / "scale.py"
     path.write_text(TEXT)
     wire = start()
-    wire.initialize(workspace, fast_options(_scripted(tiny_model), next_edit={"pause_ms": 50}))
+    wire.initialize(workspace, fast_options(gguf, next_edit=next_edit))
     uri = wire.open(path)
     wire.wait_ready()
     _rename_parameter(wire, uri)
+    return wire, uri
+
+
+def test_after_an_edit_pause_the_next_edit_is_ready_and_answers_at_once(start, workspace, tiny_model):
+    """The pause trigger: no request, the server computes the next edit in the background and
+    says so; then qwenpair/nextEdit and textDocument/inlineCompletion answer from it."""
+    wire, uri = _renamed_session(start, workspace, _scripted(tiny_model), pause_ms=50)
     _ready(wire, uri, 2)
     got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
     assert got["precomputed"] is True and got["kind"] == "jump" and got["jump"] == {"line": 1, "character": 0}
@@ -138,20 +144,14 @@ def test_after_an_edit_pause_the_next_edit_is_ready_and_answers_at_once(start, w
     assert first["command"]["arguments"] == [{"id": first["command"]["arguments"][0]["id"], "kind": "next_edit"}]
     # on line 3 (no edit at the cursor) the completion items stand alone
     reply = wire.response(wire.inline(uri, 2, 4))["result"]
-    assert all(i.get("command", {}) is None or "nextEdit" not in str(i.get("command")) for i in reply["items"])
+    assert all((i.get("command") or {}).get("command") != "qwenpair.nextEdit" for i in reply["items"])
     assert wire.shutdown_and_exit() == 0
 
 
 def test_accepting_a_next_edit_computes_the_one_after_it(start, workspace, tiny_model):
     """The accept trigger (pause_ms 0: no pause trigger): the client applies the jump's edit
     and runs the item's command with its id; the next edit (line 4) is computed at once."""
-    path = workspace / "pkg" / "scale.py"
-    path.write_text(TEXT)
-    wire = start()
-    wire.initialize(workspace, fast_options(_scripted(tiny_model), next_edit={"pause_ms": 0}))
-    uri = wire.open(path)
-    wire.wait_ready()
-    _rename_parameter(wire, uri)
+    wire, uri = _renamed_session(start, workspace, _scripted(tiny_model), pause_ms=0)
     got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
     assert got["kind"] == "jump" and got["target"]["newText"] == "    return w * 3\n"
     wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [
@@ -201,13 +201,7 @@ def test_a_separate_next_edit_model_is_loaded_on_first_use(start, workspace, tin
     """next_edit.model names another GGUF: completions stay on the tiny model, next edits come
     from the scripted one (the tiny model's random weights write no window); a model that
     cannot be loaded gives no suggestion, with a reason naming the setting."""
-    path = workspace / "pkg" / "scale.py"
-    path.write_text(TEXT)
-    wire = start()
-    wire.initialize(workspace, fast_options(tiny_model.gguf, next_edit={"pause_ms": 0, "model": str(_scripted(tiny_model))}))
-    uri = wire.open(path)
-    wire.wait_ready()
-    _rename_parameter(wire, uri)
+    wire, uri = _renamed_session(start, workspace, tiny_model.gguf, pause_ms=0, model=str(_scripted(tiny_model)))
     got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
     assert got["kind"] == "jump" and got["target"]["newText"] == "    return w * 3\n", got
     assert wire.status()["model"] == str(tiny_model.gguf)

@@ -28,12 +28,13 @@ class Hub(http.server.BaseHTTPRequestHandler):
     payload = PAYLOAD
     sha = hashlib.sha256(PAYLOAD).hexdigest()
     ranges: list[str] = []
+    repo, file = REPO, FILE  # what it serves
 
     def log_message(self, *args):  # keep test output quiet
         pass
 
     def _known(self) -> bool:
-        if self.path.split("?")[0] != f"/{REPO}/resolve/main/{FILE}":
+        if self.path.split("?")[0] != f"/{self.repo}/resolve/main/{self.file}":
             self.send_response(404)
             self.send_header("X-Error-Code", "EntryNotFound")
             self.end_headers()

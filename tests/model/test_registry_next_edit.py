@@ -20,13 +20,7 @@ FILE = "sweep-next-edit-1.5b.q8_0.v2.gguf"
 
 
 class SweepHub(Hub):
-    def _known(self) -> bool:
-        if self.path.split("?")[0] != f"/{REPO}/resolve/main/{FILE}":
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.end_headers()
-            return False
-        return True
+    repo, file = REPO, FILE
 
 
 @pytest.fixture()
