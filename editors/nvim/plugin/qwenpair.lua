@@ -16,3 +16,7 @@ end, { nargs = '*', range = true, desc = 'Rewrite the selected lines by an instr
 vim.api.nvim_create_user_command('QwenpairStatus', function()
   require('qwenpair.status').show()
 end, { desc = 'Show the qwenpair model, index and latency' })
+
+vim.api.nvim_create_user_command('QwenpairNextEdit', function()
+  require('qwenpair.next_edit').request(vim.api.nvim_get_current_buf(), { notify = true })
+end, { desc = 'Ask qwenpair for the next edit (then Tab to jump to it, Tab to accept)' })

@@ -21,7 +21,16 @@ M.defaults = {
   inline = 'auto',
   -- Extmark ghost text only: wait this long after a keystroke before asking the server.
   debounce_ms = 150,
-  -- Insert-mode keys; set one to false to leave that key alone.
+  -- Next-edit suggestions (:help qwenpair-next-edit): asked for when the server announces one
+  -- (after its own edit pause, `next_edit.pause_ms` in init_options), after an accept, and on
+  -- :QwenpairNextEdit. pause_ms: also ask after this many milliseconds without an edit here
+  -- (nil: leave the pause to the server).
+  next_edit = {
+    enabled = true,
+    pause_ms = nil,
+  },
+  -- Insert-mode keys (next_edit and next_edit_dismiss: also normal mode); set one to false
+  -- to leave that key alone.
   keymaps = {
     accept = '<Tab>',
     accept_line = '<M-C-Right>',
@@ -30,6 +39,11 @@ M.defaults = {
     prev = '<M-[>',
     dismiss = '<C-]>',
     trigger = '<M-\\>',
+    -- Normal and insert mode: jump to the shown next edit, then accept it. In insert mode
+    -- `accept` takes a shown completion first.
+    next_edit = '<Tab>',
+    -- Normal mode: drop the shown next edit (insert mode: the `dismiss` key).
+    next_edit_dismiss = '<Esc>',
   },
 }
 

@@ -10,6 +10,8 @@
 --- auto-inserted, that the suggestion writes itself): accepting replaces them, and the ghost
 --- is drawn so that they are not shown twice (text.ghost_line).
 local lsp = require('qwenpair.lsp')
+local next_edit = require('qwenpair.next_edit')
+local outcome = require('qwenpair.outcome')
 local text = require('qwenpair.text')
 local config = require('qwenpair.config')
 
@@ -28,10 +30,12 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 ---@field anchor {[1]: integer, [2]: integer}|nil 0-based row, byte col where the ghost starts
 ---@field text string|nil the text still shown at the anchor
 ---@field replaced string the characters right after the anchor that accepting replaces
+---@field client vim.lsp.Client|nil the server that answered the shown candidate
 
 ---@class qwenpair.Candidate
 ---@field text string what it inserts at the cursor
 ---@field replaced string what it replaces right after the cursor ('' for a plain insertion)
+---@field command table|nil the item's command: its suggestion id, run on accept
 
 ---@type table<integer, qwenpair.GhostState>
 local states = {}
@@ -44,17 +48,6 @@ end
 local function cursor()
   local pos = vim.api.nvim_win_get_cursor(0)
   return pos[1] - 1, pos[2]
-end
-
---- Byte column of an LSP character offset in {line}.
-local function byte_col(line, character, encoding)
-  if encoding == 'utf-8' then
-    return math.min(character, #line)
-  end
-  if vim.fn.has('nvim-0.11') == 1 then
-    return vim.str_byteindex(line, encoding, character, false)
-  end
-  return vim.str_byteindex(line, character, encoding == 'utf-16')
 end
 
 --- Draws {st.text} at {st.anchor}; {hint} is appended to the last line (e.g. " (2/3)").
@@ -99,7 +92,7 @@ local function candidate(bufnr, item, encoding)
     return nil
   end
   if not item.range then
-    return { text = insert, replaced = '' }
+    return { text = insert, replaced = '', command = item.command }
   end
   local row, col = cursor()
   local start, stop = item.range.start, item.range['end']
@@ -107,10 +100,10 @@ local function candidate(bufnr, item, encoding)
     return nil
   end
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
-  local first = byte_col(line, start.character, encoding)
-  local last = math.max(col, byte_col(line, stop.character, encoding))
+  local first = text.byte_col(line, start.character, encoding)
+  local last = math.max(col, text.byte_col(line, stop.character, encoding))
   local rest = text.after_typed(insert, line:sub(first + 1, col))
-  return rest and { text = rest, replaced = line:sub(col + 1, last) } or nil
+  return rest and { text = rest, replaced = line:sub(col + 1, last), command = item.command } or nil
 end
 
 --- Asks the server for candidates at the cursor and shows the first.
@@ -141,7 +134,7 @@ function M.request(bufnr, kind)
     if #candidates == 0 or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
       return
     end
-    st.candidates, st.index = candidates, 1
+    st.candidates, st.index, st.client = candidates, 1, client
     st.anchor = { cursor() }
     st.text, st.replaced = candidates[1].text, candidates[1].replaced
     draw(bufnr, st)
@@ -222,6 +215,15 @@ function M.accept(bufnr, kind)
   end
   local st = states[bufnr]
   local part = text.partial(st.text, kind)
+  local c = st.candidates and st.candidates[st.index]
+  if c and st.client then
+    if part == st.text and c.command then
+      outcome.accepted(st.client, bufnr, c.command)
+      next_edit.after_accept(bufnr)
+    else
+      outcome.partial(st.client, bufnr, outcome.id(c), part)
+    end
+  end
   vim.schedule(function()
     local rest = st.text:sub(#part + 1)
     -- The whole suggestion replaces the closers it covers; a part of it leaves them after
@@ -254,6 +256,14 @@ function M.select(bufnr, delta)
   local c = st.candidates[st.index]
   st.anchor, st.text, st.replaced = { cursor() }, c.text, c.replaced
   draw(bufnr, st, (' (%d/%d)'):format(st.index, n))
+end
+
+--- The id of the shown candidate's suggestion, or nil.
+---@return string|nil id, vim.lsp.Client|nil client
+function M.shown_id(bufnr)
+  local st = states[bufnr]
+  local c = M.visible(bufnr) and st.candidates and st.candidates[st.index] or nil
+  return c and outcome.id(c) or nil, st and st.client
 end
 
 --- Hides the ghost and cancels a pending request.

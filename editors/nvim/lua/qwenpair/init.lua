@@ -31,12 +31,18 @@ function M.setup(opts)
   vim.lsp.commands['qwenpair.chat'] = function(command, ctx)
     require('qwenpair.chat').from_code_action(command, ctx)
   end
+  -- Items carry qwenpair.accepted / qwenpair.nextEdit (their suggestion id), which Neovim
+  -- 0.12 runs on accept: recorded by the server, then the next edit is asked for.
+  require('qwenpair.outcome').register_commands()
   lsp.start({
     ['qwenpair/chatDelta'] = function(err, params)
       require('qwenpair.chat').on_delta(err, params)
     end,
     ['qwenpair/inlineCompletionExtended'] = function(err, params)
       require('qwenpair.inline').on_extended(err, params)
+    end,
+    ['qwenpair/nextEditReady'] = function(err, params)
+      require('qwenpair.next_edit').on_ready(err, params)
     end,
   })
   M.started = true

@@ -1,8 +1,12 @@
 --- qwenpair.inline: one set of ghost-text actions (accept all/line/word, next, prev, dismiss,
 --- trigger) over two engines: Neovim 0.12's native vim.lsp.inline_completion, or this
---- plugin's extmark ghost text (qwenpair.ghost) on older versions. Also sets the keymaps.
+--- plugin's extmark ghost text (qwenpair.ghost) on older versions. Also sets the keymaps,
+--- shared with next edits (qwenpair.next_edit), and reports accepts and dismissals
+--- (qwenpair.outcome).
 local config = require('qwenpair.config')
 local ghost = require('qwenpair.ghost')
+local next_edit = require('qwenpair.next_edit')
+local outcome = require('qwenpair.outcome')
 local text = require('qwenpair.text')
 
 local M = {}
@@ -38,6 +42,13 @@ local function native_partial(kind)
       local part = text.partial(insert, kind)
       -- Only the whole rest replaces the closers; a part leaves them for the rest to replace.
       ghost.insert_at_cursor(bufnr, part, part == insert and replace or 0)
+      local client = vim.lsp.get_client_by_id(item.client_id)
+      if client and part == insert and item.command then
+        outcome.accepted(client, bufnr, item.command)
+        next_edit.after_accept(bufnr)
+      elseif client then
+        outcome.partial(client, bufnr, outcome.id(item), part)
+      end
     end,
   })
 end
@@ -72,10 +83,22 @@ end
 function M.dismiss()
   local engine = M.engine()
   if engine == 'native' then
-    -- The 0.12 API has no dismiss; accepting with a no-op handler aborts without inserting.
-    return vim.lsp.inline_completion.get({ on_accept = function() end })
+    -- The 0.12 API has no dismiss; accepting with a handler that inserts nothing aborts.
+    return vim.lsp.inline_completion.get({
+      on_accept = function(item)
+        local client = vim.lsp.get_client_by_id(item.client_id)
+        if client then
+          outcome.dismissed(client, vim.api.nvim_get_current_buf(), outcome.id(item))
+        end
+      end,
+    })
   elseif engine == 'extmark' then
-    return ghost.clear(vim.api.nvim_get_current_buf())
+    local bufnr = vim.api.nvim_get_current_buf()
+    local id, client = ghost.shown_id(bufnr)
+    if id and client then
+      outcome.dismissed(client, bufnr, id)
+    end
+    return ghost.clear(bufnr)
   end
   return false
 end
@@ -114,12 +137,13 @@ function M.on_extended(err, params)
   end
 end
 
---- Buffer-local insert-mode keymaps; an accept/dismiss key with nothing shown types itself.
+--- Buffer-local keymaps; an accept/dismiss key with nothing shown types itself. Insert mode:
+--- a shown completion first, else a shown next edit. Normal mode: next edits.
 local function set_keymaps(bufnr)
   local keys = config.options.keymaps
-  local function passthrough(lhs, action)
+  local function passthrough(mode, lhs, action)
     if lhs then
-      vim.keymap.set('i', lhs, function()
+      vim.keymap.set(mode, lhs, function()
         return action() and '' or lhs
       end, { buffer = bufnr, expr = true, desc = 'qwenpair' })
     end
@@ -129,25 +153,37 @@ local function set_keymaps(bufnr)
       vim.keymap.set('i', lhs, action, { buffer = bufnr, desc = 'qwenpair' })
     end
   end
-  passthrough(keys.accept, function() return M.accept('all') end)
-  passthrough(keys.accept_line, function() return M.accept('line') end)
-  passthrough(keys.accept_word, function() return M.accept('word') end)
-  passthrough(keys.dismiss, M.dismiss)
+  local function nes_tab()
+    return next_edit.tab(bufnr)
+  end
+  if keys.next_edit and keys.next_edit == keys.accept then
+    passthrough('i', keys.accept, function() return M.accept('all') or nes_tab() end)
+  else
+    passthrough('i', keys.accept, function() return M.accept('all') end)
+    passthrough('i', keys.next_edit, nes_tab)
+  end
+  passthrough('n', keys.next_edit, nes_tab)
+  passthrough('n', keys.next_edit_dismiss, function() return next_edit.dismiss(bufnr) end)
+  passthrough('i', keys.accept_line, function() return M.accept('line') end)
+  passthrough('i', keys.accept_word, function() return M.accept('word') end)
+  passthrough('i', keys.dismiss, function()
+    local fim = M.dismiss()
+    return next_edit.dismiss(bufnr) or fim
+  end)
   plain(keys.next, function() M.select(1) end)
   plain(keys.prev, function() M.select(-1) end)
   plain(keys.trigger, M.trigger)
 end
 
---- Turns ghost text on in {bufnr} once the qwenpair server has attached to it.
+--- Turns ghost text and next edits on in {bufnr} once the qwenpair server has attached to it.
 function M.attach(bufnr)
   local engine = M.engine()
-  if engine == 'off' then
-    return
-  elseif engine == 'native' then
+  if engine == 'native' then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
-  else
+  elseif engine == 'extmark' then
     ghost.attach(bufnr)
   end
+  next_edit.attach(bufnr)
   set_keymaps(bufnr)
 end
 

@@ -56,6 +56,43 @@ function M.ghost_line(first, replaced, rest)
   return first, 'inline'
 end
 
+--- How many bytes {a} and {b} share at their start (head) and, after that, at their end
+--- (tail): a change from {a} to {b} is in the bytes between.
+---@param a string
+---@param b string
+---@return integer head, integer tail
+function M.common_ends(a, b)
+  local head = 0
+  local n = math.min(#a, #b)
+  while head < n and a:byte(head + 1) == b:byte(head + 1) do
+    head = head + 1
+  end
+  local tail = 0
+  while tail < n - head and a:byte(#a - tail) == b:byte(#b - tail) do
+    tail = tail + 1
+  end
+  return head, tail
+end
+
+--- Byte column of LSP character offset {character} in {line}, for the client's position
+--- {encoding} ('utf-8', 'utf-16' or 'utf-32'); clamped to the line's end.
+---@param line string
+---@param character integer
+---@param encoding string
+---@return integer
+function M.byte_col(line, character, encoding)
+  if encoding == 'utf-8' then
+    return math.min(character, #line)
+  end
+  local ok, col
+  if vim.fn.has('nvim-0.11') == 1 then
+    ok, col = pcall(vim.str_byteindex, line, encoding, character, false)
+  else
+    ok, col = pcall(vim.str_byteindex, line, character, encoding == 'utf-16')
+  end
+  return ok and math.min(col, #line) or #line
+end
+
 --- Splits {text} into its lines (a trailing newline gives a last empty line).
 ---@param text string
 ---@return string[]
