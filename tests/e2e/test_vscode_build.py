@@ -36,7 +36,7 @@ def test_build_lint_unit_tests_and_package(tmp_path):
     npm("lint")
     report = npm("test")
     assert "# fail 0" in report
-    assert int(report.split("# pass ")[1].split()[0]) >= 15
+    assert int(report.split("# pass ")[1].split()[0]) >= 29
 
     vsix = tmp_path / "qwenpair.vsix"
     npm("package", "--", "-o", str(vsix))
@@ -52,6 +52,12 @@ def test_build_lint_unit_tests_and_package(tmp_path):
     assert not any(n.startswith(("extension/src/", "extension/out/test/", "extension/e2e/")) for n in names)
     assert manifest["main"] == "./out/extension.js"
     contributed = {c["command"] for c in manifest["contributes"]["commands"]}
-    assert {"qwenpair.openChat", "qwenpair.editSelection", "qwenpair.reindexWorkspace", "qwenpair.pickModel"} <= contributed
+    assert {"qwenpair.openChat", "qwenpair.editSelection", "qwenpair.reindexWorkspace", "qwenpair.pickModel",
+            "qwenpair.suggestNextEdit", "qwenpair.acceptNextEdit", "qwenpair.dismissNextEdit",
+            "qwenpair.acceptNextWord", "qwenpair.acceptNextLine", "qwenpair.dismissSuggestion"} <= contributed
+    keys = {(k["key"], k["command"]) for k in manifest["contributes"]["keybindings"]}
+    assert {("tab", "qwenpair.acceptNextEdit"), ("escape", "qwenpair.dismissNextEdit"),
+            ("ctrl+right", "qwenpair.acceptNextWord"), ("escape", "qwenpair.dismissSuggestion")} <= keys
     settings = manifest["contributes"]["configuration"]["properties"]
-    assert {"qwenpair.model", "qwenpair.adapter", "qwenpair.contextTokens", "qwenpair.latencyTarget", "qwenpair.enable"} <= set(settings)
+    assert {"qwenpair.model", "qwenpair.adapter", "qwenpair.contextTokens", "qwenpair.latencyTarget", "qwenpair.enable",
+            "qwenpair.nextEdit.enabled", "qwenpair.nextEdit.pauseMs"} <= set(settings)

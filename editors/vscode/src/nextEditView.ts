@@ -4,15 +4,18 @@
  * The extension asks `qwenpair/nextEdit` at the cursor after an edit pause
  * (`qwenpair.nextEdit.pauseMs`), right after a suggestion is accepted, on *qwenpair: Suggest
  * Next Edit*, and when the server says one is ready (`qwenpair/nextEditReady`). An answer is
- * drawn as a decoration: the text it deletes struck through, the new text after it, a marker
- * in the gutter and the overview ruler, and, when the edit is away from the cursor ("jump"),
- * a hint at the cursor saying where. Tab (while one is drawn and no ghost text is) jumps to
- * it; there, VS Code asks for inline completions again, and the server's next-edit item
- * comes through the language client's inline completion provider with its range. Items VS
- * Code can draw as ghost text (insertions) stay with VS Code, marked as next edits; the others
- * (replacements) are drawn here, and Tab applies them, runs their command on the server and
- * asks for the next one. Esc dismisses (`qwenpair/suggestionOutcome`); a change to the
- * document drops a drawn edit, which the server then sees as typed over.
+ * drawn as decorations: the text it deletes struck through, the new text after it, a bar at
+ * the left of its lines and a mark in the overview ruler, and, when the edit is away from the
+ * cursor ("jump"), a hint at the cursor saying where. Tab (while one is drawn and no ghost text
+ * is) goes to it, and Tab there applies it, runs its command on the server and asks for the
+ * next one. Esc dismisses it (`qwenpair/suggestionOutcome`); a change to the document drops
+ * it, which the server sees as typed over.
+ *
+ * The server's next-edit items also come through the language client's inline completion
+ * provider with their range (when it computed one ahead for the cursor's line). Items VS Code
+ * can draw as ghost text (insertions) stay with VS Code, marked as next edits; the others
+ * (replacements) are drawn here as above, and the completions of that answer are dropped so
+ * that Tab stays the next edit's.
  */
 import * as vscode from 'vscode';
 import type { QwenpairClient } from './client';
@@ -125,7 +128,8 @@ export class NextEditView implements vscode.Disposable {
 
   /**
    * The inline completion provider's items at {position}: next edits VS Code cannot draw as
-   * ghost text are drawn here and taken out; the rest go on to VS Code.
+   * ghost text are drawn here and taken out; the rest go on to VS Code, except while a next
+   * edit drawn here covers the cursor's line: then Tab is its accept, and no completion's.
    */
   items(document: vscode.TextDocument, position: vscode.Position, items: vscode.InlineCompletionItem[]): vscode.InlineCompletionItem[] {
     const kept: vscode.InlineCompletionItem[] = [];
@@ -134,22 +138,28 @@ export class NextEditView implements vscode.Disposable {
         kept.push(item);
         continue;
       }
-      const range = item.range;
-      const cursor = range.contains(position) && range.start.line === position.line ? position.character - range.start.character : -1;
-      const oldText = document.getText(range);
-      const target: TextEdit = { range: toLsp(range), newText: item.insertText };
       if (!this.settings().enabled) {
         continue; // next edits off: neither drawn here nor by VS Code
       }
-      if (cursor >= 0 && ghostCanShow(oldText, item.insertText, cursor)) {
-        kept.push(item);
-        this.show({ kind: 'inline', target, item: { insertText: item.insertText, range: target.range, command: item.command } },
-          document, document.version, false);
+      const range = item.range;
+      const cursor = range.contains(position) && range.start.line === position.line ? position.character - range.start.character : -1;
+      const target: TextEdit = { range: toLsp(range), newText: item.insertText };
+      const answer: NextEditAnswer = {
+        kind: 'inline',
+        id: suggestionRef(item.command)?.id,
+        target,
+        item: { insertText: item.insertText, range: target.range, command: item.command },
+      };
+      if (cursor >= 0 && ghostCanShow(document.getText(range), item.insertText, cursor)) {
+        kept.push(item); // VS Code draws it; marked here as a next edit
+        this.show(answer, document, document.version, false);
       } else if (!this.drawn || this.drawn.document !== document || !sameEdit(this.drawn.target, target)) {
-        const ref = suggestionRef(item.command);
-        this.show({ kind: 'inline', id: ref?.id, target, item: { insertText: item.insertText, range: target.range, command: item.command } },
-          document, document.version, true);
+        this.show(answer, document, document.version, true);
       }
+    }
+    const drawn = this.drawn;
+    if (drawn?.ours && drawn.document === document && drawn.version === document.version && onRangeLines(drawn.target.range, position)) {
+      return [];
     }
     return kept;
   }
@@ -268,9 +278,7 @@ export class NextEditView implements vscode.Disposable {
       const at = toPosition(drawn.answer.jump ?? drawn.target.range.start);
       editor.selection = new vscode.Selection(at, at);
       editor.revealRange(new vscode.Range(at, at), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-      this.render();
-      // There the server may answer the edit as an inline completion item (with its id).
-      void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      this.render(); // the drawn edit is now at the cursor: Tab applies it
       return;
     }
     await this.accept(editor, drawn);
