@@ -117,12 +117,6 @@ def run_dpo(cfg: DpoConfig, out: Path, *, resume: bool = False, stop_at: int | N
             device: str | None = None, progress: bool = True,
             log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)):
     """Train; returns (trainer log history, final checkpoint path)."""
-    from datasets import Dataset
-    from trl import DPOConfig as TrlConfig
-    from trl import DPOTrainer
-
-    import torch
-
     quiet_transformers()
     out = Path(out)
     t = cfg.train
@@ -150,27 +144,10 @@ def run_dpo(cfg: DpoConfig, out: Path, *, resume: bool = False, stop_at: int | N
         model.generation_config.eos_token_id = [IM_END_ID, ENDOFTEXT_ID]
     meta = write_run(out, "dpo", tok, resolved, samples=dict(stats), base={"path": resolved["init_from"], "meta": base_meta})
 
-    use_cpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cpu"
-    bf16 = t.precision == "bf16" or (t.precision == "auto" and not use_cpu and torch.cuda.is_bf16_supported())
-    args = TrlConfig(
-        output_dir=str(out / TRAINER_DIR), max_steps=t.max_steps, per_device_train_batch_size=t.micro_batch,
-        gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr, lr_scheduler_type="cosine",
-        warmup_steps=t.warmup_steps, weight_decay=t.weight_decay, adam_beta1=t.beta1, adam_beta2=t.beta2,
-        max_grad_norm=t.grad_clip if t.grad_clip > 0 else 1e9, beta=cfg.beta, loss_type=[cfg.loss_type],
-        max_length=cfg.max_length, bf16=bf16, use_cpu=use_cpu, seed=t.seed, data_seed=t.seed,
-        logging_steps=1, save_strategy="steps", save_steps=t.save_every, save_total_limit=max(1, t.keep),
-        report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
-    )
-    class Trainer(DPOTrainer):
-        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
-            # already tokenized (tokenize_pairs); keep trl's drop of prompts that fill max_length
-            if args.max_length is not None and args.truncation_mode == "keep_start":
-                dataset = dataset.filter(lambda example: len(example["prompt_ids"]) < args.max_length)
-            return dataset
-
     rows = tokenize_pairs(pairs, tok.hf.backend_tokenizer)
-    trainer = Trainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
-                      processing_class=tok.hf, callbacks=[_Marker(meta, stop_at)])
+    trainer = dpo_trainer(policy, ref, rows, t, beta=cfg.beta, loss_type=cfg.loss_type, max_length=cfg.max_length,
+                          out=out, device=device, progress=progress, tokenizer=tok.hf,
+                          callbacks=[_Marker(meta, stop_at)])
     trainer.train(resume_from_checkpoint=str(hf_resume) if hf_resume else None)
     step = trainer.state.global_step
     history = list(trainer.state.log_history)
@@ -181,6 +158,46 @@ def run_dpo(cfg: DpoConfig, out: Path, *, resume: bool = False, stop_at: int | N
                                 state={"log_history": history}, keep=t.keep)
         log(f"saved {final}")
     return history, final
+
+
+def dpo_trainer(policy, ref, rows: list[dict[str, list[int]]], t: TrainConfig, *, beta: float, loss_type: str,
+                max_length: int, out: Path, device: str | None, progress: bool, tokenizer, callbacks: list,
+                eval_rows: list[dict[str, list[int]]] | None = None):
+    """trl's ``DPOTrainer`` on pre-tokenized ``rows`` (``tokenize_pairs``), checkpoints under
+    ``out/trainer``. ``ref`` None with a peft ``policy``: trl's reference is the policy with
+    its adapter disabled. ``eval_rows``: held-out pairs for ``trainer.evaluate()``."""
+    import torch
+    from datasets import Dataset
+    from trl import DPOConfig as TrlConfig
+    from trl import DPOTrainer
+
+    use_cpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cpu"
+    bf16 = t.precision == "bf16" or (t.precision == "auto" and not use_cpu and torch.cuda.is_bf16_supported())
+    args = TrlConfig(
+        output_dir=str(out / TRAINER_DIR), max_steps=t.max_steps, per_device_train_batch_size=t.micro_batch,
+        gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr, lr_scheduler_type="cosine",
+        warmup_steps=t.warmup_steps, weight_decay=t.weight_decay, adam_beta1=t.beta1, adam_beta2=t.beta2,
+        max_grad_norm=t.grad_clip if t.grad_clip > 0 else 1e9, beta=beta, loss_type=[loss_type],
+        max_length=max_length, bf16=bf16, use_cpu=use_cpu, seed=t.seed, data_seed=t.seed,
+        logging_steps=1, save_strategy="steps", save_steps=t.save_every, save_total_limit=max(1, t.keep),
+        report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
+    )
+
+    class Trainer(DPOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            # already tokenized (tokenize_pairs); keep trl's drop of prompts that fill max_length
+            if args.max_length is not None and args.truncation_mode == "keep_start":
+                dataset = dataset.filter(lambda example: len(example["prompt_ids"]) < args.max_length)
+            return dataset
+
+    trainer = Trainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
+                      eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+                      processing_class=tokenizer, callbacks=callbacks)
+    if not progress:  # without a bar the Trainer prints each log dict to stdout, where --json's result goes
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 class _Marker:

@@ -73,10 +73,20 @@ def dpo_parser(actions) -> None:
     p = actions.add_parser(
         "dpo", help="offline DPO from preference pairs (trl's DPOTrainer, reference model)",
         description="DPO on JSONL pairs {prompt, chosen, rejected}; the prompt is a user message or a list "
-        "of ChatML turns. The reference model is --init-from, frozen.",
+        "of ChatML turns. The reference model is --init-from, frozen. With --from-outcomes: a preference "
+        "fine-tune of a LoRA adapter on your own accepted versus dismissed or typed-over completions "
+        "(the local outcome store, docs/stats.md); the result exports with 'train lora-export'.",
     )
-    p.add_argument("--init-from", required=True, metavar="DIR", help="policy start and reference (usually the SFT output)")
-    p.add_argument("--data", action="append", required=True, metavar="FILE", help="preference JSONL (repeatable)")
+    p.add_argument("--init-from", metavar="DIR", help="policy start and reference (usually the SFT output)")
+    p.add_argument("--data", action="append", default=[], metavar="FILE", help="preference JSONL (repeatable)")
+    o = p.add_argument_group("from your own outcomes (--from-outcomes)")
+    o.add_argument("--from-outcomes", action="store_true",
+                   help="pairs from the local outcome store instead of --data; trains a LoRA adapter")
+    o.add_argument("--base", default="qwen2.5-coder-1.5b", help="base model, as for 'train lora'")
+    o.add_argument("--adapter", default=None, help="a 'train lora' run folder to start from (default: a fresh adapter)")
+    o.add_argument("--store", default=None, help="the outcome store (default: the cache's stats/outcomes.sqlite3)")
+    o.add_argument("--since-days", type=float, default=None, help="only outcomes of the last N days")
+    o.add_argument("--min-pairs", type=int, default=32, help="fewer usable pairs is an error (default 32)")
     p.add_argument("--beta", type=float, default=0.1, help="DPO beta (default 0.1, Qwen's)")
     p.add_argument("--loss-type", default="sigmoid", help="trl loss type (default sigmoid = DPO)")
     p.add_argument("--max-length", type=int, default=1024, help="prompt + reply tokens (default 1024)")
@@ -87,8 +97,13 @@ def dpo_parser(actions) -> None:
 
 def run_dpo(args: argparse.Namespace) -> int:
     from model.prompt import DEFAULT_SYSTEM_PROMPT
+    from qwenpair.errors import UserError
     from training.dpo import DpoConfig, run_dpo as train
 
+    if args.from_outcomes:
+        return run_outcome_dpo(args)
+    if not args.init_from or not args.data:
+        raise UserError("train dpo needs --init-from and --data (or --from-outcomes for your own outcomes)")
     cfg = DpoConfig(init_from=args.init_from, data=tuple(args.data), beta=args.beta, loss_type=args.loss_type,
                     max_length=args.max_length, system=None if args.no_system_prompt else DEFAULT_SYSTEM_PROMPT,
                     train=train_config(args))
@@ -101,4 +116,23 @@ def run_dpo(args: argparse.Namespace) -> int:
             print_json(result)
         elif not args.quiet:
             print(f"dpo: {result['steps']} steps, final loss {result['final_loss']}, checkpoint {final}")
+    return 0
+
+
+def run_outcome_dpo(args: argparse.Namespace) -> int:
+    from training.outcome_pairs import OutcomeDpoConfig, run_outcome_dpo as train
+
+    cfg = OutcomeDpoConfig(base=args.base, adapter=args.adapter, store=args.store, since_days=args.since_days,
+                           min_pairs=args.min_pairs, beta=args.beta, loss_type=args.loss_type,
+                           max_length=args.max_length, train=train_config(args))
+    history, adapter = run_stage(args, train, cfg)
+    losses = [h["loss"] for h in history if "loss" in h]
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    result = {"adapter": str(adapter), "steps": len(losses), "losses": losses,
+              "final_loss": losses[-1] if losses else None, "heldout_loss": evals}
+    if args.json:
+        print_json(result)
+    elif not args.quiet:
+        print(f"dpo (from outcomes): {result['steps']} steps, held-out preference loss "
+              f"{' -> '.join(f'{x:.4f}' for x in evals)}, adapter {adapter}")
     return 0
