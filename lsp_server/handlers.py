@@ -104,6 +104,7 @@ async def _complete(ls: QwenServer, uri: str, position: types.Position,
         await ls.wait_for_model(uri)  # asked for while the model loads: wait for it, capped
     except Superseded:
         raise JsonRpcRequestCancelled("superseded by a newer completion request for this document") from None
+    ls.next_edits.completion_started()  # a next edit computing ahead gives way (docs/lsp.md, "Next edits")
     found = ls.completion_request(uri, position)
     if found is None:
         return None

@@ -60,6 +60,8 @@ class NextEdits:
         #: the running job's cancel event per document: a change makes its answer stale
         self._running: dict[Path, threading.Event] = {}
         self._timers: dict[Path, asyncio.TimerHandle] = {}
+        #: the cancel events of running background jobs: a completion anywhere stops them
+        self._background: set[threading.Event] = set()
         self._issued: OrderedDict[str, str] = OrderedDict()  # suggestion id -> uri
         #: a separate next-edit model (``next_edit.model``): (reference, backend, lock), loaded lazily
         self._model: tuple[str, Any, threading.Lock] | None = None
@@ -190,7 +192,8 @@ class NextEdits:
             self._engines[key] = engine
         return engine
 
-    def _job(self, uri: str, path: Path, text: str, line: int, col: int) -> tuple[Any, Any] | Future | str | None:
+    def _job(self, uri: str, path: Path, text: str, line: int, col: int, *,
+             background: bool = False) -> tuple[Any, Any] | Future | str | None:
         """(scheduler, work) for a next edit at (line, col) of ``text``, or what ``_backend``
         says when there is no model to run it on."""
         got = self._backend()
@@ -209,9 +212,12 @@ class NextEdits:
                 cancel.set()
                 return NextEdit("none", reason="the document changed before the next edit started (cancelled)")
             self._running[path] = cancel
+            if background:
+                self._background.add(cancel)
             try:
                 got = engine.suggest(path, text, line, col, cancel=cancel)
             finally:
+                self._background.discard(cancel)
                 if self._running.get(path) is cancel:
                     del self._running[path]
             if got.stop_reason not in _NOT_AN_ANSWER:
@@ -239,7 +245,7 @@ class NextEdits:
         text, version = doc.text, doc.version
         if self._ahead().get(str(path), text, line) is not None:
             return
-        job = self._job(uri, path, text, line, 0)
+        job = self._job(uri, path, text, line, 0, background=True)
         if isinstance(job, Future):  # the separate model loads: try again when it is there
             job.add_done_callback(lambda _f: self.ls.call_soon(lambda: self.precompute(uri, why)))
             return
@@ -262,6 +268,13 @@ class NextEdits:
         if got.kind == "none":
             return
         self.ls.protocol.notify(READY, {"textDocument": {"uri": uri, "version": version}})
+
+    def completion_started(self) -> None:
+        """A completion was asked for: running background next edits stop at their next token,
+        also those on another root's scheduler (they share the model and its lock); each is
+        queued again once, behind the completion."""
+        for cancel in list(self._background):
+            cancel.set()
 
     def accepted(self, args: tuple) -> None:
         """A suggestion was accepted (its command ran): the next edit after it is computed at

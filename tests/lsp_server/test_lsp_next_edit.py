@@ -211,3 +211,28 @@ def test_a_separate_next_edit_model_is_loaded_on_first_use(start, workspace, tin
     got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}})
     assert got["kind"] == "none" and "next_edit.model" in got["reason"] and "nowhere.gguf" in got["reason"], got
     assert wire.shutdown_and_exit() == 0
+
+
+def test_a_next_edit_computing_ahead_never_delays_a_completion(start, workspace, tiny_model):
+    """The tiny model's random weights write on until the token cap, so a next edit takes long;
+    one computing ahead after a pause gives way to an inline completion at once (a background
+    job of the shared scheduler, cancelled at its next token), where a next-edit request of the
+    same length takes the whole time."""
+    import time
+
+    slow = {"pause_ms": 50, "max_tokens": 2000, "generation_time_cap_s": 120, "prompt_time_cap_s": 60}
+    wire, uri = _renamed_session(start, workspace, tiny_model.gguf, **slow)
+    t0 = time.monotonic()
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}},
+                      timeout=300)
+    nes_s = time.monotonic() - t0
+    assert got["kind"] == "none" and "(length)" in got["reason"], got  # it wrote all 2,000 tokens
+    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [
+        {"range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 0}}, "text": "# note\n"}]})
+    time.sleep(0.3)  # past the 50 ms pause: the next edit is computing ahead
+    t0 = time.monotonic()
+    reply = wire.response(wire.inline(uri, 2, 6), timeout=300)
+    fim_s = time.monotonic() - t0
+    assert "result" in reply, reply
+    assert fim_s < nes_s / 2, (fim_s, nes_s)
+    assert wire.shutdown_and_exit() == 0
