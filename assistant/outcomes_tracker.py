@@ -8,8 +8,9 @@ concludes the rest (docs/stats.md, "Outcomes"):
 - typed over: the document changed on the suggestion's line(s) in a way that does not type
   or insert the suggestion itself (typing the suggestion's own next characters, or the
   client's accept edit, keeps it alive);
-- ignored: a newer suggestion was shown, another one offered at the same place was taken,
-  the document changed elsewhere, it was closed, or nothing happened for ``pending_s``;
+- ignored: a newer suggestion of its family was shown (``_family``), another suggestion was
+  taken instead, the document changed elsewhere, it was closed, or nothing happened for
+  ``pending_s``;
 - after an accept, the accepted characters still in the document ``RETENTION_S`` seconds later
   (each change moves, shortens or splits the spans they occupy), and a reversal: within
   ``REVERSAL_S`` seconds the document is back to its text before the accept edit (an undo),
@@ -103,8 +104,9 @@ class OutcomeTracker:
         is ``current`` now) and return their ids. One the document has already moved away from
         (typed over before it came) is not recorded: the editor never showed it. The same
         suggestion shown again at the same place (or its rest, where the user typed its first
-        characters) keeps its id. Other pending suggestions become "ignored", except
-        ``replaces`` (a block's first line, which its block supersedes): that one is forgotten."""
+        characters) keeps its id. Other pending suggestions of the same family become
+        "ignored", except ``replaces`` (a block's first line, which its block supersedes): that
+        one is forgotten."""
         now = self.clock()
         self._due(now)
         if replaces is not None:
@@ -119,8 +121,10 @@ class OutcomeTracker:
         moved = _diff(answered, current)  # typed on while it was computed
         fresh = [o for o in offers if moved is not None or (uri, o.start, o.text, o.kind) not in again]
         keep = {again[(uri, o.start, o.text, o.kind)] for o in offers if o not in fresh}
+        families = {_family(o.kind) for o in offers}
         for live in list(self._live.values()):
-            if live.accepted is None and live.final is None and live.id not in keep:
+            if (live.accepted is None and live.final is None and live.id not in keep
+                    and _family(live.kind) in families):
                 self._finish(live, "ignored", now)
         file_hash = self.store.file_hash(source.path)
         for offer in offers:
@@ -164,7 +168,8 @@ class OutcomeTracker:
         if live.accepted:
             self._locate(live, self._texts.get(live.uri), self._before.get(live.uri))
         for other in list(self._live.values()):  # the alternatives offered beside it
-            if other.uri == live.uri and other is not live and other.accepted is None and other.final is None:
+            if (other.uri == live.uri and other is not live and other.accepted is None and other.final is None
+                    and _family(other.kind) == _family(live.kind)):
                 self._finish(other, "ignored", now)
         return changed
 
@@ -183,14 +188,13 @@ class OutcomeTracker:
         now = self.clock()
         self._due(now)
         lives = [lv for lv in self._live.values() if lv.uri == uri]
-        anchors = {lv.id: lv.anchor for lv in lives}
         verdicts = {lv.id: self._apply(lv, old, text, found if edit is not None else
                                        _slide(old, found, lv.anchor + lv.typed)) for lv in lives}
-        chosen = {anchors[sid] for sid, verdict in verdicts.items() if verdict == "through"}
+        taken = "through" in verdicts.values()
         for live in lives:
             verdict = verdicts[live.id]
-            if verdict in ("typed_over", "ignored"):  # an alternative at the same place was taken: ignored
-                self._finish(live, "ignored" if anchors[live.id] in chosen else verdict, now)
+            if verdict in ("typed_over", "ignored"):  # when another suggestion was taken: ignored
+                self._finish(live, "ignored" if taken else verdict, now)
         self._texts[uri] = text
         if is_large(old):  # not held twice: its undo is told by the accepted characters all gone
             self._before.pop(uri, None)
@@ -310,6 +314,12 @@ class OutcomeTracker:
             if uri not in followed:
                 self._texts.pop(uri, None)
                 self._before.pop(uri, None)
+
+
+def _family(kind: str) -> str:
+    """Completions and next edits are shown side by side (a ghost text and an edit overlay): a
+    newer one replaces only its own family."""
+    return "next_edit" if kind == "next_edit" else "completion"
 
 
 def _touches(text: str, low: int, start: int, end: int, high: int) -> bool:

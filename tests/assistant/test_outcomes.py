@@ -180,6 +180,21 @@ def test_accepting_one_of_two_candidates_leaves_the_other_ignored(store, tracker
     assert (store.row(one)["outcome"], store.row(two)["outcome"]) == ("ignored", "accepted")
 
 
+def test_a_completion_and_a_next_edit_shown_together(store, tracker):
+    """One inlineCompletion answer may hold both: neither replaces the other; taking one leaves
+    the other ignored, not typed over."""
+    fim = show(tracker, "a + b")
+    line = DOC.index("    return")
+    nes = tracker.shown(URI, DOC, DOC, [Offer(line, AT, "    return b - a", "next_edit")], SOURCE)[0]
+    assert store.row(fim)["outcome"] is None and store.row(nes)["outcome"] is None
+    tracker.changed(URI, put(DOC, AT, "a + b"))
+    tracker.reported(fim, "accepted")
+    assert (store.row(fim)["outcome"], store.row(nes)["outcome"]) == ("accepted", "ignored")
+    newer = tracker.shown(URI, put(DOC, AT, "a + b"), put(DOC, AT, "a + b"), [Offer(0, 0, "#", "next_edit")], SOURCE)[0]
+    older = show(tracker, "x", doc=put(DOC, AT, "a + b"), at=0)
+    assert store.row(newer)["outcome"] is None and store.row(older)["outcome"] is None
+
+
 def test_a_block_replaces_its_first_line(store, tracker):
     first = show(tracker, "a + b")
     block = tracker.shown(URI, DOC, DOC, [Offer(AT, AT, "a + b\n    pass", "fim_block")], SOURCE, replaces=first)[0]
