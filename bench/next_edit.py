@@ -38,6 +38,12 @@ WINDOW = (
     "ledger < cursor while window[\nborder > tiger try panda\"\nzebra is koala return otter'\n"
 )
 PATH = "ops.py"
+#: Two other files the user had open: the next-edit prompt's context files (Sweep's layout puts
+#: them first), and in the shared-context scenario the completion's repository context too.
+CONTEXT = {
+    "units.py": "\n".join(f"UNIT_{k} = {k * 7} * SCALE  # unit {k}" for k in range(12)),
+    "names.py": "\n".join(f"def name_{k}(value):\n    return str(value) + '_{k}'" for k in range(8)),
+}
 CURSOR_LINE = 10  # the middle line: the window is the whole 21-line file
 
 
@@ -119,20 +125,25 @@ def latency(engine, path: Path, current: str, runs: int, *, cold: bool) -> dict:
     }
 
 
-def fim_then_next_edit(engine, path: Path, current: str) -> dict:
-    """The share of the next-edit prompt a completion's KV cache serves, right after it."""
+def fim_then_next_edit(engine, path: Path, current: str, *, shared_context: bool) -> dict:
+    """The share of the next-edit prompt a completion's KV cache serves, right after it. The
+    completion's repository context is none, or (``shared_context``) the very files the
+    next-edit prompt starts with: the completion's prompt then differs from the next edit's
+    only by its first three tokens (``<|repo_name|>bench``) and what follows the context."""
     from model.backends.base import GenerationRequest
-    from model.prompt import repo_fim
+    from model.prompt import RepoFile, repo_fim
 
     lines = current.split("\n")
     prefix = "\n".join(lines[: CURSOR_LINE + 1])
     suffix = "\n" + "\n".join(lines[CURSOR_LINE + 1 :])
+    files = [RepoFile(name, text) for name, text in CONTEXT.items()] if shared_context else []
     backend = engine.backend
     backend.reset_cache()
-    fim = backend.generate(GenerationRequest(repo_fim("bench", [], PATH, prefix, suffix), max_tokens=16))
+    fim = backend.generate(GenerationRequest(repo_fim("bench", files, PATH, prefix, suffix), max_tokens=16))
     got = engine.suggest(path, current, CURSOR_LINE, 0)
+    context = "the next edit's context files" if shared_context else "no repository context"
     return {
-        "scenario": "a FIM completion at the cursor, then the next-edit request",
+        "scenario": f"a FIM completion at the cursor ({context}), then the next-edit request",
         "fim_prompt_tokens": fim.prompt_tokens,
         "next_edit_prompt_tokens": got.prompt_tokens,
         "next_edit_reused_tokens": got.reused_tokens,
@@ -184,6 +195,7 @@ def main() -> None:
     ap.add_argument("--time-cap", type=float, default=120.0,
                     help="the engine's time caps, seconds: high, so that latency measures whole windows (default 120)")
     ap.add_argument("--latency-only", action="store_true", help="only the engine's latency (no tokens/s, FIM, hook)")
+    ap.add_argument("--kv-only", action="store_true", help="only the KV cache reused after a completion")
     args = ap.parse_args()
 
     from assistant.edit_history import EditHistory
@@ -200,6 +212,8 @@ def main() -> None:
         engines = {}
         for lookup in (True, False):
             history = EditHistory(PromptPolicy(root))
+            for name, text in CONTEXT.items():  # viewed before: the next edit's context files
+                history.open(root / name, text)
             history.open(path, original)
             config = NextEditConfig(prompt_lookup=lookup, generation_time_cap_s=args.time_cap,
                                     prompt_time_cap_s=args.time_cap)
@@ -211,17 +225,21 @@ def main() -> None:
             lambda: latency(engines[True], path, current, args.runs, cold=True),
             lambda: latency(engines[False], path, current, args.runs, cold=True),
             lambda: latency(engines[True], path, current, args.runs, cold=False),
-            lambda: fim_then_next_edit(engines[True], path, current),
+            lambda: fim_then_next_edit(engines[True], path, current, shared_context=False),
+            lambda: fim_then_next_edit(engines[True], path, current, shared_context=True),
         ]
         if args.latency_only:
             steps = steps[1:4]
+        elif args.kv_only:
+            steps = steps[4:]
         elif not args.no_llama_draft:
             steps.append(lambda: llama_cpp_python_draft(model, backend, prompt, args.threads, 1024))
         results = []
         for step in steps:
             results.append(step())
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial figures survive a kill
-        speed = results[0] if not args.latency_only else None
+        speed = results[0] if not (args.latency_only or args.kv_only) else None
+        cold = None if args.kv_only else results[0 if args.latency_only else 1 : 3 if args.latency_only else 3]
     backend.close()
     emit(
         results,
@@ -231,8 +249,8 @@ def main() -> None:
                     "reason": first.reason},
         ratios={**({"lookup_over_plain_tokens_per_s": speed["lookup_tokens_per_s_median"]
                     / speed["plain_tokens_per_s_median"]} if speed else {}),
-                "cold_latency_p50_plain_over_lookup": results[-2 if args.latency_only else 2]["latency_p50_ms"]
-                / results[-3 if args.latency_only else 1]["latency_p50_ms"]},
+                **({"cold_latency_p50_plain_over_lookup": cold[1]["latency_p50_ms"] / cold[0]["latency_p50_ms"]}
+                   if cold else {})},
         target={"lookup_over_plain_tokens_per_s": ">= 2"},
     )
 
