@@ -78,6 +78,7 @@ class Outcomes:
         self.ls = ls
         self.tracker: OutcomeTracker | None = None
         self._config: StatsConfig | None = None
+        self.problem = ""  # why recording is off although the settings want it
         self._first_line: dict[str, str] = {}  # uri -> id of a block's first line, until its block comes
         self._timer: Any = None
         self._timer_due: float | None = None
@@ -88,14 +89,15 @@ class Outcomes:
         config = self.ls.settings.stats
         if config != self._config:
             self.close()
-            self._config = config
+            self._config, self.problem = config, ""
             if config.enabled:
                 try:
                     store = OutcomeStore.open(default_path(), max_suggestions=config.max_suggestions,
                                               keep_text=config.keep_text, on_reset=self._reset)
                 except (OSError, sqlite3.Error) as exc:  # a read-only or full cache: no figures, said once
-                    self.ls.show(types.MessageType.Warning,
-                                 f"qwenpair: suggestion statistics are off: cannot open {default_path()}: {exc}")
+                    self.problem = (f"suggestion statistics are off: cannot open {default_path()}: {exc} "
+                                    "(check QWENPAIR_CACHE_DIR, or set [stats] enabled = false)")
+                    self.ls.show(types.MessageType.Warning, f"qwenpair: {self.problem}")
                     return None
                 delays = _delays()
                 self.tracker = (OutcomeTracker(store) if delays is None else
@@ -254,10 +256,11 @@ class Outcomes:
 
     # -- qwenpair.status -------------------------------------------------------------------
     def today(self) -> dict[str, Any]:
-        """Today's figures (since local midnight), or {"enabled": false}."""
+        """Today's figures (since local midnight), or {"enabled": false} (with the ``problem``
+        when the settings want figures but the store cannot be opened)."""
         tracker = self._current()
         if tracker is None:
-            return {"enabled": False}
+            return {"enabled": False, **({"problem": self.problem} if self.problem else {})}
         tracker.tick()
         figures = group_figures(tracker.store.rows(since=start_of_day()))
         return {"enabled": True, **figures}

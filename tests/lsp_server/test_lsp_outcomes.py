@@ -201,3 +201,26 @@ def test_a_completion_list_item_carries_the_command_too(start, workspace, tiny_m
     today = wire.status()["suggestions_today"]
     assert (today["shown"], today["accepted"]) == (len(items), 1)
     assert wire.shutdown_and_exit() == 0
+
+
+def test_a_read_only_cache_turns_the_figures_off_with_one_message(start, workspace, tiny_model, tmp_path):
+    from tests.read_only import read_only_view
+
+    src = tmp_path / "cache-src"
+    src.mkdir()
+    with read_only_view(src, tmp_path / "cache") as cache:
+        wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
+        wire.initialize(workspace, fast_options(tiny_model.gguf))
+        wire.wait_ready()
+        path = workspace / "pkg" / "outcomes.py"
+        path.write_text(DOC)
+        ed = Editor(wire, wire.open(path, DOC), DOC)
+        first, second = ed.suggest(0), ed.suggest(1)  # answered, with ids, nothing recorded
+        assert _sid(first) != _sid(second)
+        wire.notify("qwenpair/suggestionOutcome", {"id": _sid(first), "outcome": "dismissed"})
+        today = wire.status()["suggestions_today"]
+        assert today["enabled"] is False and str(cache) in today["problem"]
+        shown = [m["message"] for m in wire.notifications("window/showMessage") if "suggestion statistics" in m["message"]]
+        assert len(shown) == 1 and "QWENPAIR_CACHE_DIR" in shown[0]
+        assert wire.shutdown_and_exit() == 0
+        assert not (cache / "stats").exists()
