@@ -224,3 +224,22 @@ def test_a_read_only_cache_turns_the_figures_off_with_one_message(start, workspa
         assert len(shown) == 1 and "QWENPAIR_CACHE_DIR" in shown[0]
         assert wire.shutdown_and_exit() == 0
         assert not (cache / "stats").exists()
+
+
+def test_a_corrupt_record_is_rebuilt_with_a_message(start, workspace, tiny_model, tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "stats").mkdir(parents=True)
+    (cache / "stats" / "outcomes.sqlite3").write_bytes(b"\x00garbage, not SQLite" * 500)
+    wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
+    wire.initialize(workspace, fast_options(tiny_model.gguf))
+    wire.wait_ready()
+    path = workspace / "pkg" / "outcomes.py"
+    path.write_text(DOC)
+    ed = Editor(wire, wire.open(path, DOC), DOC)
+    item = ed.suggest(0)
+    wire.notify("qwenpair/suggestionOutcome", {"id": _sid(item), "outcome": "dismissed"})
+    today = wire.status()["suggestions_today"]
+    assert (today["shown"], today["dismissed"]) == (1, 1)
+    shown = [m["message"] for m in wire.notifications("window/showMessage") if "suggestion statistics" in m["message"]]
+    assert len(shown) == 1 and "were reset" in shown[0] and str(cache / "stats" / "outcomes.sqlite3") in shown[0]
+    assert wire.shutdown_and_exit() == 0
