@@ -84,9 +84,10 @@ def test_samples_are_the_servers_next_edit_prompts_token_for_token(tiny_model, h
             engine.suggest(path, "".join(f"{s}\n" for s in lines), sample.cursor_line)
             sent = recording.requests[-1].prompt
             assert sent == sample.prompt and sent.pieces == sample.prompt.pieces
-            assert backend.tokenize(sent) == sample.ids[: sample.n_prompt]  # llama.cpp's tokens
-            assert backend.tokenize(sample.answer) == sample.ids[sample.n_prompt:-1]
-            assert backend.tokenize(marker(FILE_SEP)) == sample.ids[-1:]  # the answer ends the block
+            ids = list(sample.ids)
+            assert backend.tokenize(sent) == ids[: sample.n_prompt]  # llama.cpp's tokens
+            assert backend.tokenize(sample.answer) == ids[sample.n_prompt:-1]
+            assert backend.tokenize(marker(FILE_SEP)) == ids[-1:]  # the answer ends the block
             checked += 1
         assert checked >= 6
     finally:
