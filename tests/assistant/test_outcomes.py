@@ -356,3 +356,24 @@ def test_the_editors_own_edit_gives_what_the_comparison_gives(store, tracker, cl
     tracker.changed(URI, "Z" + put(DOC, AT, "a + "), (0, 1, "Z"))  # a length that does not add up: compared
     assert tracker.text_of(URI) == "Z" + put(DOC, AT, "a + ")
     assert store.row(other)["outcome"] == "typed_over"
+
+
+def test_the_store_precedence_table(store, tracker):
+    """Inferences never replace an outcome; reports replace inferences (not dismissed over typed
+    over); among reports the first wins, but partial -> accepted and a larger partial."""
+    cases = [
+        (["dismissed", "typed_over"], "dismissed"), (["accepted", "ignored"], "accepted"),
+        (["ignored", "dismissed"], "dismissed"), (["typed_over", "dismissed"], "typed_over"),
+        (["typed_over", "partial"], "partial"), (["dismissed", "accepted"], "dismissed"),
+        (["accepted", "partial"], "accepted"), (["partial", "accepted"], "accepted"),
+        (["ignored", "typed_over"], "ignored"),
+    ]
+    for steps, want in cases:
+        sid = show(tracker, f"{steps}")
+        for outcome in steps:
+            store.record_outcome(sid, outcome, 0.0, 2)
+        assert store.row(sid)["outcome"] == want, steps
+    sid = show(tracker, "abcdef")
+    store.record_outcome(sid, "partial", 0.0, 2)
+    assert store.record_outcome(sid, "partial", 0.0, 4) and not store.record_outcome(sid, "partial", 0.0, 3)
+    assert store.row(sid)["accepted_chars"] == 4
