@@ -93,7 +93,7 @@ class StatsConfig:
     keep_text: bool = True
     """Also keep each suggestion's text and its prompt (the code the model was shown, already
     filtered by the security rules): the preference pairs a local fine-tune learns from
-    (docs/stats.md); false keeps figures only."""
+    (docs/stats.md); false keeps figures only, and drops the texts kept before."""
     max_suggestions: int = setting(20000, min=100)
     """Suggestions kept; the oldest are dropped first."""
 
@@ -169,6 +169,8 @@ class OutcomeStore:
         store = cls(path or default_path(), max_suggestions=max_suggestions, keep_text=keep_text)
         store.on_reset = on_reset
         store._connect_checked()
+        if not keep_text:
+            store.forget_texts()
         return store
 
     # -- the file --------------------------------------------------------------------------
@@ -327,6 +329,12 @@ class OutcomeStore:
         """Drop a suggestion that was never really offered on its own (a block's first line,
         replaced by the whole block)."""
         self._run("DELETE FROM suggestions WHERE id = ?", (id,))
+
+    def forget_texts(self) -> None:
+        """Drop every kept suggestion text and prompt (``keep_text`` turned off): figures only."""
+        if self._run("SELECT 1 FROM suggestions WHERE text IS NOT NULL OR prompt_hash IS NOT NULL LIMIT 1", rows=True):
+            self._run("UPDATE suggestions SET text = NULL, prompt_hash = NULL")
+        self._run("DELETE FROM prompts")
 
     def trim(self) -> int:
         """Drop the oldest rows beyond ``max_suggestions`` and the prompts no row uses."""

@@ -276,6 +276,16 @@ def test_keep_text_off_keeps_figures_only(tmp_path, clock):
     s.close()
 
 
+def test_turning_keep_text_off_forgets_what_was_kept(tmp_path, clock):
+    s = OutcomeStore.open(tmp_path / "o.sqlite3")
+    OutcomeTracker(s, clock=clock).shown(URI, DOC, DOC, [Offer(AT, AT, "kept_text", "fim_line")], SOURCE)
+    s.close()
+    s = OutcomeStore.open(tmp_path / "o.sqlite3", keep_text=False)
+    assert s.db.execute("SELECT text, prompt_hash, shown_chars FROM suggestions").fetchall() == [(None, None, 9)]
+    assert s.db.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
+    s.close()
+
+
 def test_preference_pairs_at_the_same_position(store, tracker, clock):
     rejected = show(tracker, "a - b")
     tracker.reported(rejected, "dismissed")
