@@ -80,6 +80,7 @@ class _Live:
     accepted: str | None = None  # the accepted text (all of ``text``, or its first characters)
     accepted_at: float = 0.0
     before_accept: str | None = None  # the document before the accept edit
+    prior: int = 0  # characters accepted (and found) before this accept: a later part's undo keeps them
     spans: list[list[int]] | None = None  # [start, length] of the accepted characters left
     checks: list[tuple[float, object]] = field(default_factory=list)  # (due, "reversal" | seconds)
 
@@ -160,6 +161,7 @@ class OutcomeTracker:
             del self._live[sid]
             return changed
         live.final = None
+        live.prior = len(live.accepted) if live.accepted and live.spans else 0
         chars = len(live.text) if outcome == "accepted" else max(0, min(int(accepted_chars or 0), len(live.text)))
         live.accepted, live.accepted_at = live.text[:chars], now
         live.checks = [(now + self.reversal_s, "reversal")] + [
@@ -285,7 +287,9 @@ class OutcomeTracker:
     def _measure(self, live: _Live, start: int, end: int, inserted: int, new: str) -> None:
         live.spans = _shift(live.spans, start, end, inserted)
         if any(c[1] == "reversal" for c in live.checks):
-            if new == live.before_accept or not live.spans:
+            if new == live.before_accept and live.prior:  # the last part undone: the earlier ones stay
+                live.spans, live.before_accept = [[live.anchor, live.prior]], None
+            elif new == live.before_accept or not live.spans:
                 live.spans = []
                 live.checks = [c for c in live.checks if c[1] != "reversal"]
                 self.store.record_reversed(live.id, True)

@@ -125,6 +125,20 @@ def test_partial_then_whole_accept_upgrades(store, tracker, clock):
     assert tracker.reported(sid, "partial", accepted_chars=3) is False  # accepted stays
 
 
+def test_undoing_the_second_part_keeps_the_first(store, tracker, clock):
+    sid = show(tracker, "a + b")
+    tracker.changed(URI, put(DOC, AT, "a "))
+    tracker.reported(sid, "partial", accepted_chars=2)
+    tracker.changed(URI, put(DOC, AT, "a + "))
+    tracker.reported(sid, "partial", accepted_chars=4)
+    clock.t += 2
+    tracker.changed(URI, put(DOC, AT, "a "))  # undo of the second word
+    clock.t += 30
+    tracker.tick()
+    row = store.row(sid)
+    assert (row["accepted_chars"], row["retained_30"], row["reversed"]) == (4, 2, 0)
+
+
 def test_typing_through_keeps_it_and_typing_something_else_is_typed_over(store, tracker):
     sid = show(tracker)
     tracker.changed(URI, put(DOC, AT, "a"))
