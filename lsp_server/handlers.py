@@ -249,8 +249,10 @@ def build_server() -> QwenServer:
 
     @ls.command(outcomes.ACCEPTED)
     async def suggestion_accepted(ls: QwenServer, *args: Any) -> None:
-        """Run by clients when a completion is accepted (the item's command): recorded."""
+        """Run by clients when a completion is accepted (the item's command): recorded, and the
+        next edit after it is computed at once."""
         ls.outcomes.accepted(args)
+        ls.next_edits.accepted(args)
 
     @ls.feature(outcomes.NOTIFICATION)
     def suggestion_outcome(ls: QwenServer, params: Any) -> None:

@@ -63,6 +63,7 @@ class NextEdits:
         #: the cancel events of running background jobs: a completion anywhere stops them
         self._background: set[threading.Event] = set()
         self._issued: OrderedDict[str, str] = OrderedDict()  # suggestion id -> uri
+        self._last_changed: str | None = None  # the uri of the last didChange: where a completion was accepted
         #: a separate next-edit model (``next_edit.model``): (reference, backend, lock), loaded lazily
         self._model: tuple[str, Any, threading.Lock] | None = None
         self._loading: tuple[str, Future] | None = None
@@ -95,6 +96,7 @@ class NextEdits:
         hist = self._hist()
         if hist is None or path is None:
             return
+        self._last_changed = uri
         self._stale(path)
         if is_large(text):  # a large document keeps no history (each change would compare it whole)
             hist.close(path)
@@ -277,11 +279,14 @@ class NextEdits:
             cancel.set()
 
     def accepted(self, args: tuple) -> None:
-        """A suggestion was accepted (its command ran): the next edit after it is computed at
-        once, without waiting for the pause. ``args`` are the command's ``[{"id", "kind"}]``."""
+        """A suggestion was accepted (its command ran: ``qwenpair.nextEdit`` or
+        ``qwenpair.accepted``, ``[{"id", "kind"}]``): the next edit after it is computed at once,
+        without waiting for the pause, in the document of a next edit with that id, else (a
+        completion) in the document changed last, where the client has just inserted it."""
         first = args[0] if args else None
         sid = first.get("id") if isinstance(first, dict) else None
         uri = self._issued.get(sid) if isinstance(sid, str) else None
+        uri = uri or (self._last_changed if isinstance(sid, str) else None)
         if uri is not None:
             self.after_accept(uri)
 

@@ -236,3 +236,17 @@ def test_a_next_edit_computing_ahead_never_delays_a_completion(start, workspace,
     assert "result" in reply, reply
     assert fim_s < nes_s / 2, (fim_s, nes_s)
     assert wire.shutdown_and_exit() == 0
+
+
+def test_accepting_a_completion_computes_the_next_edit(start, workspace, tiny_model):
+    """qwenpair.accepted (a completion's command, its id from the inline completion's item)
+    also triggers the next edit, in the document the client just changed (pause_ms 0)."""
+    wire, uri = _renamed_session(start, workspace, _scripted(tiny_model), pause_ms=0)
+    items = wire.response(wire.inline(uri, 0, 13))["result"]["items"]
+    assert items and items[0]["command"]["command"] == "qwenpair.accepted", items
+    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [
+        {"range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 0}}, "text": "# ok"}]})
+    assert wire.notifications("qwenpair/nextEditReady") == []
+    wire.result("workspace/executeCommand", {"command": "qwenpair.accepted", "arguments": items[0]["command"]["arguments"]})
+    _ready(wire, uri, 3)
+    assert wire.shutdown_and_exit() == 0
