@@ -85,3 +85,30 @@ def test_eval_nes_reports_before_and_after_on_the_held_out_commits(tiny_model, r
     assert report["cases"] == report["after"]["cases"] == 2
     assert {r["commit"] for r in report["rows"]} <= {c[:12] for c in held}
     assert set(report["delta"]) == {"exact_match", "edit_precision", "edit_recall", "no_suggestion_rate"}
+
+
+def test_both_tasks_in_one_adapter_hold_out_the_files_changed_since_the_cut(tiny_model, tmp_path):
+    """--task both: next-edit and FIM samples together; the FIM side's held-out files are the
+    files whose text changed after the next-edit cut, so no training sample reads later text."""
+    from tests.training.test_lora import SAMPLES
+    from training.lora import lora_samples
+    from training.lora_config import LoraConfig, NesSampleConfig
+    from training.nes_samples import build_nes_samples
+
+    history = make_history(tmp_path / "proj")
+    nes = NesSampleConfig(heldout_share=0.25, max_files_per_commit=6, max_tokens=1024)
+    cfg = LoraConfig(base=str(tiny_model.hf_dir), repo=str(history), task="both", samples=SAMPLES, nes=nes)
+    data = lora_samples(cfg, log=lambda m: None)
+    alone = build_nes_samples(history, nes)
+    assert data.split["heldout_commits"] == alone.heldout_commits
+    assert data.split["heldout_files"] == ["pkg/m0.py", "pkg/m1.py", "pkg/m2.py"]  # side.py is too small to use
+    assert set(data.split["heldout_files"]) <= set(alone.changed_since)
+    assert not set(data.split["train_files"]) & set(alone.changed_since)
+    fim_train = [s for s in data.train if hasattr(s, "span")]
+    assert fim_train and all(s.span.path in data.split["train_files"] for s in fim_train)
+    assert len(data.train) == len(fim_train) + len(alone.train)
+    assert data.stats["nes"]["train_samples"] == len(alone.train) and "fim" in data.stats
+    with pytest.raises(Exception, match="--task must be one of fim, nes, both"):
+        import dataclasses
+
+        lora_samples(dataclasses.replace(cfg, task="other"), log=lambda m: None)
