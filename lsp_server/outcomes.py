@@ -22,6 +22,7 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from lsprotocol import types
 
@@ -61,6 +62,15 @@ def _delays() -> tuple[float, tuple[float, float]] | None:
         log.warning("QWENPAIR_STATS_DELAYS=%r is not three numbers (reversal,first,second); using 10,30,120", raw)
         return None
     return reversal, (first, second)
+
+
+def _name(ref: str) -> str:
+    """A model or adapter as the figures name it: a file's or folder's name (not its path), a
+    server's host, port and path (not its credentials or query)."""
+    if "://" in ref:
+        url = urlsplit(ref)
+        return f"{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}".rstrip("/") or ref.split("://")[0]
+    return Path(ref).name or ref
 
 
 def _fields(params: Any) -> dict[str, Any]:
@@ -139,8 +149,8 @@ class Outcomes:
         spec = language_for(str(path)) if path is not None else None
         language = (doc.language if doc is not None and doc.language else None) or (spec.name if spec else "other")
         models = self.ls.models
-        model = Path(models.completion_ref).name if models is not None else "none"
-        adapter = Path(models.adapter).name if models is not None and models.adapter else None
+        model = _name(models.completion_ref) if models is not None else "none"
+        adapter = _name(models.adapter) if models is not None and models.adapter else None
         return Source(str(path or uri), language, model, adapter, latency_ms, prompt)
 
     def _record(self, uri: str, answered: str, offers: list[Offer], source: Source,
