@@ -213,6 +213,10 @@ class NextEdits:
             if doc is not None and doc.text != text:
                 cancel.set()
                 return NextEdit("none", reason="the document changed before the next edit started (cancelled)")
+            if background and any(e.scheduler.pending() > (1 if e.scheduler is scheduler else 0)  # 1: this job
+                                  for e in roots.engines()):
+                cancel.set()  # another root's completion is on the model: its next call must not wait for us
+                return NextEdit("none", reason="a completion is running (cancelled)")
             self._running[path] = cancel
             if background:
                 self._background.add(cancel)
