@@ -4,7 +4,7 @@
 // (Ctrl+.); types INSTRUCTION, clicks Accept under the diff, and prints JSON {before, lines}
 // (the editor's lines before and after). Screenshots go to SHOTS_DIR.
 // Usage: node edit.mjs URL FILE MODEL_LABEL LINE INSTRUCTION VIA SHOTS_DIR
-import { drive, editorLines, openFile, runCommand, step, waitForModel } from './workbench.mjs';
+import { drive, editorLines, openFile, runCommand, step, waitForChange, waitForModel } from './workbench.mjs';
 
 const [url, file, modelLabel, line, instruction, via, shots] = process.argv.slice(2);
 await drive(url, shots, async (page) => {
@@ -34,15 +34,7 @@ await drive(url, shots, async (page) => {
   await accept.click();
   // The diff editor closes and the file's editor, now changed, is active again.
   await page.waitForSelector('.editor-group-container.active .monaco-diff-editor', { state: 'detached', timeout: 30000 });
-  await page.waitForFunction(
-    (old) => JSON.stringify(
-      [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines .view-line')]
-        .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
-        .map((l) => l.textContent.replace(/\u00a0/g, ' ')),
-    ) !== old,
-    JSON.stringify(before),
-    { timeout: 30000 },
-  );
+  await waitForChange(page, before, 30000);
   await page.screenshot({ path: `${shots}/edited.png` });
   return { before, lines: await editorLines(page) };
 });

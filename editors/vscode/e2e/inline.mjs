@@ -3,7 +3,7 @@
 // inline suggestion (ghost text), accepts it with Tab and prints JSON {status, ghost, lines}
 // (the editor's lines after Tab). Screenshots go to SHOTS_DIR.
 // Usage: node inline.mjs URL FILE MODEL_LABEL TYPED SHOTS_DIR
-import { drive, editorLines, openFile, step, waitForModel } from './workbench.mjs';
+import { drive, editorLines, openFile, waitForGhost, waitForModel } from './workbench.mjs';
 
 const [url, file, modelLabel, typed, shots] = process.argv.slice(2);
 await drive(url, shots, async (page) => {
@@ -12,19 +12,7 @@ await drive(url, shots, async (page) => {
   await page.click('.monaco-editor .view-lines');
   await page.keyboard.press('Control+End');
   await page.keyboard.type(typed, { delay: 30 });
-  // VS Code asks once per keystroke; an answer that came back empty (the server was still
-  // busy) is asked again the way a user would: Alt+\ (Trigger Inline Suggestion).
-  const ghostText = page.locator('.monaco-editor .ghost-text-decoration').first();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ghostText.waitFor({ timeout: 15000 });
-      break;
-    } catch (err) {
-      if (attempt === 6) throw err;
-      step(`no ghost text yet, triggering (${attempt})`);
-      await page.keyboard.press('Alt+Backslash');
-    }
-  }
+  const ghostText = await waitForGhost(page, undefined, 6);
   const ghost = await ghostText.textContent();
   await page.screenshot({ path: `${shots}/ghost.png` });
   await page.keyboard.press('Tab');

@@ -7,7 +7,7 @@
 // the lines while the edit was drawn; dismissed: the hints left after Esc; lines: after Tab Tab).
 // Screenshots go to SHOTS_DIR.
 // Usage: node nextedit.mjs URL FILE MODEL_LABEL LINE:COLUMN NEW TARGET_LINE SHOTS_DIR
-import { drive, editorLines, openFile, step, waitForModel } from './workbench.mjs';
+import { drive, editorLines, openFile, step, waitForChange, waitForModel } from './workbench.mjs';
 
 const [url, file, modelLabel, at, typed, target, shots] = process.argv.slice(2);
 
@@ -76,16 +76,7 @@ await drive(url, shots, async (page) => {
   await page.locator('.statusbar-item', { hasText: new RegExp(`Ln ${target}, Col`) }).first().waitFor({ timeout: 10000 });
   step('jumped');
   await page.keyboard.press('Tab');
-  await page.waitForFunction(
-    (old) =>
-      JSON.stringify(
-        [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines .view-line')]
-          .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
-          .map((l) => l.textContent.replace(/\u00a0/g, ' ')),
-      ) !== old,
-    JSON.stringify(shown),
-    { timeout: 10000 },
-  );
+  await waitForChange(page, shown, 10000);
   await page.screenshot({ path: `${shots}/accepted.png` });
   return {
     status: await status.textContent(),

@@ -5,7 +5,7 @@
 // ghost text to change, then hides the rest with Esc (reported as dismissed). Prints JSON
 // {ghost, rest, lines} (rest: the ghost text after Ctrl+Right; lines: after Esc). Screenshots go to SHOTS_DIR.
 // Usage: node partial.mjs URL FILE MODEL_LABEL TYPED EXPECT SHOTS_DIR
-import { drive, editorLines, openFile, step, waitForModel } from './workbench.mjs';
+import { drive, editorLines, openFile, step, waitForGhost, waitForModel } from './workbench.mjs';
 
 const [url, file, modelLabel, typed, expect, shots] = process.argv.slice(2);
 
@@ -21,17 +21,7 @@ await drive(url, shots, async (page) => {
   await page.keyboard.press('Control+End');
   await page.keyboard.press('Enter');
   await page.keyboard.type(typed, { delay: 30 });
-  const ghostText = page.locator('.monaco-editor .ghost-text-decoration', { hasText: expect }).first();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ghostText.waitFor({ timeout: 15000 });
-      break;
-    } catch (err) {
-      if (attempt === 4) throw err;
-      step(`no ghost text with ${expect} yet, triggering (${attempt})`);
-      await page.keyboard.press('Alt+Backslash');
-    }
-  }
+  await waitForGhost(page, expect);
   const ghost = await page.evaluate(ghostOf);
   await page.screenshot({ path: `${shots}/ghost.png` });
   await page.keyboard.press('Control+ArrowRight');

@@ -6,7 +6,7 @@
 // as drawn (ghost text included), accepts with Tab and prints JSON {status, ghost, shown, lines}.
 // Screenshots go to SHOTS_DIR.
 // Usage: node range.mjs URL FILE MODEL_LABEL BEFORE LEFT AFTER EXPECT SHOTS_DIR
-import { drive, editorLines, openFile, step, waitForModel } from './workbench.mjs';
+import { drive, editorLines, openFile, waitForGhost, waitForModel } from './workbench.mjs';
 
 const [url, file, modelLabel, before, left, after, expect, shots] = process.argv.slice(2);
 await drive(url, shots, async (page) => {
@@ -20,17 +20,7 @@ await drive(url, shots, async (page) => {
     await page.keyboard.press('ArrowLeft');
   }
   await page.keyboard.type(after, { delay: 30 });
-  const ghostText = page.locator('.monaco-editor .ghost-text-decoration', { hasText: expect }).first();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ghostText.waitFor({ timeout: 15000 });
-      break;
-    } catch (err) {
-      if (attempt === 4) throw err;
-      step(`no ghost text with ${expect} yet, triggering (${attempt})`);
-      await page.keyboard.press('Alt+Backslash');
-    }
-  }
+  const ghostText = await waitForGhost(page, expect);
   const ghost = await ghostText.textContent();
   const shown = await editorLines(page);
   await page.screenshot({ path: `${shots}/ghost.png` });

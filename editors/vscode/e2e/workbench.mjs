@@ -1,6 +1,7 @@
-// Shared steps of the code-server drivers (inline.mjs, edit.mjs, chat.mjs): launch Debian's
+// Shared steps of the code-server drivers (inline.mjs, edit.mjs, chat.mjs, ...): launch Debian's
 // Chromium headless, open the workbench, wait for the qwenpair server, open a file, run a
-// command from the palette, read the editor, and save a screenshot when a run fails.
+// command from the palette, wait for ghost text, read the editor (and wait for it to change),
+// and save a screenshot when a run fails.
 import { chromium } from 'playwright-core';
 
 /** Runs {body(page)} in a fresh workbench page at {url}; prints its JSON result. */
@@ -53,11 +54,39 @@ export async function runCommand(page, title) {
   await page.keyboard.press('Enter');
 }
 
-/** The active editor's lines, top to bottom (Monaco positions them, in no DOM order). */
+/** The active editor's lines, top to bottom (Monaco positions them, in no DOM order); runs in the page. */
+const readLines = () =>
+  [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines .view-line')]
+    .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
+    .map((l) => l.textContent.replace(/\u00a0/g, ' '));
+
+/** The active editor's lines, top to bottom. */
 export function editorLines(page) {
-  return page.evaluate(() =>
-    [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines .view-line')]
-      .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
-      .map((l) => l.textContent.replace(/\u00a0/g, ' ')),
-  );
+  return page.evaluate(readLines);
+}
+
+/**
+ * Waits for ghost text (containing {expect}, if given). VS Code asks once per keystroke; an
+ * answer that came back empty (the server was still busy) is asked again the way a user would:
+ * Alt+\ (Trigger Inline Suggestion), up to {attempts} times. Returns the ghost text's locator.
+ */
+export async function waitForGhost(page, expect = undefined, attempts = 4) {
+  const ghostText = page.locator('.monaco-editor .ghost-text-decoration', expect ? { hasText: expect } : {}).first();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ghostText.waitFor({ timeout: 15000 });
+      return ghostText;
+    } catch (err) {
+      if (attempt === attempts) throw err;
+      step(`no ghost text${expect ? ` with ${expect}` : ''} yet, triggering (${attempt})`);
+      await page.keyboard.press('Alt+Backslash');
+    }
+  }
+}
+
+/** Waits until the active editor's lines (as editorLines reads them) are no longer {old}. */
+export function waitForChange(page, old, timeout = 30000) {
+  return page.waitForFunction(`JSON.stringify((${readLines})()) !== ${JSON.stringify(JSON.stringify(old))}`, null, {
+    timeout,
+  });
 }
