@@ -73,15 +73,22 @@ def _sid(item: dict) -> str:
     return arg["id"]
 
 
-def test_a_scripted_session_gives_exactly_its_rows_and_figures(start, workspace, tiny_model, tmp_path):
-    cache = tmp_path / "cache"
-    env = {**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache), "QWENPAIR_STATS_DELAYS": DELAYS}
-    wire = start(env=env)
-    wire.initialize(workspace, fast_options(tiny_model.gguf, engine={"max_tokens_single": 4, "max_tokens_multi": 4}))
+def session(start, workspace, tmp_path, cache, options, extra_env=None, capabilities=None):
+    """A ready server whose record is under ``cache``, with ``DOC`` open: (wire, editor)."""
+    wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache), **(extra_env or {})})
+    wire.initialize(workspace, options, capabilities=capabilities)
     wire.wait_ready()
     path = workspace / "pkg" / "outcomes.py"
     path.write_text(DOC)
-    ed = Editor(wire, wire.open(path, DOC), DOC)
+    return wire, Editor(wire, wire.open(path, DOC), DOC)
+
+
+def test_a_scripted_session_gives_exactly_its_rows_and_figures(start, workspace, tiny_model, tmp_path):
+    cache = tmp_path / "cache"
+    env = {**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache), "QWENPAIR_STATS_DELAYS": DELAYS}
+    wire, ed = session(start, workspace, tmp_path, cache, fast_options(
+        tiny_model.gguf, engine={"max_tokens_single": 4, "max_tokens_multi": 4}), {"QWENPAIR_STATS_DELAYS": DELAYS})
+    path = workspace / "pkg" / "outcomes.py"
 
     accepted = ed.suggest(0)  # accepted whole: the edit, then the item's command (as VS Code does)
     ed.accept(accepted)
@@ -169,12 +176,7 @@ def test_a_scripted_session_gives_exactly_its_rows_and_figures(start, workspace,
 
 def test_stats_off_records_nothing_but_items_keep_ids(start, workspace, tiny_model, tmp_path):
     cache = tmp_path / "cache"
-    wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
-    wire.initialize(workspace, fast_options(tiny_model.gguf, stats={"enabled": False}))
-    wire.wait_ready()
-    path = workspace / "pkg" / "outcomes.py"
-    path.write_text(DOC)
-    ed = Editor(wire, wire.open(path, DOC), DOC)
+    wire, ed = session(start, workspace, tmp_path, cache, fast_options(tiny_model.gguf, stats={"enabled": False}))
     item = ed.suggest(0)
     wire.notify("qwenpair/suggestionOutcome", {"id": _sid(item), "outcome": "dismissed"})
     assert wire.status()["suggestions_today"] == {"enabled": False}
@@ -184,16 +186,10 @@ def test_stats_off_records_nothing_but_items_keep_ids(start, workspace, tiny_mod
 
 def test_a_completion_list_item_carries_the_command_too(start, workspace, tiny_model, tmp_path):
     """A client without inline completion gets CompletionItems; their command records the accept."""
-    cache = tmp_path / "cache"
-    wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
     caps = {"textDocument": {"synchronization": {"didSave": True}}, "workspace": {"workspaceFolders": True}}
-    wire.initialize(workspace, fast_options(tiny_model.gguf), capabilities=caps)
-    wire.wait_ready()
-    path = workspace / "pkg" / "outcomes.py"
-    path.write_text(DOC)
-    uri = wire.open(path, DOC)
+    wire, ed = session(start, workspace, tmp_path, tmp_path / "cache", fast_options(tiny_model.gguf), capabilities=caps)
     pos = {"line": 1, "character": len(LINE)}
-    items = wire.result("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos})["items"]
+    items = wire.result("textDocument/completion", {"textDocument": {"uri": ed.uri}, "position": pos})["items"]
     assert items, "the tiny model suggested nothing"
     command = items[0]["command"]
     assert command["command"] == "qwenpair.accepted"
@@ -209,12 +205,7 @@ def test_a_read_only_cache_turns_the_figures_off_with_one_message(start, workspa
     src = tmp_path / "cache-src"
     src.mkdir()
     with read_only_view(src, tmp_path / "cache") as cache:
-        wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
-        wire.initialize(workspace, fast_options(tiny_model.gguf))
-        wire.wait_ready()
-        path = workspace / "pkg" / "outcomes.py"
-        path.write_text(DOC)
-        ed = Editor(wire, wire.open(path, DOC), DOC)
+        wire, ed = session(start, workspace, tmp_path, cache, fast_options(tiny_model.gguf))
         first, second = ed.suggest(0), ed.suggest(1)  # answered, with ids, nothing recorded
         assert _sid(first) != _sid(second)
         wire.notify("qwenpair/suggestionOutcome", {"id": _sid(first), "outcome": "dismissed"})
@@ -230,12 +221,7 @@ def test_a_corrupt_record_is_rebuilt_with_a_message(start, workspace, tiny_model
     cache = tmp_path / "cache"
     (cache / "stats").mkdir(parents=True)
     (cache / "stats" / "outcomes.sqlite3").write_bytes(b"\x00garbage, not SQLite" * 500)
-    wire = start(env={**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache)})
-    wire.initialize(workspace, fast_options(tiny_model.gguf))
-    wire.wait_ready()
-    path = workspace / "pkg" / "outcomes.py"
-    path.write_text(DOC)
-    ed = Editor(wire, wire.open(path, DOC), DOC)
+    wire, ed = session(start, workspace, tmp_path, cache, fast_options(tiny_model.gguf))
     item = ed.suggest(0)
     wire.notify("qwenpair/suggestionOutcome", {"id": _sid(item), "outcome": "dismissed"})
     today = wire.status()["suggestions_today"]
