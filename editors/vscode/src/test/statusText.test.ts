@@ -1,7 +1,7 @@
 // Unit tests of the status-bar text (model, indexing progress, last latency).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { modelLabel, statusText } from '../statusText';
+import { modelLabel, statusText, suggestionsLine } from '../statusText';
 
 test('model label is the file name without .gguf, or the registry name', () => {
   assert.equal(modelLabel('/home/u/.cache/qwenpair/models/qwen2.5-coder-1.5b-q8_0.gguf'), 'qwen2.5-coder-1.5b-q8_0');
@@ -32,4 +32,16 @@ test('model loading and failure show in the bar, the problem in the tooltip', ()
   const failed = statusText({ model: 'm', model_state: 'failed', model_problem: 'no such file' });
   assert.equal(failed.text, '$(sparkle) m  $(error) model failed');
   assert.match(failed.tooltip, /model: m \(failed\): no such file/);
+});
+
+test("today's suggestion figures in the tooltip, or why there are none", () => {
+  const s = statusText({
+    model: 'm',
+    suggestions_today: { enabled: true, shown: 12, accepted: 4, partial: 1, acceptance_rate: 0.4167, retained_rate_30s: 0.9 },
+  });
+  assert.match(s.tooltip, /suggestions today: 12 shown, 4 accepted, 1 partly \(acceptance 42%, retained after 30 s 90%\)/);
+  assert.equal(suggestionsLine({ enabled: true, shown: 0, accepted: 0, partial: 0, acceptance_rate: null }),
+    'suggestions today: 0 shown, 0 accepted, 0 partly (acceptance -, retained after 30 s -)');
+  assert.equal(suggestionsLine({ enabled: false }), 'suggestions today: not recorded (stats off)');
+  assert.equal(suggestionsLine(undefined), 'suggestions today: -'); // an older server
 });
