@@ -122,11 +122,15 @@ function commonSuffix(a: string, b: string, limit: number): number {
 
 /**
  * Whether VS Code draws {newText} replacing {oldText} as ghost text, the cursor {cursor}
- * characters into {oldText}: after their common prefix, the old text before the cursor must
- * begin the new text and the old text after it must stay in the new, in order.
+ * characters into {oldText}: the change must start at or before the cursor, and after their
+ * common prefix the old text before the cursor must begin the new text and the old text after
+ * it must stay in the new, in order.
  */
 export function ghostCanShow(oldText: string, newText: string, cursor: number): boolean {
   const p = commonPrefix(oldText, newText);
+  if (cursor < p) {
+    return false; // the change starts after the cursor: ghost text is drawn from the cursor on
+  }
   const oldRest = oldText.slice(p);
   const newRest = newText.slice(p);
   const at = Math.max(0, cursor - p);

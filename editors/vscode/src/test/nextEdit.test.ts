@@ -59,6 +59,9 @@ test('ghost text draws insertions around the cursor, never deletions', () => {
   // text before the cursor that the new text does not begin with
   assert.equal(ghostCanShow('foo(a)', 'foo(b, a)', 5), false);
   assert.equal(ghostCanShow('foo(a)', 'foo(b, a)', 4), true);
+  // an insertion after the cursor (a jump lands at the line's start): drawn by the extension
+  assert.equal(ghostCanShow('    return x', '    return x * 2', 0), false);
+  assert.equal(ghostCanShow('    return x', '    return x * 2', 12), true);
 });
 
 test('a rename is drawn as the deleted part struck through and the new part after it', () => {
