@@ -94,8 +94,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const preview = new DiffPreview();
   const chat = new ChatView(context.extensionUri, () => current, preview);
   const statusBar = new StatusBar(() => current);
-  const outcomes = new Outcomes(() => current, output);
-  const nextEdits = new NextEditView(() => current, outcomes, () => {
+  const outcomes: Outcomes = new Outcomes(() => current, output, () => nextEdits.ghostHidden());
+  const nextEdits: NextEditView = new NextEditView(() => current, outcomes, () => {
     const s = settings();
     return { ...s.nextEdit, languages: s.enable };
   }, output);

@@ -119,6 +119,13 @@ export class NextEditView implements vscode.Disposable {
     }
   }
 
+  /** Esc hid VS Code's ghost text: a next edit it was drawing is no longer shown. */
+  ghostHidden(): void {
+    if (this.drawn && !this.drawn.ours) {
+      this.clear();
+    }
+  }
+
   /** VS Code accepted a suggestion whole: ask for the next edit. */
   accepted(): void {
     this.clear();

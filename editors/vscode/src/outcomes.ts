@@ -33,6 +33,8 @@ export class Outcomes {
   constructor(
     private readonly client: () => QwenpairClient | undefined,
     private readonly output: vscode.LogOutputChannel,
+    /** called after Esc hid the ghost text */
+    private readonly onHidden: () => void = () => {},
   ) {}
 
   register(): vscode.Disposable {
@@ -111,6 +113,7 @@ export class Outcomes {
   private async dismiss(): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+    this.onHidden();
     const key = editor?.document.uri.toString();
     const shown = key ? this.shown.get(key) : undefined;
     if (key && shown) {
