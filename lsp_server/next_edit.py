@@ -203,7 +203,9 @@ class NextEdits:
             return got
         backend, lock = got
         engine, roots = self._engine(path, backend, lock), self.ls.roots
-        scheduler = roots.engine_for(path).scheduler  # the completions' one: one generation at a time
+        completion = roots.engine_for(path)
+        scheduler = completion.scheduler  # the completions' one: one generation at a time
+        shared = backend is getattr(self.ls.models, "completion", None)
 
         def work(cancel: threading.Event) -> NextEdit:
             ready = self.ahead.get(str(path), text, line)
@@ -228,6 +230,10 @@ class NextEdits:
                     del self._running[path]
             if got.stop_reason not in _NOT_AN_ANSWER:
                 self.ahead.put(str(path), text, line, got)
+            if shared and got.prompt_tokens and not cancel.is_set():
+                # the next edit's prompt replaced the completion's in the one KV cache: put that
+                # back while the user is idle (background, behind any request), as after an open
+                completion.document_opened(path, text, line)
             return got
 
         return scheduler, work

@@ -53,3 +53,36 @@ def test_rename_on_line_1_suggests_line_2(backend, tmp_path, lookup):
     assert got.kind == "inline"
     assert got.target.range_and_text(RENAMED.split("\n")[:2]) == ((1, 0), (1, 20), "    return w * 3")
     assert got.reused_tokens > 0  # the second request reuses the first one's KV prefix
+
+
+def test_the_completion_prompt_filled_again_after_a_next_edit_is_warm(backend, tmp_path):
+    """A next edit on the completion model leaves its own prompt in the one KV cache, and the
+    next completion would evaluate its whole prompt; the server then pre-fills the completion's
+    prompt again (``CompletionEngine.document_opened``, in the background: lsp_server/next_edit.py),
+    after which a keystroke evaluates only the tail."""
+    from assistant.config import EngineConfig
+    from assistant.engine import CompletionEngine
+    from assistant.request import CompletionRequest
+
+    path = tmp_path / "scale.py"
+    body = "".join(f"def helper_{k}(value):\n    return value * {k} + OFFSET_{k}\n\n" for k in range(30))
+    text = ORIGINAL + body + "result = helper_"
+    line = text.count("\n")
+    config = EngineConfig(latency_target_s=100.0, max_tokens_single=4, max_tokens_multi=4, context_tokens=1024)
+    completion = CompletionEngine(backend, config=config, workspace_root=tmp_path)
+    nes = NextEditEngine(backend, EditHistory(PromptPolicy(tmp_path)), NextEditConfig(), root=tmp_path)
+    nes.history.open(path, ORIGINAL)
+    try:
+        typed = [text + c for c in "12"]
+        completion.complete_sync(CompletionRequest(path, text, line, len(text.split("\n")[-1])), timeout=120)
+        nes.suggest(path, RENAMED, 0, 0)
+        cold = completion.complete_sync(CompletionRequest(path, typed[0], line, len(typed[0].split("\n")[-1])), timeout=120)
+        nes.suggest(path, RENAMED, 0, 0)
+        completion.document_opened(path, typed[0], line)
+        assert completion.scheduler.wait_idle(120)
+        calls = completion.counters["model_calls"]
+        warm = completion.complete_sync(CompletionRequest(path, typed[1], line, len(typed[1].split("\n")[-1])), timeout=120)
+        assert completion.counters["model_calls"] == calls + 1  # a model call, not a cache hit
+        assert cold.evaluated_tokens > 200 and warm.evaluated_tokens < 20, (cold.evaluated_tokens, warm.evaluated_tokens)
+    finally:
+        completion.close()
