@@ -123,7 +123,6 @@ class NextEdits:
         self._stale(old)
         self.history.rename(old, new)
 
-
     def _stale(self, path: Path) -> None:
         """``path`` changed or closed: its running job, its timer and what was computed ahead go."""
         running = self._running.get(path)
@@ -135,9 +134,9 @@ class NextEdits:
         self.ahead.drop(str(path))
 
     # -- the model ---------------------------------------------------------------------
-    def _backend(self, start: bool = True) -> tuple[Any, threading.Lock] | Future | str | None:
-        """The model and its lock; a Future while the separate model loads (started when
-        ``start``); a str saying why there is none; None while the completion model loads."""
+    def _backend(self) -> tuple[Any, threading.Lock] | Future | str | None:
+        """The model and its lock; a Future while the separate model loads (its loading started
+        by the first call); a str saying why there is none; None while the completion model loads."""
         models, ref = self.ls.models, self.config.model
         if not ref:
             if self._model is not None:  # back to the completion model: the separate one goes
@@ -149,8 +148,6 @@ class NextEdits:
             return self._model_problem[1]
         if self._loading is not None and self._loading[0] == ref:
             return self._loading[1]
-        if not start:
-            return None
         future: Future = Future()
         self._loading = (ref, future)
         threading.Thread(target=self._load, args=(ref, future), daemon=True, name="qwenpair-next-edit-model").start()
