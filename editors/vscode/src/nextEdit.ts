@@ -93,6 +93,11 @@ export function outcomeParams(ref: SuggestionRef, outcome: Outcome, uri?: string
   return params;
 }
 
+/** How many characters {text} has as the server counts them (code points, not UTF-16 units). */
+export function codePoints(text: string): number {
+  return Array.from(text).length;
+}
+
 /** Whether {sub}'s characters all appear in {text}, in order (VS Code's `matchesSubString`). */
 function isSubsequence(sub: string, text: string): boolean {
   let j = 0;

@@ -7,16 +7,15 @@
  * says nothing of partial accepts or dismissals, so the extension takes the keys for them
  * while a suggestion is shown (`inlineSuggestionVisible`): Ctrl+Right (Accept Next Word),
  * *Accept Next Line* and Esc run VS Code's own command and then report `partial` (with the
- * characters accepted of it so far: what each such command inserted, added up) or `dismissed`
- * (Esc only: a suggestion that vanished because the user typed is the server's to infer,
- * "typed over") for the suggestion shown. Which one is
- * shown is the first item of the provider's last non-empty answer for the document (VS Code
- * draws the first; a user who cycles with Alt+] reports against the first). Typing over and
- * ignoring are inferred by the server.
+ * characters accepted of it so far: what each such command inserted, in code points, added
+ * up) or `dismissed` (Esc only: a suggestion that vanished because the user typed is the
+ * server's to infer, "typed over") for the suggestion shown. Which one is shown is the first
+ * item of the provider's last non-empty answer for the document (VS Code draws the first; a
+ * user who cycles with Alt+] reports against the first).
  */
 import * as vscode from 'vscode';
 import type { QwenpairClient } from './client';
-import { outcomeParams, type Outcome, type SuggestionRef, suggestionRef } from './nextEdit';
+import { codePoints, outcomeParams, type Outcome, type SuggestionRef, suggestionRef } from './nextEdit';
 
 interface Shown {
   ref: SuggestionRef;
@@ -95,7 +94,7 @@ export class Outcomes {
     let inserted = 0;
     const listening = vscode.workspace.onDidChangeTextDocument((e) => {
       if (e.document === editor?.document) {
-        inserted += e.contentChanges.reduce((n, c) => n + c.text.length, 0);
+        inserted += e.contentChanges.reduce((n, c) => n + codePoints(c.text), 0);
       }
     });
     try {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   acceptCommand,
+  codePoints,
   editView,
   ghostCanShow,
   isSuggestionCommand,
@@ -37,6 +38,12 @@ test('outcome params: acceptedChars only for a partial accept', () => {
   assert.deepEqual(outcomeParams(ref, 'partial', 'file:///a.py', 7), { id: 's1', outcome: 'partial', acceptedChars: 7, uri: 'file:///a.py' });
   assert.deepEqual(outcomeParams(ref, 'dismissed', 'file:///a.py', 7), { id: 's1', outcome: 'dismissed', uri: 'file:///a.py' });
   assert.deepEqual(outcomeParams(ref, 'accepted'), { id: 's1', outcome: 'accepted' });
+});
+
+test('accepted characters are counted as code points, as the server counts them', () => {
+  assert.equal(codePoints('len'), 3);
+  assert.equal(codePoints('x = "😀"'), 7); // 8 UTF-16 units
+  assert.equal(codePoints(''), 0);
 });
 
 test('accepting an answer runs its item command, or qwenpair.nextEdit with its id', () => {
