@@ -230,10 +230,16 @@ class NextEdits:
             if shared and got.prompt_tokens and not cancel.is_set():
                 # the next edit's prompt replaced the completion's in the one KV cache: put that
                 # back while the user is idle (background, behind any request), as after an open
-                completion.document_opened(path, text, line)
+                self.ls.call_soon(lambda: self._refill(completion, uri, path, text, line))
             return got
 
         return scheduler, work
+
+    def _refill(self, completion, uri: str, path: Path, text: str, line: int) -> None:
+        """On the event loop, so that no change slips in: only for the text still current."""
+        doc = self.ls.docs.get(uri)
+        if doc is not None and doc.text == text:
+            completion.document_opened(path, text, line)
 
     # -- triggers ------------------------------------------------------------------------
     def precompute(self, uri: str, why: str, retry: bool = True) -> None:
