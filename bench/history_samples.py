@@ -1,8 +1,9 @@
 """How fast next-edit samples come out of a long git history (training/nes_samples.py).
 
 Writes a synthetic history with ``git fast-import`` (``--commits`` commits over ``--files``
-Python modules; each commit edits one module in two to four places a few lines apart, so most
-commits give samples, and every 50th touches ``--wide`` files to exercise the file cap), then
+Python modules; each commit edits one module in two to four places 4 lines apart, so most
+commits give samples; lines keep their size, so late commits cost what early ones do; every 50th
+commit touches ``--wide`` files, to exercise the file cap), then
 builds every sample in this process exactly as ``qwenpair train lora --task nes`` does: one
 ``git log -p`` stream, one ``git cat-file --batch``, the server's edit history and next-edit
 prompt builder, the Qwen tokenizer. Prints JSON: samples per second, commits per second, the
@@ -58,11 +59,10 @@ def write_history(root: Path, commits: int, files: int, wide: int, seed: int = 0
         body = b""
         for n in touched:
             lines = mods[n]
-            if c > 1:
-                at = rng.randrange(4, len(lines) - 12)
-                for k in range(rng.randint(2, 4)):  # two to four edits, 3 lines apart: one window
-                    i = at + 3 * k
-                    lines[i] = lines[i].replace("y=", f"y={c % 7}+", 1) if "y=" in lines[i] else lines[i] + f"  # c{c}"
+            if c > 1:  # two to four functions in a row get a new factor: edits 4 lines apart, one window
+                first = rng.randrange(0, 12 - 4)
+                for f in range(first, first + rng.randint(2, 4)):
+                    lines[4 + 4 * f + 1] = f"    total = x * {rng.randint(1, 99)} + y"  # lines keep their size
             body += f"M 100644 inline pkg/m{n}.py\n".encode() + blob(lines)
         msg = f"c{c}"
         head = f"commit refs/heads/main\ncommitter b <b@b> {when} +0000\ndata {len(msg)}\n{msg}\n"
