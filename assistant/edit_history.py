@@ -264,6 +264,15 @@ class EditHistory:
             found = [e for d in docs for e in d.edits]
         return sorted(found, key=lambda e: e.at)
 
+    def last_edited_line(self, path: str | Path) -> int | None:
+        """The line the newest edit of ``path`` ends on (where the user was editing: a next edit
+        computed ahead is asked for there); None when it has no edit."""
+        edits = self.edits(path)
+        if not edits:
+            return None
+        last = edits[-1]
+        return last.start + max(len(last.after) - 1, 0)
+
     def original(self, path: str | Path) -> list[str] | None:
         """The document's lines when its session started (None: not open, or too large to keep)."""
         with self._lock:

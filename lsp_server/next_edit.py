@@ -252,11 +252,9 @@ class NextEdits:
         if path is None or doc is None or hist is None or self.ls.models is None or self.ls.roots is None:
             return
         self._timers.pop(path, None)
-        edits = hist.edits(path)
-        if not edits:
+        line = hist.last_edited_line(path)
+        if line is None:
             return  # nothing edited: nothing to predict from
-        last = edits[-1]
-        line = last.start + max(len(last.after) - 1, 0)  # where the user was editing
         text, version = doc.text, doc.version
         if self._ahead().get(str(path), text, line) is not None:
             return

@@ -189,6 +189,18 @@ def test_a_close_then_an_open_of_the_same_text_is_a_rename(tmp_path):
     assert h.edits() == []
 
 
+def test_the_last_edited_line_is_where_the_newest_edit_ends(tmp_path):
+    h, path = history(), tmp_path / "a.py"
+    h.open(path, TEXT)
+    assert h.last_edited_line(path) is None
+    now = typed(TEXT, 3, "X")[-1]
+    h.update(path, now)
+    assert h.last_edited_line(path) == 3
+    lines = now.split("\n")
+    h.update(path, "\n".join(lines[:9] + ["new a", "new b"] + lines[9:]))  # two lines inserted at line 10
+    assert h.last_edited_line(path) == 10
+
+
 def test_a_workspace_rename_then_close_and_open_keeps_the_history(tmp_path):
     """workspace/didRenameFiles first, then the editor's didClose/didOpen of the new name."""
     h, old, new = history(), tmp_path / "a.py", tmp_path / "b.py"
