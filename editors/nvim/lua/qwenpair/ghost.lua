@@ -10,7 +10,6 @@
 --- auto-inserted, that the suggestion writes itself): accepting replaces them, and the ghost
 --- is drawn so that they are not shown twice (text.ghost_line).
 local lsp = require('qwenpair.lsp')
-local next_edit = require('qwenpair.next_edit')
 local outcome = require('qwenpair.outcome')
 local text = require('qwenpair.text')
 local config = require('qwenpair.config')
@@ -75,13 +74,6 @@ local function draw(bufnr, st, hint)
   })
 end
 
-local function cancel(st)
-  if st.request then
-    lsp.cancel(st.request.client, st.request.id)
-    st.request = nil
-  end
-end
-
 --- What {item} would do at the cursor, or nil when it does not fit there: its range must
 --- start on the cursor's line, at or before it (the part before the cursor already typed),
 --- and end on that line.
@@ -111,11 +103,13 @@ end
 ---@param kind integer|nil LSP InlineCompletionTriggerKind (default: automatic)
 function M.request(bufnr, kind)
   local client = lsp.client(bufnr)
-  if not client then
+  -- Only at the cursor of this buffer in insert mode: a timer that fires after the user left
+  -- (another buffer, normal mode) would ask about a place nobody types at.
+  if not client or bufnr ~= vim.api.nvim_get_current_buf() or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
     return
   end
   local st = state(bufnr)
-  cancel(st)
+  lsp.cancel_held(st)
   local generation = st.generation
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = kind or TRIGGER_AUTOMATIC }
@@ -184,6 +178,8 @@ function M.attach(bufnr)
     group = group,
     buffer = bufnr,
     callback = function()
+      local st = state(bufnr)
+      st.generation = st.generation + 1 -- a pending timer or reply is for a place left behind
       M.clear(bufnr)
     end,
   })
@@ -216,14 +212,7 @@ function M.accept(bufnr, kind)
   local st = states[bufnr]
   local part = text.partial(st.text, kind)
   local c = st.candidates and st.candidates[st.index]
-  if c and st.client then
-    if part == st.text and c.command then
-      outcome.accepted(st.client, bufnr, c.command)
-      next_edit.after_accept(bufnr)
-    else
-      outcome.partial(st.client, bufnr, outcome.id(c), part)
-    end
-  end
+  local client = st.client
   vim.schedule(function()
     local rest = st.text:sub(#part + 1)
     -- The whole suggestion replaces the closers it covers; a part of it leaves them after
@@ -238,6 +227,14 @@ function M.accept(bufnr, kind)
       st.replaced = ''
     end
     M.insert_at_cursor(bufnr, part, replace)
+    -- Reported after the edit (the server reads the accept in the change that comes first).
+    if c and client then
+      if rest == '' and c.command then
+        outcome.accepted(client, bufnr, c.command)
+      else
+        outcome.partial(client, bufnr, outcome.id(c), part)
+      end
+    end
     -- The inserted text is what the ghost showed, so the change handler keeps the rest.
     st.anchor, st.text = { cursor() }, rest
     draw(bufnr, st)
@@ -271,7 +268,7 @@ end
 function M.clear(bufnr)
   local st = state(bufnr)
   local was = M.visible(bufnr)
-  cancel(st)
+  lsp.cancel_held(st)
   st.candidates, st.text, st.anchor, st.replaced = nil, nil, nil, ''
   vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
   return was

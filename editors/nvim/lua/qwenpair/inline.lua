@@ -45,7 +45,6 @@ local function native_partial(kind)
       local client = vim.lsp.get_client_by_id(item.client_id)
       if client and part == insert and item.command then
         outcome.accepted(client, bufnr, item.command)
-        next_edit.after_accept(bufnr)
       elseif client then
         outcome.partial(client, bufnr, outcome.id(item), part)
       end
@@ -115,6 +114,18 @@ function M.trigger()
   end
 end
 
+--- Whether a completion is shown in {bufnr}.
+function M.visible(bufnr)
+  local engine = M.engine()
+  if engine == 'native' then
+    local ns = vim.api.nvim_create_namespace('nvim.lsp.inline_completion')
+    return #vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { limit = 1 }) > 0
+  elseif engine == 'extmark' then
+    return ghost.visible(bufnr)
+  end
+  return false
+end
+
 --- `qwenpair/inlineCompletionExtended`: the server has the whole block of a suggestion it
 --- answered with its first line (docs/lsp.md). If a suggestion is still shown in that
 --- buffer, ask again: the server answers from its cache, now with the block.
@@ -126,13 +137,11 @@ function M.on_extended(err, params)
   if vim.uri_from_bufnr(bufnr) ~= params.textDocument.uri or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
     return
   end
-  local engine = M.engine()
-  if engine == 'native' then
-    local ns = vim.api.nvim_create_namespace('nvim.lsp.inline_completion')
-    if #vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { limit = 1 }) > 0 then
+  if M.engine() == 'native' then
+    if M.visible(bufnr) then
       M.trigger()
     end
-  elseif engine == 'extmark' then
+  else
     ghost.refresh(bufnr)
   end
 end

@@ -118,6 +118,16 @@ function M.cancel(client, request_id)
   return client.cancel_request(request_id)
 end
 
+--- Cancels the request that {holder} keeps in its `request` field ({client, id}, from a
+--- M.request whose answer a newer one makes stale), and forgets it.
+---@param holder {request: {client: vim.lsp.Client, id: integer}|nil}
+function M.cancel_held(holder)
+  if holder.request then
+    M.cancel(holder.request.client, holder.request.id)
+    holder.request = nil
+  end
+end
+
 --- The client for a command run from {bufnr}: its own, or with {any} any running qwenpair
 --- client (chat and status need no document). Says why when there is none.
 ---@return vim.lsp.Client|nil

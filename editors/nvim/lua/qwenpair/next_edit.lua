@@ -8,8 +8,9 @@
 --- that a rename walks from use to use; Esc (normal mode) or the dismiss key drops it.
 ---
 --- It is asked for when the server announces one (`qwenpair/nextEditReady`, sent after the
---- server's own edit pause or an accept), after an accept here, on :QwenpairNextEdit, and,
---- with `next_edit.pause_ms` set, after that pause in edits here too.
+--- server's own edit pause, which follows a completion's accept too), after a next edit's
+--- accept here (the chain), on :QwenpairNextEdit, and, with `next_edit.pause_ms` set, after
+--- that pause in edits here too.
 local config = require('qwenpair.config')
 local lsp = require('qwenpair.lsp')
 local outcome = require('qwenpair.outcome')
@@ -46,6 +47,7 @@ vim.api.nvim_create_autocmd('ColorScheme', {
 ---@field request {client: vim.lsp.Client, id: integer}|nil
 ---@field generation integer bumps on every change; stale replies and timers compare it
 ---@field dismissed_tick integer|nil the changedtick at which the user dismissed one
+---@field deferred_tick integer|nil the changedtick of an announcement left for InsertLeave
 
 ---@type table<integer, qwenpair.NextEditState>
 local states = {}
@@ -109,7 +111,7 @@ end
 
 --- The lines the buffer would have where {s} applies, and the part of the replaced text that
 --- really changes: the common head and tail of the old and new text are not struck through.
----@return string[] new_lines, {[1]: integer, [2]: integer} strike_start, {[1]: integer, [2]: integer} strike_stop, integer head
+---@return string[] new_lines, {[1]: integer, [2]: integer} strike_start, {[1]: integer, [2]: integer} strike_stop, integer head, integer tail
 local function preview(bufnr, s)
   local old_lines = vim.api.nvim_buf_get_lines(bufnr, s.start[1], s.stop[1] + 1, true)
   local before = old_lines[1]:sub(1, s.start[2])
@@ -117,7 +119,7 @@ local function preview(bufnr, s)
   local new_lines = text.lines(before .. s.new_text .. after)
   local old = table.concat(vim.api.nvim_buf_get_text(bufnr, s.start[1], s.start[2], s.stop[1], s.stop[2], {}), '\n')
   local head, tail = text.common_ends(old, s.new_text)
-  return new_lines, position_in(s.start, old, head), position_in(s.start, old, #old - tail), head
+  return new_lines, position_in(s.start, old, head), position_in(s.start, old, #old - tail), head, tail
 end
 
 --- Draws {s}: the changed text struck through, the new lines below it, and a hint.
@@ -168,13 +170,6 @@ function M.current(bufnr)
   return M.visible(bufnr) and states[bufnr].shown or nil
 end
 
-local function cancel(st)
-  if st.request then
-    lsp.cancel(st.request.client, st.request.id)
-    st.request = nil
-  end
-end
-
 --- Hides the shown next edit (no outcome: the server infers "typed over" or "ignored").
 function M.clear(bufnr)
   local st = state(bufnr)
@@ -195,7 +190,7 @@ function M.request(bufnr, opts)
     return
   end
   local st = state(bufnr)
-  cancel(st)
+  lsp.cancel_held(st)
   local generation, tick = st.generation, vim.api.nvim_buf_get_changedtick(bufnr)
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   local ok, id = lsp.request(client, M.METHOD, params, function(err, result)
@@ -224,11 +219,14 @@ end
 local function apply(bufnr, s)
   local st = state(bufnr)
   local client = lsp.client(bufnr)
-  local _, _, _, head = preview(bufnr, s)
+  local _, from, to, head, tail = preview(bufnr, s)
   M.clear(bufnr)
-  vim.api.nvim_buf_set_text(bufnr, s.start[1], s.start[2], s.stop[1], s.stop[2], text.lines(s.new_text))
-  -- The cursor goes where the change starts (past the text it kept), as after `cw`.
-  local pos = position_in(s.start, s.new_text, head)
+  -- Only the part that changes is replaced (marks, folds and the server's view of the
+  -- change stay on the text kept).
+  local middle = s.new_text:sub(head + 1, #s.new_text - tail)
+  vim.api.nvim_buf_set_text(bufnr, from[1], from[2], to[1], to[2], text.lines(middle))
+  -- The cursor goes where the change starts, as after `cw`.
+  local pos = from
   local line = vim.api.nvim_buf_get_lines(bufnr, pos[1], pos[1] + 1, true)[1]
   vim.api.nvim_win_set_cursor(0, { pos[1] + 1, math.min(pos[2], math.max(0, #line - 1)) })
   st.dismissed_tick = nil
@@ -279,7 +277,7 @@ function M.dismiss(bufnr)
   return true
 end
 
---- After an accept (of a completion or a next edit): ask for the next edit at once.
+--- After a next edit's accept (inline, by Neovim 0.12): ask for the one after it at once.
 function M.after_accept(bufnr)
   if bufnr and vim.api.nvim_buf_is_valid(bufnr) then
     vim.schedule(function()
@@ -306,6 +304,13 @@ function M.on_ready(err, params)
   if st.dismissed_tick == vim.api.nvim_buf_get_changedtick(bufnr) or M.visible(bufnr) then
     return
   end
+  -- A completion shown while typing goes first: a request now would take the model from the
+  -- block it may still be writing (the scheduler's newest job wins). Asked for on leaving
+  -- insert mode if the text is still the same.
+  if vim.api.nvim_get_mode().mode:sub(1, 1) == 'i' and require('qwenpair.inline').visible(bufnr) then
+    st.deferred_tick = vim.api.nvim_buf_get_changedtick(bufnr)
+    return
+  end
   M.request(bufnr)
 end
 
@@ -319,7 +324,7 @@ function M.attach(bufnr)
     callback = function()
       local st = state(bufnr)
       st.generation = st.generation + 1
-      cancel(st)
+      lsp.cancel_held(st)
       if st.shown and not M.visible(bufnr) then
         M.clear(bufnr)
       end
@@ -332,6 +337,17 @@ function M.attach(bufnr)
           end
         end, pause)
       end
+    end,
+  })
+  vim.api.nvim_create_autocmd('InsertLeave', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      local st = state(bufnr)
+      if st.deferred_tick == vim.api.nvim_buf_get_changedtick(bufnr) and not M.visible(bufnr) then
+        M.request(bufnr)
+      end
+      st.deferred_tick = nil
     end,
   })
   vim.api.nvim_create_autocmd('BufWipeout', {

@@ -20,7 +20,7 @@ local accepted_chars = {}
 ---@param item table|nil an InlineCompletionItem, a native item (`command` field) or a command
 ---@return string|nil
 function M.id(item)
-  local command = type(item) == 'table' and (item.command or item) or nil
+  local command = type(item) == 'table' and (type(item.command) == 'table' and item.command or item) or nil
   local args = type(command) == 'table' and command.arguments or nil
   local first = type(args) == 'table' and args[1] or nil
   local id = type(first) == 'table' and first.id or nil
@@ -77,14 +77,18 @@ end
 
 --- Client-side handlers of the items' commands, which Neovim 0.12's native inline completion
 --- runs after inserting an item: forward them to the server (recording the accept) and, for a
---- next edit, ask for the one after it.
+--- next edit, ask for the one after it. (After a completion's accept the server's own edit
+--- pause asks: a request at every accept while typing would hold the model that the next
+--- completion needs.)
 function M.register_commands()
   for _, name in ipairs({ 'qwenpair.accepted', 'qwenpair.nextEdit' }) do
     vim.lsp.commands[name] = function(command, ctx)
       local client = vim.lsp.get_client_by_id(ctx.client_id)
       if client then
         M.accepted(client, ctx.bufnr, command)
-        require('qwenpair.next_edit').after_accept(ctx.bufnr)
+        if name == 'qwenpair.nextEdit' then
+          require('qwenpair.next_edit').after_accept(ctx.bufnr)
+        end
       end
     end
   end
