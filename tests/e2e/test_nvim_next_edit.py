@@ -5,8 +5,9 @@ spells it with distinct tokens).
 
 The user renames a parameter on line 3; the server, after its edit pause, announces a next
 edit (`qwenpair/nextEditReady`), the plugin asks for it and draws it on line 7: "rate" struck
-through, the new line as a virtual line, a hint on the cursor's line. Tab jumps there, Tab
-again applies it. On both Neovims (0.12 native inline completion, 0.11 extmarks).
+through, the new line as a virtual line, a hint on the cursor's line. Esc drops it,
+:QwenpairNextEdit asks again, Tab jumps there, Tab again applies it and asks for the next one
+(there is none). On both Neovims (0.12 native inline completion, 0.11 extmarks).
 Run: .venv/bin/pytest -q tests/e2e/test_nvim_next_edit.py
 """
 
@@ -52,6 +53,17 @@ for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true 
   table.insert(out, mark)
 end
 return out
+"""
+
+
+ASKED = """
+_G.next_edits_answered = 0
+vim.api.nvim_create_autocmd('LspRequest', { callback = function(args)
+  local r = args.data.request
+  if r.method == 'qwenpair/nextEdit' and r.type == 'complete' then
+    _G.next_edits_answered = _G.next_edits_answered + 1
+  end
+end })
 """
 
 
@@ -108,6 +120,13 @@ def test_rename_on_line_3_then_tab_jumps_and_tab_accepts_line_7(workspace, next_
         assert any(m["row"] == 2 and "next edit, line 7" in m["hint"] for m in marks if m.get("hint"))
         assert vim.current.buffer[6] == "    return base * rate" and cursor(vim)[0] == 3
 
+        vim.input("<Esc>")  # dismissed: gone, the text as it was
+        wait_for("the dismissal", lambda: not vim.exec_lua(NEXT_EDIT_MARKS), timeout=10)
+        assert shown(vim) is None and vim.current.buffer[6] == "    return base * rate"
+        vim.command("QwenpairNextEdit")  # asked for again, by hand
+        wait_for("the next edit again", lambda: shown(vim), timeout=120)
+        vim.exec_lua(ASKED)
+
         vim.input("<Tab>")  # jump
         wait_for("the jump to line 7", lambda: cursor(vim)[0] == 7, timeout=10)
         assert vim.current.buffer[6] == "    return base * rate" and shown(vim)
@@ -117,6 +136,8 @@ def test_rename_on_line_3_then_tab_jumps_and_tab_accepts_line_7(workspace, next_
         assert buffer_text(vim) == WINDOW
         assert vim.api.get_mode()["mode"] == "n"
         assert cursor(vim) == [7, len("    return base * ")]  # where the change starts
-        assert not vim.exec_lua(NEXT_EDIT_MARKS)
+        # The chain: asked again at once, and nothing is left to suggest.
+        wait_for("the next request", lambda: vim.exec_lua("return _G.next_edits_answered") > 0, timeout=60)
+        assert not vim.exec_lua(NEXT_EDIT_MARKS) and shown(vim) is None
     finally:
         vim.close()
