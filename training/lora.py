@@ -103,7 +103,8 @@ def lora_samples(cfg: LoraConfig, log: Callable[[str], None]) -> LoraData:
         nes = build_nes_samples(Path(cfg.repo), cfg.nes, fmt=fmt, log=log)
         data.train += nes.train
         data.heldout += nes.heldout
-        data.split.update(heldout_commits=nes.heldout_commits, cutoff_time=nes.cutoff, train_head=nes.train_head)
+        data.split.update(heldout_commits=nes.heldout_commits, cutoff_time=nes.cutoff, train_head=nes.train_head,
+                          heldout_files=nes.changed_since)  # what eval repo completes: text after the cut
         data.stats["nes"] = dict(nes.stats)
         hold_out = nes.changed_since
     if cfg.task in ("fim", "both"):

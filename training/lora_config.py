@@ -51,7 +51,6 @@ class NesSampleConfig:
     max_files_per_commit: int = 100  # a commit touching more files is skipped (and counted)
     per_file: int = 4  # targets per file and commit, at most (hunks 1 .. per_file)
     max_tokens: int = 1536  # longest sample (prompt + window + end); longer ones are dropped
-    nes_format: str = "sweep"  # the server's default layout (docs/next-edit.md)
 
 
 @dataclass(frozen=True)

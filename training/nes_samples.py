@@ -213,7 +213,8 @@ class NesSampler:
             self.backend.prompt_format = fmt  # the engine builds in the format the server will use
         used = getattr(self.backend, "prompt_format", None) or DEFAULT_FORMAT
         self.end_id = self.backend.tokenize(marker(used.file_sep))  # the answer's end (docs/next-edit.md)
-        self.engine_config = NextEditConfig(nes_format=cfg.nes_format)  # type: ignore[arg-type]
+        # the server's default Sweep layout: a Zeta-style answer carries region markers this does not write
+        self.engine_config = NextEditConfig(nes_format="sweep")
 
     def file_samples(self, commit: _Commit, path: str, before: str, hunks: list[Hunk],
                      stats: Counter) -> list[NesSample]:

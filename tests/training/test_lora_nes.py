@@ -47,7 +47,8 @@ def test_held_out_next_edit_loss_falls(run):
     assert result["task"] == "nes" and result["steps"] == 8
     assert losses[-1] < losses[0] - 0.02, losses
     split = json.loads((out / "run.json").read_text())["split"]
-    assert split["task"] == "nes" and split["heldout_commits"] and "heldout_files" not in split
+    assert split["task"] == "nes" and split["heldout_commits"]
+    assert split["heldout_files"] == ["pkg/m0.py", "pkg/m1.py", "pkg/m2.py", "side.py"]  # changed since the cut
     assert result["heldout_samples"] >= 1 and result["train_samples"] >= 8
 
 
@@ -112,3 +113,13 @@ def test_both_tasks_in_one_adapter_hold_out_the_files_changed_since_the_cut(tiny
         import dataclasses
 
         lora_samples(dataclasses.replace(cfg, task="other"), log=lambda m: None)
+
+
+def test_eval_repo_completes_the_files_changed_since_the_cut_before_and_after(tiny_model, run, tmp_path):
+    history, _, _, adapter = run
+    done = qwenpair("eval", "repo", "--repo", str(history), "--model", str(tiny_model.gguf_f16), "--adapter",
+                    str(adapter), "--positions", "2", "--threads", "2", "--out", str(tmp_path / "report"), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["before"]["n"] == report["after"]["n"] == 2
+    assert {r["path"] for r in report["after"]["rows"]} <= {"pkg/m0.py", "pkg/m1.py", "pkg/m2.py"}
