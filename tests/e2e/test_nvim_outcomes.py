@@ -135,6 +135,9 @@ def test_a_recorded_session_gives_exactly_its_rows_and_figures(workspace, comple
                 store.close()
         wait_for("the retention measured after the accepts", measured, timeout=60)
         today = vim.exec_lua(STATUS)
+        vim.exec_lua("_G.notes = {}; vim.notify = function(msg) table.insert(_G.notes, msg) end")
+        vim.command("QwenpairStatus")
+        status = wait_for("the status", lambda: vim.exec_lua("return _G.notes[1]"), timeout=10)
         # Leave Neovim's way: it stops the server (shutdown, exit), which closes the store.
         vim.exec_lua("vim.lsp.stop_client(vim.lsp.get_clients({ name = 'qwenpair' }))")
         wait_for("the server to stop", lambda: vim.exec_lua("return #vim.lsp.get_clients()") == 0, timeout=30)
@@ -148,6 +151,8 @@ def test_a_recorded_session_gives_exactly_its_rows_and_figures(workspace, comple
                   r["retained_120"], r["reversed"]) for r in rows)
     # qwenpair.status's figures of today, asked before the server stopped
     assert (today["shown"], today["accepted"], today["partial"], today["dismissed"], today["pending"]) == (5, 3, 1, 1, 0)
+    assert "today:        5 shown, 3 accepted, 1 partly, 1 dismissed" in status  # :QwenpairStatus
+    assert f"accepted 80%, kept {int(today['retained_rate_30s'] * 100 + 0.5)}% after 30 s, undone 25%" in status
     n, line = len(ANSWER), len("    return base * factor")
     assert got == sorted([
         ("fim_line", "accepted", n, n, n, n, 0),

@@ -1,5 +1,6 @@
 --- qwenpair.status: `:QwenpairStatus` shows what the server runs (model, adapter, index,
---- last latency) from the `qwenpair.status` command, plus any progress in flight.
+--- last latency, today's suggestion figures) from the `qwenpair.status` command, plus any
+--- progress in flight.
 local lsp = require('qwenpair.lsp')
 
 local M = {}
@@ -25,6 +26,19 @@ function M.format(s)
     ('index:        %s files (%s)'):format(get(index, 'files', 0), get(index, 'state', '-')),
     'last latency: ' .. (latency and ('%d ms'):format(latency) or '-'),
   }
+  local today = get(s, 'suggestions_today', nil)
+  if today and get(today, 'enabled', true) == false then
+    table.insert(lines, 'today:        figures off (stats.enabled = false)')
+  elseif today then
+    local function pct(key)
+      local v = get(today, key, nil)
+      return v and ('%d%%'):format(math.floor(v * 100 + 0.5)) or '-'
+    end
+    table.insert(lines, ('today:        %d shown, %d accepted, %d partly, %d dismissed'):format(
+      get(today, 'shown', 0), get(today, 'accepted', 0), get(today, 'partial', 0), get(today, 'dismissed', 0)))
+    table.insert(lines, ('              accepted %s, kept %s after 30 s, undone %s'):format(
+      pct('acceptance_rate'), pct('retained_rate_30s'), pct('reversal_rate')))
+  end
   local problem = get(s, 'model_problem', nil)
   if problem then
     table.insert(lines, 'problem:      ' .. problem)
