@@ -100,8 +100,43 @@ def test_status_lines(nvim):
     ]
 
 
+def test_status_lines_with_todays_figures(nvim):
+    today = {"enabled": True, "shown": 5, "accepted": 3, "partial": 1, "dismissed": 1, "acceptance_rate": 0.8,
+             "retained_rate_30s": 0.625, "reversal_rate": None}
+    lines = lua(nvim, "return require('qwenpair.status').format(...)", {"suggestions_today": today})
+    assert lines[-2:] == ["today:        5 shown, 3 accepted, 1 partly, 1 dismissed",
+                          "              accepted 80%, kept 63% after 30 s, undone -"]
+    lines = lua(nvim, "return require('qwenpair.status').format(...)", {"suggestions_today": {"enabled": False}})
+    assert lines[-1] == "today:        figures off (stats.enabled = false)"
+
+
+def test_common_ends_bound_the_change(nvim):
+    ends = "return {require('qwenpair.text').common_ends(...)}"
+    assert lua(nvim, ends, "    return base * rate", "    return base * factor") == [18, 0]
+    assert lua(nvim, ends, "f(a, b)", "f(a, c, b)") == [5, 2]  # the tail never overlaps the head
+    assert lua(nvim, ends, "aXa", "aa") == [1, 1]
+    assert lua(nvim, ends, "same", "same") == [4, 0]
+
+
+def test_byte_col_of_lsp_characters(nvim):
+    col = "return require('qwenpair.text').byte_col(...)"
+    line = "é = f(x)"  # é is 2 bytes, 1 UTF-16 unit
+    assert lua(nvim, col, line, 1, "utf-16") == 2
+    assert lua(nvim, col, line, 1, "utf-8") == 1
+    assert lua(nvim, col, line, 99, "utf-16") == len(line.encode())  # clamped to the line's end
+
+
+def test_suggestion_ids_from_items_and_commands(nvim):
+    command = {"title": "qwenpair", "command": "qwenpair.accepted", "arguments": [{"id": "ab12", "kind": "fim_line"}]}
+    get = "return require('qwenpair.outcome').id(...)"
+    assert lua(nvim, get, {"insertText": "x", "command": command}) == "ab12"  # an item
+    assert lua(nvim, get, command) == "ab12"  # the command itself
+    assert lua(nvim, get, {"insertText": "x"}) is None
+    assert lua(nvim, get, {"command": {"command": "qwenpair.accepted", "arguments": []}}) is None
+
+
 def test_commands_exist(nvim):
-    for name in ("QwenpairChat", "QwenpairEdit", "QwenpairStatus"):
+    for name in ("QwenpairChat", "QwenpairEdit", "QwenpairStatus", "QwenpairNextEdit"):
         assert nvim.funcs.exists(f":{name}") == 2, name
 
 
@@ -110,7 +145,8 @@ def test_help_tags(nvim, tmp_path):
     shutil.copytree(PLUGIN / "doc", doc)
     nvim.command(f"helptags {doc}")
     tags = {line.split("\t")[0] for line in (doc / "tags").read_text().splitlines()}
-    assert {"qwenpair.txt", ":QwenpairEdit", ":QwenpairChat", ":QwenpairStatus", "qwenpair-options"} <= tags
+    assert {"qwenpair.txt", ":QwenpairEdit", ":QwenpairChat", ":QwenpairStatus", "qwenpair-options",
+            ":QwenpairNextEdit", "qwenpair-next-edit", "qwenpair-outcomes"} <= tags
 
 
 def test_checkhealth_reports_missing_server_command(nvim):

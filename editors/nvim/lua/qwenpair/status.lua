@@ -11,7 +11,10 @@ local M = {}
 function M.format(s)
   -- JSON null may arrive as vim.NIL rather than nil.
   local function get(t, key, default)
-    local v = type(t) == 'table' and t[key] or nil
+    local v = nil
+    if type(t) == 'table' then
+      v = t[key]
+    end
     if v == nil or v == vim.NIL then
       return default
     end
