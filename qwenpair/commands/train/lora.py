@@ -20,6 +20,8 @@ def lora_parser(actions) -> None:
         description="Fine-tune a base model on one repository. Samples are the exact prompts the server sends "
         "for masked line, API-call and block spans (repo-level FIM with retrieved snippets), trained on the span; "
         "files are held out by hash or by git recency and the held-out loss is evaluated every --eval-every steps. "
+        "With --task nes the samples are next edits from the git history (the server's next-edit prompts, the "
+        "newest commits held out); --task both trains one adapter on both. "
         "The best adapter goes to OUT/adapter; export it with 'qwenpair train lora-export'.",
     )
     p.add_argument("--repo", required=True, type=Path, help="the repository to adapt to")
