@@ -157,3 +157,44 @@ def test_checkhealth_reports_missing_server_command(nvim):
     assert "ghost text: native vim.lsp.inline_completion" in report
     assert "server command not found: qwenpair-no-such-command" in report
     assert "no qwenpair server is running" in report
+
+
+NEXT_EDIT_MARKS = """
+local ns = vim.api.nvim_create_namespace('qwenpair.next_edit')
+local out = {}
+for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })) do
+  local d = m[4]
+  table.insert(out, { row = m[2], col = m[3], end_row = d.end_row, end_col = d.end_col, hl = d.hl_group,
+                      lines = d.virt_lines and vim.tbl_map(function(vl) return vl[1][1] end, d.virt_lines),
+                      hint = d.virt_text and d.virt_text[1][1] })
+end
+return out
+"""
+
+
+def test_a_next_edit_item_is_drawn_jumped_to_and_applied(nvim):
+    """An inline-completion item whose command is qwenpair.nextEdit (docs/lsp.md, "Next edits"),
+    drawn as a next edit: the changed part struck through, the new line below, a hint where the
+    cursor is; Tab (next_edit.tab) jumps, then applies only the changed part."""
+    nvim.current.buffer[:] = ["def price(item, factor):", "    return item.cost * rate", "# end"]
+    nvim.current.window.cursor = (1, 0)
+    item = {"insertText": "    return item.cost * factor",
+            "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 27}},
+            "command": {"title": "qwenpair", "command": "qwenpair.nextEdit",
+                        "arguments": [{"id": "ne1", "kind": "next_edit"}]}}
+    assert lua(nvim, "return require('qwenpair.outcome').is_next_edit(...)", item)
+    lua(nvim, "require('qwenpair.next_edit').show_item(vim.api.nvim_get_current_buf(), ..., 'utf-16')", item)
+    shown = lua(nvim, "return require('qwenpair.next_edit').current(0)")
+    assert shown["id"] == "ne1" and (shown["start"], shown["stop"]) == ([1, 0], [1, 27])
+    marks = lua(nvim, NEXT_EDIT_MARKS)
+    assert [(m["row"], m["col"], m["end_row"], m["end_col"]) for m in marks if m.get("hl")] == [(1, 23, 1, 27)]
+    assert [m["lines"] for m in marks if m.get("lines")] == [["    return item.cost * factor"]]
+    assert [m["hint"] for m in marks if m["row"] == 0] == [" <Tab>: next edit, line 2"]
+
+    lua(nvim, "require('qwenpair.next_edit').tab(vim.api.nvim_get_current_buf())")
+    assert list(nvim.current.window.cursor) == [2, 0] and nvim.current.buffer[1] == "    return item.cost * rate"
+    lua(nvim, "require('qwenpair.next_edit').tab(vim.api.nvim_get_current_buf())")
+    assert nvim.current.buffer[:] == ["def price(item, factor):", "    return item.cost * factor", "# end"]
+    assert list(nvim.current.window.cursor) == [2, 23]  # where the change starts
+    assert not lua(nvim, NEXT_EDIT_MARKS)
+    assert lua(nvim, "return require('qwenpair.next_edit').current(0)") is None

@@ -118,14 +118,24 @@ function M.request(bufnr, kind)
       return
     end
     st.request = nil
-    local candidates = {}
+    local candidates, next_edit_item = {}, nil
     for _, item in ipairs(result.items or result) do
-      local c = candidate(bufnr, item, client.offset_encoding)
-      if c and c.text ~= '' then
-        table.insert(candidates, c)
+      if outcome.is_next_edit(item) then
+        next_edit_item = next_edit_item or item -- drawn as a next edit, not as ghost text
+      else
+        local c = candidate(bufnr, item, client.offset_encoding)
+        if c and c.text ~= '' then
+          table.insert(candidates, c)
+        end
       end
     end
-    if #candidates == 0 or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
+    if vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then
+      return
+    end
+    if #candidates == 0 then
+      if next_edit_item then
+        require('qwenpair.next_edit').show_item(bufnr, next_edit_item, client.offset_encoding)
+      end
       return
     end
     st.candidates, st.index, st.client = candidates, 1, client

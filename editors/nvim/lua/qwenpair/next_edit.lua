@@ -215,6 +215,23 @@ function M.request(bufnr, opts)
   end
 end
 
+--- Shows next-edit item {item} of a `textDocument/inlineCompletion` answer (docs/lsp.md, "Next
+--- edits": the server adds one computed ahead when its change is at the cursor's line) as a
+--- next edit, if none is shown and the user did not drop one for this text.
+function M.show_item(bufnr, item, encoding)
+  local st = state(bufnr)
+  local insert = type(item.insertText) == 'table' and item.insertText.value or item.insertText
+  if not enabled() or M.visible(bufnr) or type(insert) ~= 'string' or type(item.range) ~= 'table'
+    or st.dismissed_tick == vim.api.nvim_buf_get_changedtick(bufnr) then
+    return
+  end
+  local s = from_answer(bufnr, { target = { range = item.range, newText = insert }, item = item }, encoding)
+  if s then
+    st.shown = s
+    draw(bufnr, s)
+  end
+end
+
 --- Applies the shown next edit of {bufnr}, reports the accept and asks for the next one.
 local function apply(bufnr, s)
   local st = state(bufnr)

@@ -27,6 +27,11 @@ function M.id(item)
   return type(id) == 'string' and id or nil
 end
 
+--- Whether {item} (an InlineCompletionItem) is a next edit: its command is `qwenpair.nextEdit`.
+function M.is_next_edit(item)
+  return type(item) == 'table' and type(item.command) == 'table' and item.command.command == 'qwenpair.nextEdit'
+end
+
 local function notify(client, bufnr, params)
   if bufnr and vim.api.nvim_buf_is_valid(bufnr) then
     params.uri = vim.uri_from_bufnr(bufnr)
