@@ -116,7 +116,9 @@ def test_cli_fine_tunes_a_lora_runs_adapter_on_outcomes_and_it_exports(tiny_mode
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["steps"] == 3 and result["adapter"] == str(out / "adapter")
-    assert result["heldout_loss"][0] == pytest.approx(0.6931, abs=0.01)  # policy == reference at the start
+    # near ln 2 (policy == reference at the start); from a trained adapter trl gives 0.688 here, not
+    # exactly ln 2 (a fresh adapter gives it exactly: test below); the cause is not found yet
+    assert result["heldout_loss"][0] == pytest.approx(0.6931, abs=0.01)
     meta = json.loads((out / "adapter" / "qwenpair.json").read_text())
     assert meta["samples"]["pairs"] == 24 and meta["split"]["start_adapter"] == str(start)
     assert meta["heldout_loss"] == result["heldout_loss"][-1]
@@ -138,3 +140,24 @@ def test_cli_too_few_pairs_is_one_clear_line(tiny_model, tmp_path):
                            str(tmp_path / "dpo")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no outcome store at" in done.stderr.strip().splitlines()[-1]
+
+
+def test_a_fresh_adapter_on_the_base_trains_against_the_base_itself(tiny_model, tmp_path, prompts):
+    """No --adapter: a new LoRA on the base; trl's reference is the policy with the adapter off,
+    so the held-out preference loss starts at ln 2 exactly (B = 0: policy and base agree)."""
+    import math
+
+    from training.loop import TrainConfig
+    from training.lora_config import LoraSettings
+    from training.outcome_pairs import OutcomeDpoConfig, run_outcome_dpo
+
+    store = tmp_path / "o.sqlite3"
+    fill_store(store, prompts)
+    cfg = OutcomeDpoConfig(base=str(tiny_model.hf_dir), store=str(store), min_pairs=8,
+                           lora=LoraSettings(r=4, alpha=8.0, dropout=0.0),
+                           train=TrainConfig(lr=1e-2, warmup_steps=1, max_steps=2, micro_batch=2, save_every=50))
+    history, adapter = run_outcome_dpo(cfg, tmp_path / "dpo", progress=False, log=lambda m: None)
+    meta = json.loads((adapter / "qwenpair.json").read_text())
+    assert meta["history"][0]["heldout_loss"] == pytest.approx(math.log(2), abs=1e-4)
+    assert meta["split"]["start_adapter"] is None and meta["step"] == 2
+    assert (adapter / "adapter_model.safetensors").is_file()
