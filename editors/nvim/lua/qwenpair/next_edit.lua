@@ -8,7 +8,8 @@
 --- that a rename walks from use to use; Esc (normal mode) or the dismiss key drops it.
 ---
 --- It is asked for when the server announces one (`qwenpair/nextEditReady`, sent after the
---- server's own edit pause, which follows a completion's accept too), after a next edit's
+--- server's own edit pause, which follows a completion's accept too; in insert mode on
+--- leaving it), after a next edit's
 --- accept here (the chain), on :QwenpairNextEdit, and, with `next_edit.pause_ms` set, after
 --- that pause in edits here too.
 local config = require('qwenpair.config')
@@ -321,10 +322,10 @@ function M.on_ready(err, params)
   if st.dismissed_tick == vim.api.nvim_buf_get_changedtick(bufnr) or M.visible(bufnr) then
     return
   end
-  -- A completion shown while typing goes first: a request now would take the model from the
-  -- block it may still be writing (the scheduler's newest job wins). Asked for on leaving
-  -- insert mode if the text is still the same.
-  if vim.api.nvim_get_mode().mode:sub(1, 1) == 'i' and require('qwenpair.inline').visible(bufnr) then
+  -- While typing, completions go first: a request now would take the model from the block a
+  -- completion may still be writing (the scheduler's newest job wins; a block stopped growing
+  -- in the e2e tests). Asked for on leaving insert mode if the text is still the same.
+  if vim.api.nvim_get_mode().mode:sub(1, 1) == 'i' then
     st.deferred_tick = vim.api.nvim_buf_get_changedtick(bufnr)
     return
   end
