@@ -43,6 +43,9 @@ class NextEditConfig:
     """How next edits are predicted and when; the server's ``[next_edit]`` table
     (docs/configuration.md, docs/next-edit.md)."""
 
+    enabled: bool = True
+    """Next edits at all: false = none computed, in the background or on request (the request
+    answers `kind` "none" saying so), and no next-edit items among inline completions."""
     model: str = setting("", expected="a model name or path, or \"\"")
     """Model that writes next edits: a registry name (`sweep-next-edit-1.5b`, after `qwenpair
     model pull sweep-next-edit-1.5b`) or a `.gguf` path, loaded on the first next edit; "" =

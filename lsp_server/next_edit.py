@@ -104,7 +104,7 @@ class NextEdits:
             hist.update(path, text)
         else:
             hist.open(path, text)
-        if self.config.pause_ms > 0 and path in hist:
+        if self.config.enabled and self.config.pause_ms > 0 and path in hist:
             loop = self.ls.loop
             if loop is not None:
                 self._timers[path] = loop.call_later(self.config.pause_ms / 1000, self.precompute, uri, "pause")
@@ -249,7 +249,8 @@ class NextEdits:
         path = self.ls.path_of(uri)
         doc = self.ls.docs.get(uri)
         hist = self.history
-        if path is None or doc is None or hist is None or self.ls.models is None or self.ls.roots is None:
+        if not self.config.enabled or path is None or doc is None or hist is None or self.ls.models is None \
+                or self.ls.roots is None:
             return
         self._timers.pop(path, None)
         line = hist.last_edited_line(path)
@@ -334,6 +335,8 @@ class NextEdits:
         found = self.ls.document_text(uri) if path is not None else None
         if path is None or found is None or position is None:
             return none_result(f"{uri} is not an open document the server may read")
+        if not self.config.enabled:
+            return none_result("next edits are turned off (the setting next_edit.enabled)")
         if self._hist() is None:
             return none_result("the server is not initialized")
         text = found[0]
@@ -384,7 +387,7 @@ class NextEdits:
         (``insertText``, ``range``, ``command``); None otherwise. Never computes."""
         path = self.ls.path_of(uri)
         doc = self.ls.docs.get(uri)
-        if path is None or doc is None:
+        if not self.config.enabled or path is None or doc is None:
             return None
         cursor, _ = to_line_col(doc.text, line, character, self.ls.encoding)
         got = self._ahead().get(str(path), doc.text, cursor)

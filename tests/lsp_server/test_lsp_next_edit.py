@@ -250,3 +250,26 @@ def test_accepting_a_completion_computes_the_next_edit(start, workspace, tiny_mo
     wire.result("workspace/executeCommand", {"command": "qwenpair.accepted", "arguments": items[0]["command"]["arguments"]})
     _ready(wire, uri, 3)
     assert wire.shutdown_and_exit() == 0
+
+
+def test_next_edits_turned_off_compute_nothing_until_turned_on(start, workspace, tiny_model):
+    """next_edit.enabled = false: no background next edit after the pause or an accept, none
+    among inline completions, and a request says why; turned on again, the same request gets
+    the rename (so what stayed silent was the setting, not the model)."""
+    import time
+
+    wire, uri = _renamed_session(start, workspace, _scripted(tiny_model), pause_ms=50, enabled=False)
+    wire.result("workspace/executeCommand", {"command": "qwenpair.nextEdit", "arguments": [{"id": "x", "kind": "next_edit"}]})
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
+    assert got["kind"] == "none" and "next_edit.enabled" in got["reason"]
+    reply = wire.response(wire.inline(uri, 1, 4))["result"]
+    assert all((i.get("command") or {}).get("command") != "qwenpair.nextEdit" for i in reply["items"])
+    time.sleep(2.0)  # many times the pause: a background next edit on this model takes well under a second
+    wire.status()
+    assert wire.notifications("qwenpair/nextEditReady") == []
+
+    wire.notify("workspace/didChangeConfiguration", {"settings": {"next_edit": {"pause_ms": 50, "enabled": True}}})
+    wire.status()
+    got = wire.result("qwenpair/nextEdit", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 11}})
+    assert got["kind"] == "jump" and got["target"]["newText"] == "    return w * 3\n"
+    assert wire.shutdown_and_exit() == 0

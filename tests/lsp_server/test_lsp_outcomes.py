@@ -86,8 +86,9 @@ def session(start, workspace, tmp_path, cache, options, extra_env=None, capabili
 def test_a_scripted_session_gives_exactly_its_rows_and_figures(start, workspace, tiny_model, tmp_path):
     cache = tmp_path / "cache"
     env = {**server_env(tmp_path), "QWENPAIR_CACHE_DIR": str(cache), "QWENPAIR_STATS_DELAYS": DELAYS}
-    wire, ed = session(start, workspace, tmp_path, cache, fast_options(
-        tiny_model.gguf, engine={"max_tokens_single": 4, "max_tokens_multi": 4}), {"QWENPAIR_STATS_DELAYS": DELAYS})
+    wire, ed = session(start, workspace, tmp_path, cache, fast_options(  # next edits off: completions' rows only
+        tiny_model.gguf, engine={"max_tokens_single": 4, "max_tokens_multi": 4}, next_edit={"enabled": False}),
+        {"QWENPAIR_STATS_DELAYS": DELAYS})
     path = workspace / "pkg" / "outcomes.py"
 
     accepted = ed.suggest(0)  # accepted whole: the edit, then the item's command (as VS Code does)
