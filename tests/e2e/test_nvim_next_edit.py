@@ -56,15 +56,23 @@ return out
 """
 
 
-ASKED = """
-_G.next_edits_answered = 0
+COUNT_ANSWERS = """
+local method = ...
+local key = 'qwenpair_answered:' .. method
+_G[key] = 0
 vim.api.nvim_create_autocmd('LspRequest', { callback = function(args)
   local r = args.data.request
-  if r.method == 'qwenpair/nextEdit' and r.type == 'complete' then
-    _G.next_edits_answered = _G.next_edits_answered + 1
+  if r.method == method and r.type == 'complete' then
+    _G[key] = _G[key] + 1
   end
 end })
 """
+
+
+def count_answers(vim, method: str):
+    """From now on, how many ``method`` requests the server has answered: a function to ask."""
+    vim.exec_lua(COUNT_ANSWERS, method)
+    return lambda: vim.exec_lua("return _G[...]", "qwenpair_answered:" + method)
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +133,7 @@ def test_rename_on_line_3_then_tab_jumps_and_tab_accepts_line_7(workspace, next_
         assert shown(vim) is None and vim.current.buffer[6] == "    return base * rate"
         vim.command("QwenpairNextEdit")  # asked for again, by hand
         wait_for("the next edit again", lambda: shown(vim), timeout=120)
-        vim.exec_lua(ASKED)
+        answered = count_answers(vim, "qwenpair/nextEdit")
 
         vim.input("<Tab>")  # jump
         wait_for("the jump to line 7", lambda: cursor(vim)[0] == 7, timeout=10)
@@ -137,7 +145,7 @@ def test_rename_on_line_3_then_tab_jumps_and_tab_accepts_line_7(workspace, next_
         assert vim.api.get_mode()["mode"] == "n"
         assert cursor(vim) == [7, len("    return base * ")]  # where the change starts
         # The chain: asked again at once, and nothing is left to suggest.
-        wait_for("the next request", lambda: vim.exec_lua("return _G.next_edits_answered") > 0, timeout=60)
+        wait_for("the next request", lambda: answered() > 0, timeout=60)
         assert not vim.exec_lua(NEXT_EDIT_MARKS) and shown(vim) is None
     finally:
         vim.close()

@@ -7,7 +7,8 @@ store and `qwenpair stats --json` must be exactly what was done, on both Neovims
 
 Completions come from a scripted GGUF whose answer after "compute(" is ANSWER; next edits from
 another (the rename of tests/e2e/test_nvim_next_edit.py), set as `next_edit.model`. The server
-computes next edits only when asked (`next_edit.pause_ms` 0), and QWENPAIR_STATS_DELAYS
+computes no next edit after an edit pause (`next_edit.pause_ms` 0); the one it computes after a
+completion's accept finds no window in stats.py (see TOP), and QWENPAIR_STATS_DELAYS
 shortens the 30 s / 120 s retention measurements so that they fall due within the test.
 Run: .venv/bin/pytest -q tests/e2e/test_nvim_outcomes.py
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from test_nvim_e2e import ghost, start_nvim, wait_for
-from test_nvim_next_edit import BEFORE, WINDOW, next_edit_model, workspace  # noqa: F401 (fixtures)
+from test_nvim_next_edit import WINDOW, count_answers, next_edit_model, workspace  # noqa: F401 (fixtures)
 
 from assistant.outcomes import OutcomeStore
 
@@ -29,12 +30,16 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWER = "values, factor)"
-SOURCE = '''def total(values, factor):
+#: Lines above the session's: each place it completes has a whole 21-line window around it, so
+#: that a next edit the server computes there in the background after an accept (the next-edit
+#: model writes shop.py's 7-line window) is no window of this file and no suggestion.
+TOP = 12
+SOURCE = "".join(f"RATE_{i} = {i}\n" for i in range(TOP)) + '''def total(values, factor):
     a = compute(
     b = compute(
     c = compute(
     d = compute(
-'''
+''' + "".join(f"LIMIT_{i} = {i}\n" for i in range(10))
 STATUS = """
 local client = vim.lsp.get_clients({ name = 'qwenpair' })[1]
 local r = client:request_sync('workspace/executeCommand', { command = 'qwenpair.status' }, 10000, 0)
@@ -50,22 +55,6 @@ def completion_model(tiny_model) -> Path:
     from model.tokenizer import load_fast_tokenizer
 
     return scripted_gguf(tiny_model, ANSWER, after=load_fast_tokenizer().encode("compute(").ids[-1])
-
-
-ANSWERED = """
-_G.qwenpair_answered = 0
-vim.api.nvim_create_autocmd('LspRequest', { callback = function(args)
-  local r = args.data.request
-  if r.method == 'textDocument/inlineCompletion' and r.type == 'complete' then
-    _G.qwenpair_answered = _G.qwenpair_answered + 1
-  end
-end })
-"""
-
-
-def answered(vim) -> int:
-    """How many completion requests the server has answered so far."""
-    return vim.exec_lua("return _G.qwenpair_answered")
 
 
 def suggest_at(vim, line: int) -> str:
@@ -87,30 +76,31 @@ def test_a_recorded_session_gives_exactly_its_rows_and_figures(workspace, comple
                              "generation_time_cap_s": 120.0}}
     db = workspace / "cache" / "stats" / "outcomes.sqlite3"
     vim = start_nvim(workspace, completion_model, "auto", version=version, file="stats.py", options=options)
-    vim.exec_lua(ANSWERED)
+    answered = count_answers(vim, "textDocument/inlineCompletion")
     try:
-        suggest_at(vim, 2)  # accepted whole
+        a, b, c, d = (TOP + k for k in (2, 3, 4, 5))  # the lines ending in "compute(", 1-based
+        suggest_at(vim, a)  # accepted whole
         vim.input("<Tab>")
-        wait_for("the accept", lambda: vim.current.buffer[1] == "    a = compute(" + ANSWER, timeout=10)
+        wait_for("the accept", lambda: vim.current.buffer[a - 1] == "    a = compute(" + ANSWER, timeout=10)
 
-        suggest_at(vim, 3)  # one word accepted, then left
+        suggest_at(vim, b)  # one word accepted, then left
         vim.input("<M-Right>")
-        wait_for("the word", lambda: vim.current.buffer[2] == "    b = compute(values", timeout=10)
+        wait_for("the word", lambda: vim.current.buffer[b - 1] == "    b = compute(values", timeout=10)
 
-        suggest_at(vim, 4)  # dismissed
+        suggest_at(vim, c)  # dismissed
         vim.input("<C-]>")
         wait_for("the dismissal", lambda: ghost(vim) is None, timeout=10)
 
-        suggest_at(vim, 5)  # accepted, then undone at once
-        asked = answered(vim)
+        suggest_at(vim, d)  # accepted, then undone at once
+        asked = answered()
         vim.input("<Tab>")
-        wait_for("the second accept", lambda: vim.current.buffer[4] == "    d = compute(" + ANSWER, timeout=10)
+        wait_for("the second accept", lambda: vim.current.buffer[d - 1] == "    d = compute(" + ANSWER, timeout=10)
         # Both engines ask again at the accepted text's end (nothing there: no suggestion). Left
         # before it is answered, Neovim 0.12-dev's own debounce timer would still fire after
         # InsertLeave and ask at whatever cursor then is (a row for a suggestion nobody saw).
-        wait_for("the request after the accept", lambda: answered(vim) > asked, timeout=30)
+        wait_for("the request after the accept", lambda: answered() > asked, timeout=30)
         vim.input("<Esc>u")
-        wait_for("the undo", lambda: vim.current.buffer[4] == "    d = compute(", timeout=10)
+        wait_for("the undo", lambda: vim.current.buffer[d - 1] == "    d = compute(", timeout=10)
         assert vim.current.buffer[:] == (SOURCE.replace("a = compute(", "a = compute(" + ANSWER)
                                          .replace("b = compute(", "b = compute(values").splitlines())
 
