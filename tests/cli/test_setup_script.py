@@ -133,7 +133,15 @@ def test_a_rerun_after_a_failed_llama_build_resumes_it(tmp_path):
     assert kept, "no object was finished before the kill"
 
     before = set(_objects(build))
-    second, _ = _run_until(scratch, env, lambda: set(_objects(build)) - before, timeout=900)
+    log = scratch / "setup.out"
+
+    def resumed() -> bool:
+        """The re-run said it resumes and compiled something new. Both: an object the killed
+        run's compiler finished after ``before`` would otherwise end the re-run before it printed
+        a line (CI once read '' here). A re-run that does not resume never says so, and fails."""
+        return "resuming the build that stopped in" in log.read_text() and bool(set(_objects(build)) - before)
+
+    second, _ = _run_until(scratch, env, resumed, timeout=900)
     assert "resuming the build that stopped in" in second and "preparing the build tools" not in second
     assert "downloading" not in second  # the source archive and the unpacked source are reused
     assert {p: p.stat().st_mtime for p in kept} == kept  # compiled once: not again on the re-run
