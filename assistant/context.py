@@ -30,7 +30,7 @@ from typing import Protocol
 from assistant.document import Cursor, lines_of
 from assistant.request import ExplainEntry
 from model.fit import fit_prefix_suffix, keep_tail
-from model.prompt import Prompt, RepoFile, fim, repo_fim, split_current_line
+from model.prompt import Prompt, RepoFile, fim, header_line, repo_fim, split_current_line
 from model.registry import DEFAULT_FORMAT, PromptFormat
 from assistant.context_pack import pack
 from repo_index import Snippet
@@ -53,6 +53,20 @@ class PromptParts:
     files: list[RepoFile] = field(default_factory=list)
     explain: list[ExplainEntry] = field(default_factory=list)
     stable_len: int = 0  # characters of the prompt that do not change while typing on this line
+    repo_name: str | None = None  # None: file-level layout
+    rel_path: str = ""
+    cursor_line: int = 0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which part of a full-budget prompt a smaller one keeps (``ContextBuilder.compose``):
+    its first ``files`` context files and the first ``head`` characters (whole lines) of its
+    current-file head, then the text nearest the cursor in ``near`` tokens."""
+
+    files: int
+    head: int
+    near: int
 
 
 @dataclass
@@ -181,4 +195,82 @@ class ContextBuilder:
             prompt = repo_fim(repo_name, files, rel_path, head, suffix, middle_start=current, fmt=self.fmt)
         else:
             prompt = fim(head, suffix, middle_start=current, fmt=self.fmt)
-        return PromptParts(prompt, head, current, suffix, files, explain, len(prompt) - len(current))
+        return PromptParts(prompt, head, current, suffix, files, explain, len(prompt) - len(current), repo_name, rel_path,
+                           cursor.line)
+
+    # -- progressive context (assistant/growth.py) ----------------------------------------
+    def can_compose(self) -> bool:
+        """Whether ``compose`` applies: the prefix-first layout, where the grown context comes
+        before the text near the cursor (PSM; the naive layout re-ranks on every keystroke)."""
+        return self.fmt.fim_mode == "psm" and not self.naive_layout
+
+    def frontier(self, full: PromptParts, cached: int) -> tuple[int, int]:
+        """How much of ``full`` its first ``cached`` tokens cover, in whole units: (context files,
+        characters of whole lines of the head, the latter only once every file is covered).
+        Counted from the pieces' token counts, memoised: no tokenizing of the whole prompt."""
+        used = 0
+        if full.repo_name is not None:
+            used = 1 + self.count(header_line(full.repo_name) + "\n")
+            for k, f in enumerate(full.files):
+                cost = 1 + self.count(f"{header_line(f.path)}\n{f.content}\n")
+                if used + cost > cached:
+                    return k, 0
+                used += cost
+            used += 1 + self.count(header_line(full.rel_path) + "\n")
+        used += 1  # <|fim_prefix|>
+        ends = [i + 1 for i, ch in enumerate(full.head) if ch == "\n"]
+        lo, hi = 0, len(ends)  # the most whole lines whose tokens are all cached (one spare: BPE joins)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if used + self.count(full.head[: ends[mid - 1]]) < cached:
+                lo = mid
+            else:
+                hi = mid - 1
+        return len(full.files), ends[lo - 1] if lo else 0
+
+    def layout(self, full: PromptParts, cached: int, budget: int, share: float) -> Layout:
+        """The layout for a prompt that evaluates about ``budget`` new tokens on top of the
+        ``cached`` ones: what is cached of ``full`` (the grown frontier), then more context
+        files while they fit ``share`` of the budget (a cold prompt keeps its cross-file
+        share), then the text nearest the cursor in what is left."""
+        files, head = self.frontier(full, cached)
+        extra = 0
+        while files < len(full.files) and head == 0:
+            cost = 1 + self.count(f"{header_line(full.files[files].path)}\n{full.files[files].content}\n")
+            if extra + cost > budget * share:
+                break
+            extra += cost
+            files += 1
+        return Layout(files, head if files == len(full.files) else 0, max(16, budget - extra))
+
+    def compose(self, full: PromptParts, layout: Layout) -> PromptParts:
+        """A prompt that starts as ``full`` does, for as far as ``layout`` keeps of it (the part
+        growth has cached), then goes on with the current file nearest the cursor in
+        ``layout.near`` tokens: the lines between are left out. Its start is the full prompt's
+        own text, so what growth cached is reused and the next growth step extends it."""
+        files = full.files[: layout.files]
+        kept = full.head[: layout.head] if layout.files == len(full.files) else ""
+        current = full.middle_start
+        # new markup: the FIM markers after the head, the current file's header unless the kept
+        # head has it, the repository's name when nothing is kept (a cold prompt)
+        header = 2 + (0 if kept else 2 + (self.count(header_line(full.rel_path) + "\n") if full.repo_name is not None else 0))
+        if full.repo_name is not None and not files:
+            header += 1 + self.count(header_line(full.repo_name) + "\n")
+        near = max(0, layout.near - self.count(current) - header)
+        rest, suffix = fit_prefix_suffix(full.head[len(kept) :], full.suffix, near, self.count)
+        head = kept + rest
+        if full.repo_name is not None:
+            prompt = repo_fim(full.repo_name, files, full.rel_path, head, suffix, middle_start=current, fmt=self.fmt)
+        else:
+            prompt = fim(head, suffix, middle_start=current, fmt=self.fmt)
+        paths = {f.path for f in files}
+        explain = [e for e in full.explain if e.kind not in ("snippet", "document", "local") or e.source.split(":")[0] in paths]
+        first = full.cursor_line - full.head.count("\n")
+        gap = full.head.count("\n") - head.count("\n")
+        where = f"{full.rel_path}:{first + 1}-{first + kept.count(chr(10))} grown, " if kept and gap else f"{full.rel_path}:"
+        explain.append(ExplainEntry(
+            "local", f"{where}{full.cursor_line - rest.count(chr(10)) + 1}-{full.cursor_line + suffix.count(chr(10)) + 1}",
+            "the current file around the cursor" + (f" ({gap} lines between left out until the prompt grows)" if gap else ""),
+            self.count(head) + self.count(suffix)))
+        return PromptParts(prompt, head, current, suffix, list(files), explain, len(prompt) - len(current),
+                           full.repo_name, full.rel_path, full.cursor_line)

@@ -189,7 +189,7 @@ class CompletionEngine:
             CompletionContext.from_prefix_suffix(request.text[: probe.offset], request.text[probe.offset :], path=request.path.name),
             ModeLimits(self.config.max_tokens_single, self.config.max_tokens_multi),
         )
-        cursor, parts = self._prompt(request, max_new=mode.max_tokens, expected_new=mode.max_tokens // 4)
+        cursor, parts = self._prompt(request, max_new=mode.max_tokens, expected_new=self.latency.expected_output(mode.max_tokens))
         return parts.prompt, parts.explain, [cursor.warning] if cursor.warning else []
 
     def calibrate(self) -> None:
@@ -302,10 +302,18 @@ class CompletionEngine:
             return cursor, build(full)
         # Latency-targeted sizing: only the part of the prompt not already in the KV cache
         # costs; the full prompt goes whole once grown (assistant/growth.py).
-        parts, budget = self.sizer.choose(self.backend, build, full, cfg.latency_target_s, expected_new)
+        composing = self.context.can_compose()
+        parts, budget = self.sizer.choose(
+            self.backend, build, full, cfg.latency_target_s, expected_new,
+            layout=(lambda p, cached, b: self.context.layout(p, cached, b, cfg.repo_context_share)) if composing else None,
+            compose=self.context.compose if composing else None, grown=self.growth.status()["steps"],
+        )
         if budget is not None:
-            self._hold = None  # the grown prompt is not what the cache holds: snippets may refresh
-            parts.explain.insert(0, ExplainEntry("budget", "latency", f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
+            if not composing:
+                self._hold = None  # the grown prompt is not what the cache holds: snippets may refresh
+            parts.explain.insert(0, ExplainEntry("budget", "latency", f"prompt sized to {budget} new tokens for the "
+                                                 f"{cfg.latency_target_s}s target: what growth cached, then the text nearest the cursor"
+                                                 if composing else f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
         return cursor, parts
 
     def _queue_growth(self, request: CompletionRequest) -> None:
@@ -356,7 +364,7 @@ class CompletionEngine:
         mode = decide_line_mode(pp_context, ModeLimits(cfg.max_tokens_single, cfg.max_tokens_multi))
         pp_context = replace(pp_context, multiline=mode.multiline)  # decided once, here
         multiline, max_new, stops = mode.multiline, mode.max_tokens, mode.stop_texts
-        cursor, parts = self._prompt(request, max_new=max_new, expected_new=max_new // 4)
+        cursor, parts = self._prompt(request, max_new=max_new, expected_new=self.latency.expected_output(max_new))
         t_ctx = time.perf_counter()
         steps: list[Step] | None = [] if request.explain else None
         n = max(1, request.candidates or cfg.candidates)
@@ -385,7 +393,9 @@ class CompletionEngine:
             self.counters["model_calls"] += 1
             first = first or result
             self.sizer.observe(parts.prompt, result.prompt_tokens)
-            self.latency.observe(result.evaluated_tokens, result.prompt_s, len(result.token_ids), result.gen_s)
+            self.latency.observe(result.evaluated_tokens, result.prompt_s, len(result.token_ids), result.gen_s,
+                                 max_new=max_new if result.stop_reason != "cancelled" else None,
+                                 total_s=time.perf_counter() - t0 if i == 0 and result.stop_reason != "cancelled" else None)
             text = result.text
             if result.stop_reason == "time" and multiline and "\n" in text:
                 text = text[: text.rfind("\n")]  # the cap hit: keep the last complete line

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass
 from assistant.latency import LatencyModel
 from repo_index.documents import common_prefix
 
-#: Tokens evaluated per growth step: the longest a keystroke waits for growth to yield
-#: (about 0.2 s for the 0.5B model on 2 cores; bench/keystroke_latency.py).
-GROW_CHUNK = 32
+#: Tokens evaluated per growth step. A request does not wait for the step: llama.cpp stops
+#: inside it (the backend's abort hook) and drops its cells. A step's tokenizing and cache
+#: probe are the per-step cost: 32-token steps grew 20 % slower than the model evaluates.
+GROW_CHUNK = 64
 #: A full prompt that is mostly cached (the user moved to a nearby line: its tail changed) is
 #: kept when its uncached part is at most this many times the cold budget: that keystroke
 #: costs up to twice the target once, where falling back to the cold-sized prompt would cost
@@ -61,6 +62,7 @@ class Sizer:
         self.latency = latency
         self.last_prompt = ""  # for backends that cannot say what they hold
         self.sticky: int | None = None  # the last cold budget (kept while it fits)
+        self.held = None  # (layout, growth steps) of the last composed prompt (kept while it fits)
         self.chars_per_token = 3.0
 
     def cached(self, backend, prompt: str) -> tuple[int, int]:
@@ -79,16 +81,28 @@ class Sizer:
         affordable = max(64, self.latency.prompt_budget(target_s, expected_new, 0))  # 64: the smallest prompt sent
         return None if total - cached <= affordable else affordable
 
-    def choose(self, backend, build, full: int, target_s: float, expected_new: int):
+    def choose(self, backend, build, full: int, target_s: float, expected_new: int, *, layout=None, compose=None,
+               grown: int = 0):
         """(parts, None) for the full-budget prompt when it fits ``target_s``; else (parts,
-        budget) for a cold-sized one. The cold budget chosen last is tried first and kept
-        while its prompt still fits: a budget recomputed from a noisy speed estimate at every
-        keystroke would change the prompt's prefix, and with it what is cached."""
+        budget) for a smaller one that does.
+
+        With ``layout`` and ``compose`` (``ContextBuilder.layout``/``compose``, bound to the
+        request) the smaller prompt is the full one's start, as far as it is cached (what
+        growth evaluated), then the text nearest the cursor: it uses every grown token, and
+        the next growth step extends it. Its layout is held while its prompt stays cached and
+        growth has not moved (``grown``: growth steps so far), so that typing on a line
+        re-evaluates only the typed tokens. Without them, a cold budget chosen last is tried
+        first and kept while its prompt still fits: a budget recomputed from a noisy speed
+        estimate at every keystroke would change the prompt's prefix, and with it what is
+        cached."""
         parts = build(full)
         cached, total = self.cached(backend, parts.prompt)
         budget = self.cold_budget(target_s, expected_new, cached, total)
         if budget is None or budget >= full:
+            self.held = None
             return parts, None
+        if layout is not None and compose is not None:
+            return self._compose(backend, parts, cached, total, budget, layout, compose, grown)
         if self.sticky is not None and self.sticky < full:
             kept = build(self.sticky)
             small_cached, small_total = self.cached(backend, kept.prompt)
@@ -102,6 +116,24 @@ class Sizer:
             return parts, None  # the cold-sized prompt would cost no less: keep the full one cached
         self.sticky = budget
         return small, budget
+
+    def _compose(self, backend, parts, cached: int, total: int, budget: int, layout, compose, grown: int):
+        if self.held is not None and self.held[1] == grown:
+            kept = compose(parts, self.held[0])
+            kept_cached, kept_total = self.cached(backend, kept.prompt)
+            if kept_total - kept_cached <= budget:
+                return kept, budget  # typing on: the same layout, only the typed tokens are new
+        if total - cached <= KEEP_FULL * budget:
+            self.held = None
+            return parts, None  # a near place (a new line): keep the grown prompt, see KEEP_FULL
+        chosen = layout(parts, cached, budget)
+        out = compose(parts, chosen)
+        out_cached, out_total = self.cached(backend, out.prompt)
+        if total - cached <= out_total - out_cached:
+            self.held = None
+            return parts, None  # the smaller prompt would cost no less: keep the full one
+        self.held = (chosen, grown)
+        return out, budget
 
     def observe(self, prompt: str, prompt_tokens: int) -> None:
         if prompt_tokens:

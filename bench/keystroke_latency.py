@@ -80,6 +80,7 @@ def replay(backend, root: Path, path: Path, text: str, targets: list[int], keys:
     )
     backend.reset_cache()
     engine = CompletionEngine(backend, config=config, workspace_root=root, retriever=retriever)
+    engine.calibrate()  # as the server does while the model loads (lsp_server/background.py)
     lines = text.split("\n")
     typed_lines = {i: lines[i] for i in targets}
     for i in targets:

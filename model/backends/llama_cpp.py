@@ -27,6 +27,7 @@ import math
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from model.backends.base import (
@@ -97,6 +98,8 @@ class LlamaCppBackend:
         self.lora_scale = 1.0
         self._adapter = None  # the llama_adapter_lora pointer in use
         self._n_vocab = self._llm.n_vocab()
+        self._tokenized: dict[tuple, list[int]] = {}  # the last prompts' tokens (tokenize)
+        self._tokenized_lock = threading.Lock()
         self.special = self._read_special()
         self.prompt_format = format_for_architecture(self.info.architecture)  # the family's layout
         self.warnings: list[str] = []  # said once each: e.g. repo-level FIM fell back to file-level
@@ -194,7 +197,19 @@ class LlamaCppBackend:
     def tokenize(self, text: str) -> list[int]:
         # Text is never parsed for special tokens (docs/security.md, "control tokens"): only
         # a Prompt's own markers become control tokens, spliced in by this model's IDs.
-        return encode_prompt(fit_prompt(text, self.special, self.warnings), self._text_ids, self.special)
+        # The last few prompts are remembered: a keystroke's prompt is tokenized to see what
+        # is cached, then to generate, and a growth step's at every step (keyed by its
+        # pieces: the same text with other markers is another prompt).
+        key = (type(text), getattr(text, "pieces", None) or str(text))
+        with self._tokenized_lock:
+            ids = self._tokenized.get(key)
+        if ids is None:
+            ids = encode_prompt(fit_prompt(text, self.special, self.warnings), self._text_ids, self.special)
+            with self._tokenized_lock:
+                if len(self._tokenized) >= 4:
+                    self._tokenized.pop(next(iter(self._tokenized)))
+                self._tokenized[key] = ids
+        return list(ids)
 
     def _text_ids(self, text: str) -> list[int]:
         ids = self._tokenize_text(text)
@@ -247,20 +262,50 @@ class LlamaCppBackend:
         if self.chunk_reuse and llm.n_tokens - keep >= kv_reuse.MIN_CHUNK:
             plan = kv_reuse.plan(llm.input_ids[: llm.n_tokens].tolist(), tokens)
             if plan.chunks:
-                reused = kv_reuse.apply(llm, tokens, plan, cancel=cancel, deadline=deadline)
+                with self._abortable(cancel):
+                    try:
+                        reused = kv_reuse.apply(llm, tokens, plan, cancel=cancel, deadline=deadline)
+                    except RuntimeError:
+                        if cancel is not None and cancel.is_set():
+                            raise Cancelled from None  # aborted: apply cut the cache back to its kept prefix
+                        raise
                 self._logits = self._last_logits()
                 return reused
         llm.n_tokens = keep  # Llama.eval drops the KV cells past n_tokens first
         todo = tokens[keep:]
         step = min(llm.n_batch, chunk or llm.n_batch)
-        for start in range(0, len(todo), step):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled
-            if deadline is not None and time.perf_counter() > deadline:
-                raise TimeoutError
-            llm.eval(todo[start : start + step])
+        with self._abortable(cancel):
+            for start in range(0, len(todo), step):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled
+                if deadline is not None and time.perf_counter() > deadline:
+                    raise TimeoutError
+                try:
+                    llm.eval(todo[start : start + step])
+                except RuntimeError:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled from None  # aborted mid-batch: llama.cpp dropped that batch's cells
+                    raise
         self._logits = self._last_logits()
         return keep
+
+    @contextmanager
+    def _abortable(self, cancel: threading.Event | None):
+        """While evaluating a prompt, let ``cancel`` stop llama.cpp inside a batch (its abort
+        callback is asked between graph nodes): a request that preempts a pre-fill or a growth
+        step waits milliseconds, not a batch. llama.cpp then removes the aborted batch's cells,
+        and ``Llama.eval`` has not counted them, so the cache holds exactly the batches done."""
+        if cancel is None:
+            yield
+            return
+        import llama_cpp
+
+        hook = llama_cpp.ggml_abort_callback(lambda _data: cancel.is_set())
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, hook, None)
+        try:
+            yield
+        finally:
+            llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, llama_cpp.ggml_abort_callback(), None)
 
     def cached_tokens(self, prompt: str) -> tuple[int, int]:
         """(tokens of ``prompt`` whose KV entries are cached as its prefix, its tokens): what

@@ -45,3 +45,46 @@ def test_full_when_it_fits_or_is_mostly_cached_cold_sized_after_a_distant_jump()
     # the next keystroke keeps that budget while its prompt is cached, whatever the estimate says
     sizer.latency.observe(1000, 5.0, 100, 5.0)  # faster now: a new cold budget would differ
     assert choose({cold: cold - 3}) == (str(cold), cold)
+
+
+class _Prompts:
+    """What a backend would say is cached, per prompt text."""
+
+    n_ctx = 4096
+
+    def __init__(self, table: dict[str, tuple[int, int]]) -> None:
+        self.table = table
+
+    def cached_tokens(self, prompt: str) -> tuple[int, int]:
+        return self.table[prompt]
+
+
+def test_a_composed_prompt_is_held_while_typing_and_recomposed_once_growth_moves():
+    sizer, cold = _sizer()
+    layouts: list[int] = []
+
+    def layout(parts, cached, budget):
+        layouts.append(cached)
+        return cached
+
+    def choose(table: dict[str, tuple[int, int]], grown: int) -> tuple[str, int | None]:
+        parts, budget = sizer.choose(_Prompts(table), lambda b: SimpleNamespace(prompt="full"), 2048, 1.5, 4,
+                                     layout=layout, compose=lambda parts, at: SimpleNamespace(prompt=f"grown {at}"),
+                                     grown=grown)
+        return parts.prompt, budget
+
+    # growth cached 1,000 of 2,048 tokens: that start, then the text near the cursor
+    assert choose({"full": (1000, 2048), "grown 1000": (1000, 1000 + cold)}, grown=5) == ("grown 1000", cold)
+    # typing on: the same layout, whatever the full prompt's cached prefix says now
+    assert choose({"full": (1040, 2048), "grown 1000": (1000 + cold - 1, 1000 + cold)}, grown=5) == ("grown 1000", cold)
+    assert layouts == [1000]
+    # growth moved (it overwrote the near part): the new frontier is used
+    assert choose({"full": (1300, 2048), "grown 1000": (1000, 1000 + cold), "grown 1300": (1300, 1300 + cold)},
+                  grown=9) == ("grown 1300", cold)
+    assert layouts == [1000, 1300]
+    # grown to the full prompt's tail: the full prompt itself
+    assert choose({"full": (2048 - 10, 2048)}, grown=12) == ("full", None)
+    # a composed prompt that would cost more than the full one's uncached part is not sent
+    sizer.held = None
+    assert choose({"full": (2048 - KEEP_FULL * cold - 50, 2048), f"grown {2048 - KEEP_FULL * cold - 50}": (0, 3000)},
+                  grown=13) == ("full", None)

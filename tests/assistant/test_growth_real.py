@@ -105,6 +105,30 @@ def test_growth_interrupted_by_a_request_leaves_a_cache_that_answers_as_a_fresh_
         engine.close()
 
 
+def test_a_keystroke_while_the_prompt_grows_sends_all_that_grew_then_the_text_near_the_cursor(backend):
+    engine = _engine(backend)
+    try:
+        first = engine.complete_sync(_doc(SOURCE, " a"))
+        _wait_state(engine, ("growing",))
+        deadline = time.monotonic() + 120
+        while engine.status()["prompt"]["cached_tokens"] < 400 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        mid = engine.complete_sync(_doc(SOURCE, " ab"))  # growth is not done: it stops mid-step
+        status = engine.status()["prompt"]
+        assert status["state"] == "interrupted" and 400 <= status["cached_tokens"] < status["full_tokens"]
+        assert mid.prompt_tokens >= status["cached_tokens"] - 8 > first.prompt_tokens + 300  # every grown token
+        assert mid.evaluated_tokens <= 64 + 16  # the text near the cursor (the cold budget), not the grown part
+        assert any("what growth cached" in e.reason for e in mid.explain)
+        assert any("left out until the prompt grows" in e.reason for e in mid.explain)
+        fresh = _fresh(backend, mid.prompt)  # the aborted step left nothing stale behind
+        assert mid.text and _first_line(mid.text) == _first_line(fresh.text)
+        nxt = engine.complete_sync(request := _doc(SOURCE, " abc"))  # typing on: the same layout
+        assert nxt.prompt_tokens == mid.prompt_tokens + len(backend.tokenize(" abc")) - len(backend.tokenize(" ab"))
+        assert _tail_only(backend, nxt, request)
+    finally:
+        engine.close()
+
+
 def test_a_document_replaced_wholesale_starts_cold_and_grows_again(backend):
     engine = _engine(backend)
     try:

@@ -96,6 +96,51 @@ def test_cancel_between_decode_steps(backend):
     assert len(result.token_ids) <= 2
 
 
+class _CancelInsideBatch(threading.Event):
+    """A cancel that turns on after ``after`` questions: the evaluation loop asks once before
+    each batch, llama.cpp's abort hook between graph nodes, so it turns on inside a batch."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after, self.asked = after, 0
+
+    def is_set(self) -> bool:
+        self.asked += 1
+        return self.asked > self.after
+
+
+def test_a_cancel_stops_llama_cpp_inside_a_batch_and_keeps_exactly_what_was_cached(backend):
+    import llama_cpp
+
+    text = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(60))
+    head = text[: len(text) // 2]
+    backend.reset_cache()
+    backend.prefill(head)
+    kept = backend._llm.n_tokens
+    cancel = _CancelInsideBatch(after=3)
+    assert backend.prefill(text, cancel=cancel) == 0  # cancelled
+    assert cancel.asked > 3  # asked inside llama.cpp's batch, not only before it
+    memory = backend._llm._ctx.memory
+    assert backend._llm.n_tokens == kept and llama_cpp.llama_memory_seq_pos_max(memory, 0) == kept - 1
+    after = backend.generate(GenerationRequest(text, max_tokens=8, stop_ids=frozenset()))
+    assert after.reused_tokens == kept
+    backend.reset_cache()
+    fresh = backend.generate(GenerationRequest(text, max_tokens=8, stop_ids=frozenset()))
+    assert after.token_ids == fresh.token_ids
+    assert max(abs(a - b) for a, b in zip(after.logprobs, fresh.logprobs)) < 1e-4
+
+
+def test_the_tokens_remembered_for_a_prompt_are_its_own_markers_and_all(backend):
+    as_marker = marker(FIM_PREFIX) + "x = 1"
+    as_text = FIM_PREFIX + "x = 1"  # the same characters, written in a file
+    assert str(as_marker) == as_text
+    first, second = backend.tokenize(as_marker), backend.tokenize(as_text)
+    assert first[0] == FIM_PREFIX_ID and FIM_PREFIX_ID not in second
+    assert backend.tokenize(as_marker) == first and backend.tokenize(as_text) == second
+    first.append(7)  # a caller's list is its own
+    assert backend.tokenize(as_marker)[-1] != 7
+
+
 def test_wall_clock_cap(backend):
     result = backend.generate(GenerationRequest(PROMPT + " ", max_tokens=100_000 // 100, stop_ids=frozenset(), time_limit_s=0.0))
     assert result.stop_reason == "time" and result.token_ids == []
