@@ -77,6 +77,7 @@ class LlamaCppBackend:
             _check_adapter_file(Path(lora_path))
         from llama_cpp import Llama
 
+        _quiet_aborts()
         threads = n_threads or default_threads()
         try:
             self._llm = Llama(
@@ -425,6 +426,33 @@ class LlamaCppBackend:
                     llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, None, 0, None)
                     llama_cpp.llama_adapter_lora_free(adapter)
                 llm.close()
+
+
+_log_filter = None  # the installed log callback (kept alive: llama.cpp holds a pointer to it)
+
+
+def _quiet_aborts() -> None:
+    """Drop llama.cpp's warning for an aborted batch ("removing memory module entries"): an
+    abort is how a request stops background work (``LlamaCppBackend._abortable``), many times
+    a minute while the user types, and llama-cpp-python's filter lets the warning through (its
+    table predates llama.cpp's current log levels). Every other message goes on as before."""
+    global _log_filter
+    if _log_filter is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp import _logger
+
+    forward = _logger.llama_log_callback
+
+    @llama_cpp.llama_log_callback
+    def _filter(level, text, user_data):
+        if b"removing memory module entries" not in text:
+            forward(level, text, user_data)
+
+    _log_filter = _filter
+    llama_cpp.llama_log_set(_filter, ctypes.c_void_p(0))
 
 
 def _find_all(text: str, token: str):

@@ -84,10 +84,23 @@ class _CancelAfter(threading.Event):
         return self.checks >= self.n
 
 
+class _CancelAtTokens(threading.Event):
+    """A cancel event that reads as set once the cache holds ``n`` tokens: the evaluation
+    stops between two of its steps, as when a request preempts background growth there
+    (one inside a step is test_llama_backend's)."""
+
+    def __init__(self, backend, n: int) -> None:
+        super().__init__()
+        self.backend, self.n = backend, n
+
+    def is_set(self) -> bool:
+        return self.backend._llm.n_tokens >= self.n  # noqa: SLF001
+
+
 def test_a_prefill_interrupted_between_chunks_leaves_a_consistent_cache(backend):
     prompt = "\n".join(SOURCE[:80])
     backend.reset_cache()
-    cancel = _CancelAfter(4)
+    cancel = _CancelAtTokens(backend, 3 * 32)
     assert backend.prefill(prompt, cancel=cancel, chunk=32) == 0  # cancelled
     cached, total = backend.cached_tokens(prompt)
     assert cached == 3 * 32 and total > cached  # exactly the steps done
