@@ -67,6 +67,7 @@ class Layout:
     files: int
     head: int
     near: int
+    grown: bool = True  # the kept part was cached (False: nothing grown yet, a cold prompt)
 
 
 @dataclass
@@ -234,6 +235,7 @@ class ContextBuilder:
         files while they fit ``share`` of the budget (a cold prompt keeps its cross-file
         share), then the text nearest the cursor in what is left."""
         files, head = self.frontier(full, cached)
+        grown = files or head
         extra = 0
         while files < len(full.files) and head == 0:
             cost = 1 + self.count(f"{header_line(full.files[files].path)}\n{full.files[files].content}\n")
@@ -241,7 +243,7 @@ class ContextBuilder:
                 break
             extra += cost
             files += 1
-        return Layout(files, head if files == len(full.files) else 0, max(16, budget - extra))
+        return Layout(files, head if files == len(full.files) else 0, max(16, budget - extra), grown=bool(grown))
 
     def compose(self, full: PromptParts, layout: Layout) -> PromptParts:
         """A prompt that starts as ``full`` does, for as far as ``layout`` keeps of it (the part

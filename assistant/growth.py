@@ -89,9 +89,11 @@ class Sizer:
         With ``layout`` and ``compose`` (``ContextBuilder.layout``/``compose``, bound to the
         request) the smaller prompt is the full one's start, as far as it is cached (what
         growth evaluated), then the text nearest the cursor: it uses every grown token, and
-        the next growth step extends it. Its layout is held while its prompt stays cached and
-        growth has not moved (``grown``: growth steps so far), so that typing on a line
-        re-evaluates only the typed tokens. Without them, a cold budget chosen last is tried
+        the next growth step extends it. Where nothing has grown yet it is a cold prompt
+        packed for its budget (``build(budget)``: short forms of the definitions in use
+        first). Either is held while its prompt stays cached and growth has not moved
+        (``grown``: growth steps so far), so that typing on a line re-evaluates only the
+        typed tokens. Without them, a cold budget chosen last is tried
         first and kept while its prompt still fits: a budget recomputed from a noisy speed
         estimate at every keystroke would change the prompt's prefix, and with it what is
         cached."""
@@ -102,7 +104,7 @@ class Sizer:
             self.held = None
             return parts, None
         if layout is not None and compose is not None:
-            return self._compose(backend, parts, cached, total, budget, layout, compose, grown)
+            return self._compose(backend, parts, cached, total, budget, build, layout, compose, grown)
         if self.sticky is not None and self.sticky < full:
             kept = build(self.sticky)
             small_cached, small_total = self.cached(backend, kept.prompt)
@@ -117,17 +119,23 @@ class Sizer:
         self.sticky = budget
         return small, budget
 
-    def _compose(self, backend, parts, cached: int, total: int, budget: int, layout, compose, grown: int):
+    def _compose(self, backend, parts, cached: int, total: int, budget: int, build, layout, compose, grown: int):
+        def made(chosen):  # a held choice: a layout on the grown start, or a cold budget
+            return build(chosen) if isinstance(chosen, int) else compose(parts, chosen)
+
         if self.held is not None and self.held[1] == grown:
-            kept = compose(parts, self.held[0])
+            kept = made(self.held[0])
             kept_cached, kept_total = self.cached(backend, kept.prompt)
             if kept_total - kept_cached <= budget:
-                return kept, budget  # typing on: the same layout, only the typed tokens are new
+                held = self.held[0]  # typing on: the same prompt, only the typed tokens are new
+                return kept, held if isinstance(held, int) else budget
         if total - cached <= KEEP_FULL * budget:
             self.held = None
             return parts, None  # a near place (a new line): keep the grown prompt, see KEEP_FULL
         chosen = layout(parts, cached, budget)
-        out = compose(parts, chosen)
+        if not chosen.grown:
+            chosen = budget  # nothing grown here yet: a cold prompt packed for its budget (short forms first)
+        out = made(chosen)
         out_cached, out_total = self.cached(backend, out.prompt)
         if total - cached <= out_total - out_cached:
             self.held = None

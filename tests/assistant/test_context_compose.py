@@ -94,6 +94,8 @@ def test_a_cold_layout_keeps_the_cross_file_share_and_the_rest_goes_to_the_curso
     layout = builder.layout(full, 0, 400, 0.5)
     files_tokens = len(tokenizer.tokenize(repo_header(full.repo_name, full.files[: layout.files]))) - 3
     assert 1 <= layout.files < 5 and files_tokens <= 200 and layout.head == 0
+    assert not layout.grown  # nothing cached: the engine sends a cold prompt packed for its budget instead
+    assert builder.layout(full, _cached_through(tokenizer, full, 2), 400, 0.5).grown
     out = builder.compose(full, layout)
     assert len(tokenizer.tokenize(out.prompt)) <= 400 + 8
     grown = builder.layout(full, _cached_through(tokenizer, full, 5, 30) + 1, 150, 0.5)

@@ -65,23 +65,29 @@ def test_a_composed_prompt_is_held_while_typing_and_recomposed_once_growth_moves
 
     def layout(parts, cached, budget):
         layouts.append(cached)
-        return cached
+        return SimpleNamespace(at=cached, grown=cached >= 500)  # nothing grown under 500 (a stub's rule)
 
     def choose(table: dict[str, tuple[int, int]], grown: int) -> tuple[str, int | None]:
-        parts, budget = sizer.choose(_Prompts(table), lambda b: SimpleNamespace(prompt="full"), 2048, 1.5, 4,
-                                     layout=layout, compose=lambda parts, at: SimpleNamespace(prompt=f"grown {at}"),
-                                     grown=grown)
+        parts, budget = sizer.choose(_Prompts(table), lambda b: SimpleNamespace(prompt="full" if b == 2048 else f"cold {b}"),
+                                     2048, 1.5, 4, layout=layout,
+                                     compose=lambda parts, chosen: SimpleNamespace(prompt=f"grown {chosen.at}"), grown=grown)
         return parts.prompt, budget
 
+    # nothing grown yet: a cold prompt packed for its budget, kept while typing on
+    assert choose({"full": (40, 2048), f"cold {cold}": (0, cold)}, grown=0) == (f"cold {cold}", cold)
+    sizer.latency.observe(1000, 5.0, 100, 5.0)  # faster now: the held cold prompt stays all the same
+    assert choose({"full": (40, 2048), f"cold {cold}": (cold - 1, cold)}, grown=0) == (f"cold {cold}", cold)
+    sizer.latency.observe(1000, 10.0, 100, 5.0)
+    cold = sizer.latency.prompt_budget(1.5, 4)
     # growth cached 1,000 of 2,048 tokens: that start, then the text near the cursor
     assert choose({"full": (1000, 2048), "grown 1000": (1000, 1000 + cold)}, grown=5) == ("grown 1000", cold)
     # typing on: the same layout, whatever the full prompt's cached prefix says now
     assert choose({"full": (1040, 2048), "grown 1000": (1000 + cold - 1, 1000 + cold)}, grown=5) == ("grown 1000", cold)
-    assert layouts == [1000]
+    assert layouts == [40, 1000]
     # growth moved (it overwrote the near part): the new frontier is used
     assert choose({"full": (1300, 2048), "grown 1000": (1000, 1000 + cold), "grown 1300": (1300, 1300 + cold)},
                   grown=9) == ("grown 1300", cold)
-    assert layouts == [1000, 1300]
+    assert layouts == [40, 1000, 1300]
     # grown to the full prompt's tail: the full prompt itself
     assert choose({"full": (2048 - 10, 2048)}, grown=12) == ("full", None)
     # a composed prompt that would cost more than the full one's uncached part is not sent
