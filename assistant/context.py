@@ -208,7 +208,8 @@ class ContextBuilder:
     def frontier(self, full: PromptParts, cached: int) -> tuple[int, int]:
         """How much of ``full`` its first ``cached`` tokens cover, in whole units: (context files,
         characters of whole lines of the head, the latter only once every file is covered).
-        Counted from the pieces' token counts, memoised: no tokenizing of the whole prompt."""
+        Counted from the pieces' and lines' token counts, memoised (they recur from keystroke
+        to keystroke): no tokenizing of the whole prompt."""
         used = 0
         if full.repo_name is not None:
             used = 1 + self.count(header_line(full.repo_name) + "\n")
@@ -218,16 +219,15 @@ class ContextBuilder:
                     return k, 0
                 used += cost
             used += 1 + self.count(header_line(full.rel_path) + "\n")
-        used += 1  # <|fim_prefix|>
-        ends = [i + 1 for i, ch in enumerate(full.head) if ch == "\n"]
-        lo, hi = 0, len(ends)  # the most whole lines whose tokens are all cached (one spare: BPE joins)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if used + self.count(full.head[: ends[mid - 1]]) < cached:
-                lo = mid
-            else:
-                hi = mid - 1
-        return len(full.files), ends[lo - 1] if lo else 0
+        left = cached - used - 2  # <|fim_prefix|>, and one spare: BPE joins at a line's start
+        at = 0
+        for line in full.head.split("\n")[:-1]:  # whole lines; counted alone, a join counts no less
+            cost = self.count(line + "\n")
+            if cost > left:
+                break
+            left -= cost
+            at += len(line) + 1
+        return len(full.files), at
 
     def layout(self, full: PromptParts, cached: int, budget: int, share: float) -> Layout:
         """The layout for a prompt that evaluates about ``budget`` new tokens on top of the

@@ -313,7 +313,8 @@ class CompletionEngine:
                 self._hold = None  # the grown prompt is not what the cache holds: snippets may refresh
             parts.explain.insert(0, ExplainEntry("budget", "latency", f"prompt sized to {budget} new tokens for the "
                                                  f"{cfg.latency_target_s}s target: what growth cached, then the text nearest the cursor"
-                                                 if composing else f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
+                                                 if composing and self.sizer.on_grown_start
+                                                 else f"cold prompt sized to {budget} tokens for the {cfg.latency_target_s}s target"))
         return cursor, parts
 
     def _queue_growth(self, request: CompletionRequest) -> None:

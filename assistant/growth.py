@@ -62,7 +62,7 @@ class Sizer:
         self.latency = latency
         self.last_prompt = ""  # for backends that cannot say what they hold
         self.sticky: int | None = None  # the last cold budget (kept while it fits)
-        self.held = None  # (layout, growth steps) of the last composed prompt (kept while it fits)
+        self.held = None  # (layout or cold budget, growth steps) of the last smaller prompt (kept while it fits)
         self.chars_per_token = 3.0
 
     def cached(self, backend, prompt: str) -> tuple[int, int]:
@@ -93,10 +93,9 @@ class Sizer:
         packed for its budget (``build(budget)``: short forms of the definitions in use
         first). Either is held while its prompt stays cached and growth has not moved
         (``grown``: growth steps so far), so that typing on a line re-evaluates only the
-        typed tokens. Without them, a cold budget chosen last is tried
-        first and kept while its prompt still fits: a budget recomputed from a noisy speed
-        estimate at every keystroke would change the prompt's prefix, and with it what is
-        cached."""
+        typed tokens. Without them, a cold budget chosen last is tried first and kept while
+        its prompt still fits: a budget recomputed from a noisy speed estimate at every
+        keystroke would change the prompt's prefix, and with it what is cached."""
         parts = build(full)
         cached, total = self.cached(backend, parts.prompt)
         budget = self.cold_budget(target_s, expected_new, cached, total)
@@ -142,6 +141,11 @@ class Sizer:
             return parts, None  # the smaller prompt would cost no less: keep the full one
         self.held = (chosen, grown)
         return out, budget
+
+    @property
+    def on_grown_start(self) -> bool:
+        """Whether the last smaller prompt chosen starts with what growth cached (else cold)."""
+        return self.held is not None and not isinstance(self.held[0], int)
 
     def observe(self, prompt: str, prompt_tokens: int) -> None:
         if prompt_tokens:

@@ -206,10 +206,11 @@ class LlamaCppBackend:
             ids = self._tokenized.get(key)
         if ids is None:
             ids = encode_prompt(fit_prompt(text, self.special, self.warnings), self._text_ids, self.special)
-            with self._tokenized_lock:
-                if len(self._tokenized) >= 4:
-                    self._tokenized.pop(next(iter(self._tokenized)))
-                self._tokenized[key] = ids
+            if len(text) <= _REMEMBERED_CHARS:  # prompts only, never a whole large text
+                with self._tokenized_lock:
+                    if len(self._tokenized) >= 4:
+                        self._tokenized.pop(next(iter(self._tokenized)))
+                    self._tokenized[key] = ids
         return list(ids)
 
     def _text_ids(self, text: str) -> list[int]:
@@ -428,6 +429,8 @@ class LlamaCppBackend:
                 llm.close()
 
 
+#: The longest text whose tokens ``tokenize`` remembers (a full-budget prompt is ~8,000 characters).
+_REMEMBERED_CHARS = 65_536
 _log_filter = None  # the installed log callback (kept alive: llama.cpp holds a pointer to it)
 
 
