@@ -94,16 +94,25 @@ def test_many_4_mb_documents_opened_and_closed_leave_little_behind(start, worksp
     _inline(wire, uri, 3, 10)
     wire.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     start_rss = settle()
+    middle_rss = 0.0
     for i in range(1, 25):
         uri = (workspace / "pkg" / f"big{i}.py").as_uri()
         wire.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
                                                               "text": text + f"# {i}\n"}})
         _inline(wire, uri, 3, 10)
         wire.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        if i == 12:
+            middle_rss = settle()
     assert wire.status()["open_documents"] == 0
-    grown = settle() - start_rss
-    # 24 x 4 MB = 96 MB of text went through: 186 MB stayed before, 59 MB now (2-core machine)
-    assert grown < 120, f"RSS grew {grown:.0f} MB after 24 documents of 4 MB were opened and closed"
+    end_rss = settle()
+    grown, per_document = end_rss - start_rss, (end_rss - middle_rss) / 12
+    # 24 x 4 MB = 96 MB of text went through. A leak keeps growing with every document: the
+    # old one kept 186 MB (7.8 MB a document). Buffers that fill once (llama.cpp's KV cache and
+    # compute buffer touched further as prompts grow, the allocator's arenas) are most of what
+    # stays, in the first documents: 103-114 MB in all here, then about 1.5 MB a document (and
+    # 145 MB after 48 documents). CI read 122 MB in all once.
+    assert per_document < 4, f"RSS grew {per_document:.1f} MB a document over the last 12 of 24 (4 MB each)"
+    assert grown < 150, f"RSS grew {grown:.0f} MB after 24 documents of 4 MB were opened and closed"
     assert wire.shutdown_and_exit() == 0
 
 
