@@ -7,17 +7,22 @@ stable part of the full-budget prompt for that cursor (everything but the curren
 same snippets, the same budget decisions as the next keystroke's prompt) is evaluated into
 the KV cache ``GROW_CHUNK`` tokens at a time, once ``GROW_AFTER_S`` passed without a request.
 A request preempts it (the scheduler cancels background work when one arrives): before it
-starts at once, between two chunks otherwise, so a keystroke waits at most one chunk, and the
-cache then holds exactly the chunks done. When the next keystroke's full prompt is cached, or
-the rest of it fits the latency target (or, on a nearby line, ``KEEP_FULL`` times it), it is
-sent whole: only its changed tail is evaluated. While a grown prompt is cached the engine
-holds its snippet set and a cold budget, once chosen, is kept while its prompt stays cached,
-so that neither a re-ranking nor a noisy speed estimate moves the cached prefix.
+starts at once, inside a chunk otherwise (llama.cpp's abort hook: the unfinished chunk's cells
+are dropped), so the cache holds exactly the chunks done. When the next keystroke's full
+prompt is cached, or the rest of it fits the latency target (or, on a nearby line,
+``KEEP_FULL`` times it), it is sent whole: only its changed tail is evaluated. Before that, a
+keystroke sends the full prompt's start as far as it is cached, then the text nearest the
+cursor (``ContextBuilder.compose``): every grown token is used, and the next step extends the
+same start. While a grown prompt is cached the engine holds its snippet set, and the smaller
+prompt's layout (or a cold budget), once chosen, is kept while its prompt stays cached and
+growth has not moved, so that neither a re-ranking nor a noisy speed estimate moves the
+cached prefix.
 
-Limits, measured by bench/keystroke_latency.py: there is one KV sequence, so a cold-sized
-request overwrites a partly grown prompt, and growth happens in pauses only; text typed on a
-new line is inserted before the suffix, which llama.cpp cannot keep (``model.kv_reuse``), so
-a line change re-evaluates the rest of the prompt.
+Limits, measured by bench/keystroke_latency.py (docs/design.md, "Progressive context"): there
+is one KV sequence, so growth overwrites the text nearest the cursor, which the first
+keystroke after a growing pause evaluates again, and growth happens in pauses only; text
+typed on a new line is inserted before the suffix, which llama.cpp cannot keep
+(``model.kv_reuse``), so a line change re-evaluates the rest of the prompt.
 """
 
 from __future__ import annotations
